@@ -1,0 +1,134 @@
+"""IF, LIF and PLIF neurons: thin modules over :mod:`spikestack.functional`."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from spikestack import functional as F
+from spikestack.functional.neurons import check_tau
+from spikestack.neurons.base import SpikingNeuron
+from spikestack.surrogates import Surrogate
+
+
+class IF(SpikingNeuron):
+    """Integrate-and-fire: H[t] = V[t-1] + X[t]; fire at v_threshold; hard or soft reset."""
+
+    def _run(self, x: Tensor, v_init: Tensor | None) -> tuple[Tensor, Tensor]:
+        return F.if_(
+            x,
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            detach_reset=self.detach_reset,
+            surrogate=self.surrogate,
+            v_init=v_init,
+            return_state=True,
+            backend=self.backend,
+        )
+
+
+class LIF(SpikingNeuron):
+    """Leaky integrate-and-fire with a fixed time constant.
+
+    H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau with ``decay_input=True``,
+    H[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t] otherwise; S[t] = Θ(H[t] - v_threshold);
+    hard reset to ``v_reset`` or, with ``v_reset=None``, soft reset (subtract v_threshold).
+    """
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        *,
+        decay_input: bool = True,
+        detach_reset: bool = False,
+        surrogate: Surrogate | None = None,
+        backend: str = "auto",
+        stateful: bool = False,
+    ) -> None:
+        super().__init__(
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            detach_reset=detach_reset,
+            surrogate=surrogate,
+            backend=backend,
+            stateful=stateful,
+        )
+        check_tau(tau)
+        self.tau = float(tau)
+        self.decay_input = bool(decay_input)
+
+    def _run(self, x: Tensor, v_init: Tensor | None) -> tuple[Tensor, Tensor]:
+        return F.lif(
+            x,
+            tau=self.tau,
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            decay_input=self.decay_input,
+            detach_reset=self.detach_reset,
+            surrogate=self.surrogate,
+            v_init=v_init,
+            return_state=True,
+            backend=self.backend,
+        )
+
+    def _extra_parts(self) -> list[str]:
+        return [f"tau={self.tau}", f"decay_input={self.decay_input}"]
+
+
+class PLIF(SpikingNeuron):
+    """Parametric LIF (Fang et al., "Incorporating Learnable Membrane Time Constant to
+    Enhance Learning of Spiking Neural Networks", ICCV 2021).
+
+    As :class:`LIF` with 1/tau = sigmoid(w), ``w`` a learnable scalar initialised
+    to -log(init_tau - 1) so that tau starts at ``init_tau``.
+    """
+
+    def __init__(
+        self,
+        init_tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        *,
+        decay_input: bool = True,
+        detach_reset: bool = False,
+        surrogate: Surrogate | None = None,
+        backend: str = "auto",
+        stateful: bool = False,
+    ) -> None:
+        super().__init__(
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            detach_reset=detach_reset,
+            surrogate=surrogate,
+            backend=backend,
+            stateful=stateful,
+        )
+        check_tau(init_tau)
+        self.decay_input = bool(decay_input)
+        self.w = nn.Parameter(torch.tensor(-math.log(init_tau - 1.0)))
+
+    @property
+    def tau(self) -> float:
+        """The current time constant, 1 / sigmoid(w)."""
+        return float(1.0 / torch.sigmoid(self.w.detach()))
+
+    def _run(self, x: Tensor, v_init: Tensor | None) -> tuple[Tensor, Tensor]:
+        return F.plif(
+            x,
+            self.w,
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            decay_input=self.decay_input,
+            detach_reset=self.detach_reset,
+            surrogate=self.surrogate,
+            v_init=v_init,
+            return_state=True,
+            backend=self.backend,
+        )
+
+    def _extra_parts(self) -> list[str]:
+        return [f"tau={self.tau:.4g}", f"decay_input={self.decay_input}"]

@@ -1,0 +1,119 @@
+"""Datasets for the training CLI: the embedded digits set, and event data by name.
+
+Each builder returns a :class:`DataBundle`: train/val/test datasets of ``(x, y)``
+pairs, the input transform that makes the model's ``[T, B, ...]`` input from a
+batch, and what a model needs to know (input shape, number of classes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, Subset, TensorDataset
+
+from spikestack import encoders
+from spikestack.train.config import TrainConfig
+
+InputTransform = Callable[[Tensor, "torch.Generator | None"], Tensor]
+
+
+@dataclass
+class DataBundle:
+    train: Dataset[Any]
+    val: Dataset[Any] | None
+    test: Dataset[Any] | None
+    input_transform: InputTransform
+    num_classes: int
+    input_shape: tuple[int, ...]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def stratified_split(
+    labels: np.ndarray, fraction: float, *, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(keep, held_out)`` with ``fraction`` of every class held out (at least one per class)."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"split fraction must be in [0, 1); got {fraction}")
+    rng = np.random.default_rng(seed)
+    keep, held = [], []
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        rng.shuffle(idx)
+        n_held = int(round(fraction * len(idx)))
+        if fraction > 0 and len(idx) > 1:
+            n_held = max(n_held, 1)
+        held.append(idx[:n_held])
+        keep.append(idx[n_held:])
+    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
+
+
+def make_encoder(name: str, num_steps: int) -> InputTransform:
+    """Input transform for static images: ``direct``, ``poisson`` or ``latency`` over ``num_steps``."""
+    table = {"direct": encoders.Direct, "poisson": encoders.Poisson, "latency": encoders.Latency}
+    if name not in table:
+        raise ValueError(f"encoding must be one of {', '.join(table)}; got {name!r}")
+    encoder = table[name](num_steps)
+
+    def transform(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return encoder(x, generator=generator)
+
+    return transform
+
+
+def time_major(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """``[B, T, ...] -> [T, B, ...]`` for batches of frame sequences."""
+    return x.transpose(0, 1).contiguous()
+
+
+def digits(config: TrainConfig) -> DataBundle:
+    """scikit-learn's 8×8 handwritten digits (1,797 images, shipped with scikit-learn)."""
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    images = torch.tensor(raw.images / 16.0, dtype=torch.float32).unsqueeze(1)
+    labels = np.asarray(raw.target, dtype=np.int64)
+    if config.max_samples is not None:
+        images, labels = images[: config.max_samples], labels[: config.max_samples]
+    rest, test_idx = stratified_split(labels, config.test_fraction, seed=config.seed)
+    train_rel, val_rel = stratified_split(labels[rest], config.val_fraction, seed=config.seed + 1)
+    full = TensorDataset(images, torch.from_numpy(labels))
+    train_idx, val_idx = rest[train_rel], rest[val_rel]
+    return DataBundle(
+        train=Subset(full, train_idx.tolist()),
+        val=Subset(full, val_idx.tolist()) if len(val_idx) else None,
+        test=Subset(full, test_idx.tolist()) if len(test_idx) else None,
+        input_transform=make_encoder(config.encoding, config.T),
+        num_classes=10,
+        input_shape=(1, 8, 8),
+        info={"train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
+    )
+
+
+_BUILDERS: dict[str, Callable[[TrainConfig], DataBundle]] = {"digits": digits}
+
+
+def register_data(
+    name: str,
+) -> Callable[[Callable[[TrainConfig], DataBundle]], Callable[[TrainConfig], DataBundle]]:
+    def decorator(
+        builder: Callable[[TrainConfig], DataBundle],
+    ) -> Callable[[TrainConfig], DataBundle]:
+        if name in _BUILDERS:
+            raise ValueError(f"a data set named {name!r} is already registered")
+        _BUILDERS[name] = builder
+        return builder
+
+    return decorator
+
+
+def build_data(config: TrainConfig) -> DataBundle:
+    if config.data not in _BUILDERS:
+        raise ValueError(
+            f"--data must be one of {', '.join(sorted(_BUILDERS))}; got {config.data!r}"
+        )
+    return _BUILDERS[config.data](config)

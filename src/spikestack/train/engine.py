@@ -1,0 +1,325 @@
+"""The training engine: epochs of BPTT with surrogate gradients, checkpoints, metrics.
+
+    engine = Engine(model, optimizer, loss=create_loss("ce"), run_dir="runs/x")
+    engine.fit(train_loader, val_loader, epochs=10)
+    engine.evaluate(test_loader)
+
+Batches are ``(x, y)``; ``input_transform(x, generator)`` turns ``x`` into the
+model's ``[T, B, ...]`` input (an encoder for static data, a transpose for event
+frames). The model returns per-step outputs ``[T, B, classes]`` (or ``[B, classes]``);
+the prediction is the mean over time.
+
+Under ``torch.distributed`` the engine wraps the model in DDP, logs and writes
+checkpoints on rank 0 only, and averages metrics over ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from spikestack.analysis.monitors import FiringRateMonitor
+from spikestack.neurons.base import reset as reset_states
+from spikestack.train.checkpoint import load_latest, save_checkpoint
+from spikestack.train.losses import Loss, as_sequence
+
+InputTransform = Callable[[Tensor, "torch.Generator | None"], Tensor]
+
+
+def _identity(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    return x
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy and torch RNG states in a ``weights_only``-loadable form."""
+    np_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": {
+            "key": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    n = state["numpy"]
+    np.random.set_state(
+        (
+            "MT19937",
+            n["key"].numpy().astype(np.uint32),
+            n["pos"],
+            n["has_gauss"],
+            n["cached_gaussian"],
+        )
+    )
+    torch.set_rng_state(state["torch"])
+
+
+def _is_main() -> bool:
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
+    if not (dist.is_available() and dist.is_initialized()):
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+class Engine:
+    """Fit, evaluate, checkpoint and resume a spiking model."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        loss: Loss,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+        input_transform: InputTransform = _identity,
+        device: str | torch.device = "cpu",
+        run_dir: str | Path | None = None,
+        amp: bool = False,
+        amp_dtype: torch.dtype = torch.bfloat16,
+        grad_clip: float | None = None,
+        progress: bool = True,
+        seed: int = 0,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.train_model: nn.Module = self.model
+        if dist.is_available() and dist.is_initialized():
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=device_ids
+            )
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.loss = loss
+        self.input_transform = input_transform
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.amp = amp
+        self.amp_dtype = amp_dtype
+        self.grad_clip = grad_clip
+        self.progress = progress and _is_main()
+        self.seed = seed
+        self.config = config or {}
+        use_scaler = amp and self.device.type == "cuda" and amp_dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    # -- one pass -----------------------------------------------------------------
+    def _autocast(self) -> Any:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
+
+    def _batches(self, loader: Iterable[Any], desc: str) -> Iterable[Any]:
+        if not self.progress:
+            return loader
+        from tqdm.auto import tqdm
+
+        return tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
+
+    def train_epoch(self, loader: Iterable[Any]) -> dict[str, float]:
+        """One epoch of training; returns mean loss, accuracy and the mean firing rate."""
+        self.train_model.train()
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.epoch)
+        total_loss = correct = count = 0.0
+        monitor = FiringRateMonitor(self.model).attach()
+        bar = self._batches(loader, f"epoch {self.epoch + 1}")
+        try:
+            for x, y in bar:
+                x, y = x.to(self.device), y.to(self.device)
+                inputs = self.input_transform(x, generator)
+                with self._autocast():
+                    output = self.train_model(inputs)
+                    loss = self.loss(output.float(), y)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss.item()} at epoch {self.epoch + 1}")
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                if self.grad_clip is not None:
+                    self.scaler.unscale_(self.optimizer)
+                    nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                reset_states(self.model)
+                n = y.shape[0]
+                total_loss += float(loss.detach()) * n
+                correct += float((as_sequence(output.detach()).mean(0).argmax(-1) == y).sum())
+                count += n
+                if self.progress:
+                    bar.set_postfix(
+                        loss=f"{total_loss / count:.4f}",
+                        acc=f"{correct / count:.3f}",
+                        rate=f"{monitor.mean_rate():.3f}",
+                    )
+        finally:
+            monitor.detach()
+        total_loss, correct, count = _all_reduce_sum([total_loss, correct, count], self.device)
+        return {
+            "loss": total_loss / max(count, 1),
+            "acc": correct / max(count, 1),
+            "firing_rate": monitor.mean_rate(),
+        }
+
+    @torch.no_grad()
+    def evaluate(self, loader: Iterable[Any], *, desc: str = "eval") -> dict[str, Any]:
+        """Loss, accuracy and per-layer firing rates / spike counts on ``loader``."""
+        self.model.eval()
+        total_loss = correct = count = 0.0
+        with FiringRateMonitor(self.model) as monitor:
+            for x, y in self._batches(loader, desc):
+                x, y = x.to(self.device), y.to(self.device)
+                inputs = self.input_transform(x, None)
+                with self._autocast():
+                    output = self.model(inputs)
+                    loss = self.loss(output.float(), y)
+                reset_states(self.model)
+                n = y.shape[0]
+                total_loss += float(loss) * n
+                correct += float((as_sequence(output).mean(0).argmax(-1) == y).sum())
+                count += n
+        total_loss, correct, count = _all_reduce_sum([total_loss, correct, count], self.device)
+        return {
+            "loss": total_loss / max(count, 1),
+            "acc": correct / max(count, 1),
+            "count": int(count),
+            "firing_rate": monitor.mean_rate(),
+            "layer_firing_rates": monitor.rates(),
+            "layer_spike_counts": monitor.spike_counts(),
+        }
+
+    # -- the loop -----------------------------------------------------------------
+    def fit(
+        self,
+        train_loader: Iterable[Any],
+        val_loader: Iterable[Any] | None = None,
+        *,
+        epochs: int,
+        stop_after: int | None = None,
+        log: Callable[[str], None] = print,
+    ) -> list[dict[str, Any]]:
+        """Train until ``epochs`` epochs are done (continuing from ``self.epoch`` after a resume).
+
+        ``stop_after`` ends this call after that many epochs in total while schedules still
+        plan for ``epochs`` (a time-limited job that ``resume`` continues later).
+        """
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1; got {epochs}")
+        last = epochs if stop_after is None else min(epochs, stop_after)
+        while self.epoch < last:
+            start = time.perf_counter()
+            train = self.train_epoch(train_loader)
+            row: dict[str, Any] = {
+                "epoch": self.epoch + 1,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "train_loss": train["loss"],
+                "train_acc": train["acc"],
+                "train_firing_rate": train["firing_rate"],
+            }
+            if self.scheduler is not None:
+                self.scheduler.step()
+            if val_loader is not None:
+                val = self.evaluate(val_loader, desc="val")
+                row.update(
+                    val_loss=val["loss"],
+                    val_acc=val["acc"],
+                    val_firing_rate=val["firing_rate"],
+                    layer_firing_rates=val["layer_firing_rates"],
+                )
+            row["seconds"] = time.perf_counter() - start
+            self.epoch += 1
+            self.history.append(row)
+            if _is_main():
+                msg = f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}"
+                if "val_acc" in row:
+                    msg += f"  val_acc {row['val_acc']:.4f}"
+                log(msg + f"  rate {row['train_firing_rate']:.3f}  ({row['seconds']:.1f}s)")
+                self._write_metrics(row)
+                self.save()
+        return self.history
+
+    # -- persistence ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch,
+            "rng": rng_state(),
+            "history": json.loads(json.dumps(self.history)),
+            "config": json.loads(json.dumps(self.config)),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state.get("history", []))
+        set_rng_state(state["rng"])
+
+    def save(self) -> Path | None:
+        if self.run_dir is None or not _is_main():
+            return None
+        return save_checkpoint(self.state_dict(), self.run_dir, self.epoch)
+
+    def resume(self) -> Path:
+        """Load the newest readable checkpoint of ``run_dir`` and continue from it."""
+        if self.run_dir is None:
+            raise ValueError("resume needs a run_dir")
+        state, path = load_latest(self.run_dir, map_location=self.device)
+        self.load_state_dict(state)
+        if _is_main():  # metrics.jsonl must match the checkpoint's history
+            self._rewrite_metrics()
+        return path
+
+    def _write_metrics(self, row: dict[str, Any]) -> None:
+        if self.run_dir is None:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with (self.run_dir / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(_jsonable(row)) + "\n")
+
+    def _rewrite_metrics(self) -> None:
+        if self.run_dir is None:
+            return
+        path = self.run_dir / "metrics.jsonl"
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(_jsonable(r)) + "\n" for r in self.history))
+        tmp.replace(path)
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        out[key] = value
+    return out

@@ -1,0 +1,105 @@
+import json
+
+import pytest
+import torch
+
+from spikestack.cli import main
+from spikestack.train.checkpoint import load_latest
+from spikestack.train.config import TrainConfig
+from spikestack.train.run import resume_training, run_training
+
+
+def small_config(out, **overrides):
+    values = dict(
+        out=str(out),
+        epochs=2,
+        max_samples=240,
+        batch_size=32,
+        progress=False,
+        deterministic=True,
+        model_kwargs={"channels": 8},
+        val_fraction=0.1,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def test_resume_continues_to_the_same_weights(tmp_path):
+    straight = run_training(small_config(tmp_path / "a"), log=lambda *_: None)
+    run_training(small_config(tmp_path / "b", stop_after=1), log=lambda *_: None)  # interrupted
+    resumed = resume_training(tmp_path / "b", log=lambda *_: None)
+    a, _ = load_latest(tmp_path / "a")
+    b, _ = load_latest(tmp_path / "b")
+    assert a["epoch"] == b["epoch"] == 2
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=1e-6)
+    assert straight["test_accuracy"] == pytest.approx(resumed["test_accuracy"])
+    rows = [
+        json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r["epoch"] for r in rows] == [1, 2]
+
+
+def test_amp_bfloat16_on_cpu_trains(tmp_path):
+    result = run_training(small_config(tmp_path / "amp", epochs=1, amp=True), log=lambda *_: None)
+    assert 0.0 <= result["test_accuracy"] <= 1.0
+    rows = (tmp_path / "amp" / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(rows[0])["train_loss"] < 5
+
+
+def test_refuses_to_overwrite_a_run(tmp_path):
+    run_training(small_config(tmp_path / "r", epochs=1), log=lambda *_: None)
+    with pytest.raises(FileExistsError, match="resume"):
+        run_training(small_config(tmp_path / "r", epochs=1), log=lambda *_: None)
+
+
+def test_cli_train_eval_plot(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--epochs",
+            "1",
+            "--max-samples",
+            "200",
+            "--no-progress",
+            "--out",
+            str(out),
+            "--model-kwargs",
+            '{"channels": 8}',
+        ]
+    )
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("test accuracy: ") and len(lines[-1].split(": ")[1]) == 6
+    assert {"config.json", "metrics.jsonl", "learning_curves.png", "final.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    state, _ = load_latest(out)
+    assert state["epoch"] == 1 and "model" in state
+    assert main(["eval", str(out)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("test accuracy: ")
+    assert main(["plot", str(out), "--out", str(tmp_path / "curves.png")]) == 0
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_cli_reads_toml_and_rejects_unknown_options(tmp_path, capsys):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        "[train]\nepochs = 1\nmax_samples = 150\nprogress = false\nmodel_kwargs = {channels = 4}\n"
+    )
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--lr", "0.01"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["epochs"] == 1 and saved["lr"] == 0.01 and saved["model_kwargs"] == {"channels": 4}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epoch = 3\n")
+    with pytest.raises(ValueError, match="did you mean 'epochs'"):
+        main(["train", "--config", str(bad)])
+
+
+@pytest.mark.slow
+def test_default_training_reaches_95_percent(tmp_path, capsys):
+    assert main(["train", "--no-progress", "--out", str(tmp_path / "default")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert float(last.split(": ")[1]) >= 0.95
