@@ -12,7 +12,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-_COMMAND_MODULES = ("spikestack.train.cli",)
+_COMMAND_MODULES = (
+    "spikestack.train.cli",
+    "spikestack.data.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

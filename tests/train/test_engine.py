@@ -103,3 +103,33 @@ def test_default_training_reaches_95_percent(tmp_path, capsys):
     assert main(["train", "--no-progress", "--out", str(tmp_path / "default")]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert float(last.split(": ")[1]) >= 0.95
+
+
+@pytest.mark.parametrize("loss", ["tet", "mse", "tcl", "stcl"])
+def test_every_loss_trains_end_to_end(tmp_path, loss):
+    result = run_training(small_config(tmp_path / loss, epochs=1, loss=loss), log=lambda *_: None)
+    assert 0.0 <= result["test_accuracy"] <= 1.0
+    row = json.loads((tmp_path / loss / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["train_loss"] == row["train_loss"]  # finite, not NaN
+
+
+def test_random_shift_moves_pixels_and_pads_with_zeros():
+    from spikestack.train.data import random_shift
+
+    x = torch.arange(1.0, 10.0).view(1, 1, 3, 3)
+    g = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(40):
+        y = random_shift(x, g)
+        assert y.shape == x.shape
+        # every non-zero value of the output comes from x at a shift of at most one pixel
+        nz = y[y != 0]
+        assert set(nz.tolist()) <= set(x.flatten().tolist())
+        seen.add(tuple(y.flatten().tolist()))
+    assert len(seen) > 3
+
+
+def test_tensorboard_logging_when_installed(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard is optional (pip install tensorboard)")
+    run_training(small_config(tmp_path / "tb", epochs=1, tensorboard=True), log=lambda *_: None)
+    assert any((tmp_path / "tb" / "tensorboard").iterdir())

@@ -8,12 +8,17 @@ from spikestack.data.events import (
     is_event_array,
     make_events,
 )
+from spikestack.data.io import detect_format, iter_events, read_events, write_events
 
 __all__ = [
     "EVENT_DTYPE",
     "EVENT_DTYPE_1D",
     "EventFormatError",
     "check_events",
+    "detect_format",
     "is_event_array",
+    "iter_events",
     "make_events",
+    "read_events",
+    "write_events",
 ]

@@ -103,3 +103,34 @@ def event_csnn(
         TimeDistributed(nn.Linear(cin * pool_size * pool_size, num_classes)),
     ]
     return SpikingClassifier(nn.Sequential(*layers), mean_output=mean_output)
+
+
+@register_model("mlp_snn")
+def mlp_snn(
+    *,
+    num_classes: int = 10,
+    in_features: int = 700,
+    hidden: int = 128,
+    layers: int = 2,
+    neuron: str = "lif",
+    neuron_kwargs: dict[str, Any] | None = None,
+    surrogate: Any = None,
+    backend: str = "auto",
+    mean_output: bool = True,
+    in_channels: int | None = None,
+) -> nn.Module:
+    """Fully connected SNN on flattened inputs ``[T, B, ...]`` (spiking audio such as SHD/SSC).
+
+    ``in_channels`` is accepted for a uniform CLI and ignored; ``in_features`` is the
+    flattened size of one step.
+    """
+    blocks: list[nn.Module] = [Flatten()]
+    width = in_features
+    for _ in range(layers):
+        blocks += [
+            TimeDistributed(nn.Linear(width, hidden)),
+            _neuron(neuron, neuron_kwargs, surrogate, backend),
+        ]
+        width = hidden
+    blocks.append(TimeDistributed(nn.Linear(width, num_classes)))
+    return SpikingClassifier(nn.Sequential(*blocks), mean_output=mean_output)

@@ -17,7 +17,8 @@ from typing import Any
 _HELP = {
     "data": "data set: digits (embedded, default), folder, or an event data set name",
     "root": "folder holding the data set files",
-    "model": "model name (see `spikestack models`)",
+    "model": "model name (see `spikestack models`); auto picks one for the data",
+    "decoder": "mean (average over time) or temporal_weighting (learned weights per step, TTFS paper)",
     "T": "number of time steps for static inputs",
     "encoding": "encoder for static inputs: direct, poisson or latency",
     "frames": "frames per sample for event data",

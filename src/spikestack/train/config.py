@@ -20,7 +20,7 @@ class TrainConfig:
 
     data: str = "digits"
     root: str | None = None
-    model: str = "digits_csnn"
+    model: str = "auto"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     neuron: str = "lif"
     neuron_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -42,6 +42,7 @@ class TrainConfig:
     step_size: int = 10
     gamma: float = 0.1
     loss: str = "ce"
+    decoder: str = "mean"
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
     grad_clip: float | None = None
     amp: bool = False
@@ -55,6 +56,7 @@ class TrainConfig:
     sync_bn: bool = False
     deterministic: bool = False
     progress: bool = True
+    tensorboard: bool = False
     max_samples: int | None = None
     eval_all: bool = False
 

@@ -22,6 +22,22 @@ from spikestack.train.config import TrainConfig
 InputTransform = Callable[[Tensor, "torch.Generator | None"], Tensor]
 
 
+def random_shift(
+    x: Tensor, generator: torch.Generator | None = None, *, max_shift: int = 1
+) -> Tensor:
+    """Shift every sample of ``x [B, ..., H, W]`` by a random whole number of pixels in
+    [-max_shift, max_shift] along H and W, filling with zeros (the second view of siamese losses)."""
+    b = x.shape[0]
+    shifts = torch.randint(-max_shift, max_shift + 1, (b, 2), generator=generator)
+    out = torch.zeros_like(x)
+    h, w = x.shape[-2:]
+    for i, (dy, dx) in enumerate(shifts.tolist()):
+        src_y, dst_y = slice(max(0, -dy), h - max(0, dy)), slice(max(0, dy), h - max(0, -dy))
+        src_x, dst_x = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
+        out[i, ..., dst_y, dst_x] = x[i, ..., src_y, src_x]
+    return out
+
+
 @dataclass
 class DataBundle:
     train: Dataset[Any]
@@ -31,6 +47,7 @@ class DataBundle:
     num_classes: int
     input_shape: tuple[int, ...]
     info: dict[str, Any] = field(default_factory=dict)
+    augment: Callable[[Tensor, torch.Generator | None], Tensor] | None = random_shift
 
 
 def stratified_split(
@@ -112,6 +129,8 @@ def register_data(
 
 
 def build_data(config: TrainConfig) -> DataBundle:
+    import spikestack.train.event_data  # noqa: F401  (registers folder and the event data sets)
+
     if config.data not in _BUILDERS:
         raise ValueError(
             f"--data must be one of {', '.join(sorted(_BUILDERS))}; got {config.data!r}"

@@ -94,6 +94,7 @@ class Engine:
         loss: Loss,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         input_transform: InputTransform = _identity,
+        augment: Callable[[Tensor, torch.Generator | None], Tensor] | None = None,
         device: str | torch.device = "cpu",
         run_dir: str | Path | None = None,
         amp: bool = False,
@@ -115,6 +116,7 @@ class Engine:
         self.scheduler = scheduler
         self.loss = loss
         self.input_transform = input_transform
+        self.augment = augment
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.amp = amp
         self.amp_dtype = amp_dtype
@@ -126,6 +128,19 @@ class Engine:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self.tensorboard: Any = None
+
+    def enable_tensorboard(self) -> None:
+        """Also log each epoch's scalars to ``run_dir/tensorboard`` (needs the tensorboard package)."""
+        if self.run_dir is None or not _is_main():
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as error:
+            raise RuntimeError(
+                "TensorBoard logging needs the tensorboard package: pip install tensorboard"
+            ) from error
+        self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"))
 
     # -- one pass -----------------------------------------------------------------
     def _autocast(self) -> Any:
@@ -151,10 +166,18 @@ class Engine:
         try:
             for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
-                inputs = self.input_transform(x, generator)
                 with self._autocast():
-                    output = self.train_model(inputs)
-                    loss = self.loss(output.float(), y)
+                    if getattr(self.loss, "views", 1) == 2:
+                        if self.augment is None:
+                            raise ValueError("a two-view (siamese) loss needs an augment function")
+                        view_a = self.input_transform(self.augment(x, generator), generator)
+                        view_b = self.input_transform(self.augment(x, generator), generator)
+                        both = self.train_model(torch.cat([view_a, view_b], dim=1))
+                        output, output_b = both.chunk(2, dim=-2 if both.dim() == 3 else 0)
+                        loss = self.loss(output.float(), output_b.float(), y)
+                    else:
+                        output = self.train_model(self.input_transform(x, generator))
+                        loss = self.loss(output.float(), y)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at epoch {self.epoch + 1}")
                 self.optimizer.zero_grad(set_to_none=True)
@@ -195,7 +218,7 @@ class Engine:
                 inputs = self.input_transform(x, None)
                 with self._autocast():
                     output = self.model(inputs)
-                    loss = self.loss(output.float(), y)
+                    loss = self._eval_loss(output.float(), y)
                 reset_states(self.model)
                 n = y.shape[0]
                 total_loss += float(loss) * n
@@ -210,6 +233,11 @@ class Engine:
             "layer_firing_rates": monitor.rates(),
             "layer_spike_counts": monitor.spike_counts(),
         }
+
+    def _eval_loss(self, output: Tensor, target: Tensor) -> Tensor:
+        if getattr(self.loss, "views", 1) == 2:
+            return self.loss.base(output, target)  # type: ignore[attr-defined]
+        return self.loss(output, target)
 
     # -- the loop -----------------------------------------------------------------
     def fit(
@@ -306,6 +334,13 @@ class Engine:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with (self.run_dir / "metrics.jsonl").open("a") as f:
             f.write(json.dumps(_jsonable(row)) + "\n")
+        if self.tensorboard is not None:
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key != "epoch":
+                    self.tensorboard.add_scalar(key, value, row["epoch"])
+            for name, rate in (row.get("layer_firing_rates") or {}).items():
+                self.tensorboard.add_scalar(f"firing_rate/{name}", rate, row["epoch"])
+            self.tensorboard.flush()
 
     def _rewrite_metrics(self) -> None:
         if self.run_dir is None:

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Sampler
 from spikestack import surrogates
 from spikestack.models import create_model
 from spikestack.train.config import TrainConfig
-from spikestack.train.data import DataBundle, build_data
+from spikestack.train.data import DataBundle, build_data, time_major
 from spikestack.train.engine import Engine
 from spikestack.train.losses import create_loss
 
@@ -121,7 +121,29 @@ def build_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def resolve_model_name(config: TrainConfig, data: DataBundle) -> str:
+    """``auto``: digits_csnn for 8×8 images, event_csnn for 2-D frames, mlp_snn for 1-D sensors."""
+    if config.model != "auto":
+        return config.model
+    if data.input_shape == (1, 8, 8):
+        return "digits_csnn"
+    return "mlp_snn" if len(data.input_shape) < 3 or data.input_shape[1] == 1 else "event_csnn"
+
+
+class DecodedModel(nn.Module):
+    """A per-step model followed by a decoder ``[T, B, C] -> [B, C]``."""
+
+    def __init__(self, model: nn.Module, decoder: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.decoder = decoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.model(x))
+
+
 def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
+    name = resolve_model_name(config, data)
     kwargs: dict[str, Any] = {
         "num_classes": data.num_classes,
         "in_channels": data.input_shape[0],
@@ -131,8 +153,17 @@ def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
         "backend": config.backend,
         "mean_output": False,
     }
+    if name == "mlp_snn":
+        kwargs["in_features"] = int(np.prod(data.input_shape))
     kwargs.update(config.model_kwargs)
-    model = create_model(config.model, **kwargs)
+    model = create_model(name, **kwargs)
+    if config.decoder == "temporal_weighting":
+        from spikestack.layers import TemporalWeightingDecoder
+
+        steps = config.T if data.input_transform is not time_major else config.frames
+        model = DecodedModel(model, TemporalWeightingDecoder(steps))
+    elif config.decoder != "mean":
+        raise ValueError(f"decoder must be mean or temporal_weighting; got {config.decoder!r}")
     if config.sync_bn and dist.is_available() and dist.is_initialized():
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return model
@@ -140,7 +171,7 @@ def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
 
 def default_run_dir(config: TrainConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.model}-{config.data}-{stamp}"
+    return Path("runs") / f"{config.model}-{config.data}-{stamp}".replace("auto-", "")
 
 
 def _loader(dataset: Any, config: TrainConfig, *, shuffle: bool, distributed: bool) -> DataLoader:
@@ -178,6 +209,7 @@ def build_engine(
         loss=create_loss(config.loss, **config.loss_kwargs),
         scheduler=scheduler,
         input_transform=data.input_transform,
+        augment=data.augment,
         device=resolve_device(config.device),
         run_dir=run_dir,
         amp=config.amp,
@@ -187,6 +219,8 @@ def build_engine(
         seed=config.seed,
         config=config.to_dict(),
     )
+    if config.tensorboard:
+        engine.enable_tensorboard()
     loaders = {
         "train": _loader(data.train, config, shuffle=True, distributed=distributed),
         "val": _loader(data.val, config, shuffle=False, distributed=distributed)

@@ -1,0 +1,151 @@
+"""``spikestack data``: inspect event files, render them, convert images with ODG.
+
+spikestack data info FILE            counts, duration, resolution, rate, polarity balance
+spikestack data show FILE --out x.png|x.gif [--frames N]
+spikestack data odg IN_DIR OUT_DIR   images -> one event file per image (ES-ImageNet ODG)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``data`` command and its subcommands to the ``spikestack`` parser."""
+    data = subparsers.add_parser("data", help="inspect, render and convert event data")
+    sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+
+    info = sub.add_parser("info", help="summary of an event file")
+    info.add_argument("file", type=Path)
+    info.add_argument("--format", default=None, help="force a reader (see spikestack.data.io)")
+    info.set_defaults(func=_info)
+
+    show = sub.add_parser("show", help="render an event file as frames (.png grid or .gif)")
+    show.add_argument("file", type=Path)
+    show.add_argument("--out", type=Path, required=True, help="output .png or .gif")
+    show.add_argument("--frames", type=int, default=8, help="number of time bins (default 8)")
+    show.add_argument("--format", default=None)
+    show.add_argument("--fps", type=float, default=4.0, help="gif frame rate (default 4)")
+    show.set_defaults(func=_show)
+
+    odg = sub.add_parser("odg", help="convert a folder of images to events (ES-ImageNet ODG)")
+    odg.add_argument("in_dir", type=Path)
+    odg.add_argument("out_dir", type=Path)
+    odg.add_argument("--ext", default=".npz", choices=[".npz", ".npy", ".h5"])
+    odg.set_defaults(func=_odg)
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, tuple[int, int, int]]:
+    from spikestack.data import read_events
+
+    events, meta = read_events(args.file, format=args.format, return_meta=True)
+    size = meta.get("sensor_size")
+    if size is None or len(size) != 3:  # unknown sensor: the smallest one that holds the events
+        w = int(events["x"].max()) + 1 if len(events) else 1
+        h = int(events["y"].max()) + 1 if len(events) and "y" in events.dtype.names else 1
+        size = (w, h, 2)
+    return events, (int(size[0]), int(size[1]), int(size[2]))
+
+
+def _fail(exc: Exception) -> int:
+    print(f"spikestack data: error: {exc}", file=sys.stderr)
+    return 2
+
+
+def _info(args: argparse.Namespace) -> int:
+    from spikestack.data import EventFormatError
+
+    try:
+        events, size = _load(args)
+    except (FileNotFoundError, EventFormatError, ValueError) as exc:
+        return _fail(exc)
+    n = len(events)
+    duration = (int(events["t"].max() - events["t"].min()) * 1e-6) if n else 0.0
+    on = int((events["p"] > 0).sum())
+    print(f"file:        {args.file}")
+    print(f"events:      {n}")
+    print(f"duration:    {duration:.6f} s")
+    if n:
+        print(f"time range:  {int(events['t'].min())} .. {int(events['t'].max())} us")
+    kind = "1-D" if "y" not in events.dtype.names else "2-D"
+    print(f"resolution:  {size[0]} x {size[1]} ({kind}, {size[2]} polarities)")
+    rate = n / duration if duration > 0 else float("nan")
+    print(f"event rate:  {rate:.1f} ev/s")
+    print(f"polarity:    {on} ON / {n - on} OFF ({(on / n if n else 0.0):.1%} ON)")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from spikestack.data import EventFormatError
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".png", ".gif"):
+        return _fail(ValueError(f"--out must end in .png or .gif; got {args.out}"))
+    if args.frames < 1:
+        return _fail(ValueError(f"--frames must be >= 1; got {args.frames}"))
+    try:
+        events, size = _load(args)
+    except (FileNotFoundError, EventFormatError, ValueError) as exc:
+        return _fail(exc)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    from spikestack.data.transforms import ToFrame
+
+    frames = ToFrame(size, n_time_bins=args.frames)(events)  # [T, P, H, W]
+    # ON - OFF per pixel, symmetric colour scale
+    images = frames[:, -1] - (frames[:, 0] if frames.shape[1] > 1 else 0)
+    vmax = max(float(np.abs(images).max()), 1.0)
+    aspect = "equal" if size[1] > 1 else "auto"  # 1-D sensors: stretch the single row
+    style = {
+        "cmap": "bwr",
+        "vmin": -vmax,
+        "vmax": vmax,
+        "interpolation": "nearest",
+        "aspect": aspect,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".png":
+        cols = min(len(images), 4)
+        rows = -(-len(images) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for i, img in enumerate(images):
+            axes.flat[i].imshow(img, **style)
+            axes.flat[i].set_title(f"bin {i}")
+        fig.suptitle(f"{args.file.name}: {len(events)} events (red ON, blue OFF)")
+        fig.savefig(args.out, dpi=80)
+    else:
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.axis("off")
+        shown = ax.imshow(images[0], **style)
+
+        def update(i: int) -> list:
+            shown.set_data(images[i])
+            ax.set_title(f"bin {i} / {len(images)}")
+            return [shown]
+
+        FuncAnimation(fig, update, frames=len(images)).save(
+            args.out, writer=PillowWriter(fps=args.fps)
+        )
+    plt.close(fig)
+    print(f"wrote {args.out} ({len(images)} frames of {size[0]} x {size[1]})")
+    return 0
+
+
+def _odg(args: argparse.Namespace) -> int:
+    from spikestack.data.odg import convert_folder
+
+    if not args.in_dir.is_dir():
+        return _fail(FileNotFoundError(f"IN_DIR {args.in_dir} is not a folder"))
+    written = convert_folder(args.in_dir, args.out_dir, ext=args.ext)
+    print(f"wrote {len(written)} event files to {args.out_dir}")
+    return 0 if written else 1

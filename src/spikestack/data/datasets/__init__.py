@@ -1,0 +1,31 @@
+"""Event datasets. None of them downloads: each looks for the official files under
+``root`` and says exactly which file to put where when they are missing."""
+
+from spikestack.data.datasets.asldvs import ASLDVS
+from spikestack.data.datasets.base import EventDataset, Resource, locate, md5sum
+from spikestack.data.datasets.cifar10dvs import CIFAR10DVS
+from spikestack.data.datasets.dvsgesture import DVS128Gesture
+from spikestack.data.datasets.esimagenet import ESImageNet
+from spikestack.data.datasets.event_folder import EventFolder, parse_labels
+from spikestack.data.datasets.ncaltech101 import NCaltech101
+from spikestack.data.datasets.ncars import NCARS
+from spikestack.data.datasets.nmnist import NMNIST
+from spikestack.data.datasets.shd import SHD, SSC
+
+__all__ = [
+    "ASLDVS",
+    "CIFAR10DVS",
+    "NCARS",
+    "NMNIST",
+    "SHD",
+    "SSC",
+    "DVS128Gesture",
+    "ESImageNet",
+    "EventDataset",
+    "EventFolder",
+    "NCaltech101",
+    "Resource",
+    "locate",
+    "md5sum",
+    "parse_labels",
+]

@@ -1,0 +1,235 @@
+"""Shared machinery of the event datasets: locating files, extracting archives, caching.
+
+Datasets never download. Each one names the official files it needs; :func:`locate`
+finds the extracted folder under ``root``, or else the archive (md5-checked where the
+checksum is known) and extracts it once, or else raises a FileNotFoundError saying which
+file to put where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch.utils.data
+
+from spikestack.data.cache import Cache
+
+
+@dataclass(frozen=True)
+class Resource:
+    """An official file: its name, its md5 (None when not known to spikestack), and the
+    folder (relative to ``root``) that extracting it produces."""
+
+    filename: str
+    md5: str | None = None
+    extracts_to: str | None = None
+
+
+def md5sum(path: str | os.PathLike[str], *, block: int = 1 << 20) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def extract(archive: Path, into: Path) -> None:
+    """Extract a .zip / .tar(.gz) archive into ``into`` through a temporary sibling folder,
+    so that an interrupted extraction never leaves a half-filled target."""
+    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=into))
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                if hasattr(tarfile, "data_filter"):  # refuses absolute paths and ../ members
+                    tf.extractall(tmp, filter="data")
+                else:  # pragma: no cover - Python < 3.10.12
+                    tf.extractall(tmp)
+        else:
+            raise ValueError(f"{archive} is neither a zip nor a tar archive")
+        for entry in tmp.iterdir():
+            target = into / entry.name
+            if not target.exists():
+                os.replace(entry, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def locate(
+    root: Path, folder: str, resources: Sequence[Resource], *, dataset: str, url: str
+) -> Path:
+    """Return ``root / folder``, extracting it from the first archive of ``resources``
+    found under ``root`` if needed."""
+    target = root / folder
+
+    def found() -> Path | None:
+        # the folder itself, or one level down (archives that wrap everything in a folder)
+        nested = sorted(p for p in root.glob(f"*/{folder}") if not p.parent.name.startswith("."))
+        return target if target.exists() else (nested[0] if nested else None)
+
+    if (hit := found()) is not None:
+        return hit
+    for res in resources:
+        archive = root / res.filename
+        if not archive.exists():
+            continue
+        if res.md5 is not None and (got := md5sum(archive)) != res.md5:
+            raise ValueError(
+                f"{dataset}: {archive} has md5 {got}, expected {res.md5}; the file is "
+                f"corrupt or not the official one. Download it again from {url}"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        extract(archive, root)
+        if (hit := found()) is not None:
+            return hit
+        raise FileNotFoundError(f"{dataset}: extracting {archive} did not produce {target}")
+    names = " or ".join(str(root / r.filename) for r in resources)
+    raise FileNotFoundError(
+        f"{dataset} not found: expected the folder {target} or the archive {names}. "
+        f"spikestack does not download datasets; get the files from {url} and put them "
+        f"in {root} (archives are extracted once)."
+    )
+
+
+def default_cache_dir() -> Path:
+    """``$SPIKESTACK_CACHE`` if set, else ``$XDG_CACHE_HOME/spikestack`` or ``~/.cache/spikestack``."""
+    if env := os.environ.get("SPIKESTACK_CACHE"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "spikestack"
+
+
+class EventDataset(torch.utils.data.Dataset):
+    """Base class: ``samples`` is a list of ``(path, label)`` set by the subclass.
+
+    ``__getitem__`` returns ``(data, label)``:
+
+    1. events = ``self.read(i)`` (canonical event array);
+    2. ``transform(events, rng=rng)`` if given (random event augmentation);
+    3. ``frames(events)`` if given (e.g. ``ToFrame``); when there is no ``transform`` the
+       result is cached on disk (see :mod:`spikestack.data.cache`), keyed by the source
+       file and ``repr(frames)``;
+    4. ``frame_transform(data)`` if given (e.g. NDA on a torch tensor);
+    5. ``target_transform(label)`` if given.
+
+    Args:
+        root: folder holding the dataset files.
+        transform: event -> event transform, called with ``rng=rng``.
+        frames: deterministic events -> array preprocessing, cached.
+        frame_transform: applied to the output of ``frames`` (or to events without it).
+        target_transform: applied to the label.
+        cache_dir: where cached frames go; default ``$SPIKESTACK_CACHE/<class>`` or
+            ``~/.cache/spikestack/<class>`` (entries are keyed by absolute path, so one
+            folder serves every root).
+        use_cache: set False to recompute frames every time.
+        rng: numpy Generator for ``transform`` (None: a fresh one per call).
+    """
+
+    sensor_size: tuple[int, int, int] | None = None
+    classes: list[str]
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        transform: Callable[..., Any] | None = None,
+        frames: Callable[[np.ndarray], Any] | None = None,
+        frame_transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[int], Any] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        use_cache: bool = True,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.root = Path(root).expanduser()
+        self.transform = transform
+        self.frames = frames
+        self.frame_transform = frame_transform
+        self.target_transform = target_transform
+        self.rng = rng
+        self.use_cache = use_cache
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._cache: Cache | None = None
+        self.samples: list[tuple[Path, int]] = []
+
+    def read(self, index: int) -> np.ndarray:
+        """The events of sample ``index`` (override for non-file samples)."""
+        from spikestack.data import read_events
+
+        return read_events(self.samples[index][0])
+
+    def cache_identity(self, index: int) -> tuple[Path, object]:
+        """(source file, extra key) of sample ``index`` for the frame cache."""
+        return self.samples[index][0], None
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label in self.samples]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _frames_cache(self) -> Cache:
+        if self._cache is None:
+            folder = self._cache_dir or default_cache_dir() / type(self).__name__
+            self._cache = Cache(folder)
+        return self._cache
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {type(self).__name__} of {len(self)}")
+        index %= len(self)
+        label: Any = self.samples[index][1]
+        if self.frames is not None and self.transform is None and self.use_cache:
+            source, extra = self.cache_identity(index)
+            config = (type(self).__name__, extra, self.frames)
+            data = self._frames_cache().get_or_compute(
+                source, config, lambda: self.frames(self.read(index))
+            )
+        else:
+            data = self.read(index)
+            if self.transform is not None:
+                data = self.transform(data, rng=self.rng)
+            if self.frames is not None:
+                data = self.frames(data)
+        if self.frame_transform is not None:
+            data = self.frame_transform(data)
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        return data, label
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={str(self.root)!r}, samples={len(self)})"
+
+
+def class_folders(
+    folder: Path, *, extensions: Sequence[str]
+) -> tuple[list[str], list[tuple[Path, int]]]:
+    """Classes = sorted sub-folder names; samples = their files (sorted) with the class index."""
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    exts = tuple(e.lower() for e in extensions)
+    samples = [
+        (f, i)
+        for i, name in enumerate(classes)
+        for f in sorted((folder / name).iterdir(), key=natural_key)
+        if f.is_file() and f.suffix.lower() in exts
+    ]
+    return classes, samples
+
+
+def natural_key(path: Path) -> tuple:
+    """Sort key that orders ``img_2`` before ``img_10``."""
+    import re
+
+    return tuple(int(s) if s.isdigit() else s for s in re.split(r"(\d+)", path.name))

@@ -1,0 +1,40 @@
+"""N-Caltech101 (Orchard et al. 2015, same paper as N-MNIST)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from spikestack.data.datasets.base import EventDataset, Resource, class_folders, locate
+
+URL = "https://www.garrickorchard.com/datasets/n-caltech101 (mirror: Mendeley Data cy6cvx3ryv)"
+
+
+class NCaltech101(EventDataset):
+    """N-Caltech101: Caltech101 images recorded by an ATIS camera in saccades; 101
+    categories (100 objects + ``BACKGROUND_Google``), 8 246 samples, no official split.
+    Recordings differ in size (up to about 240 x 180), so ``sensor_size`` is None.
+
+    Expected under ``root``: ``Caltech101/<class>/image_XXXX.bin``, or the official
+    archive ``Caltech101.zip`` (extracted once; md5 not recorded here, presence only).
+    """
+
+    sensor_size = None
+
+    def __init__(self, root: str | os.PathLike[str], **kwargs: Any) -> None:
+        super().__init__(root, **kwargs)
+        folder = locate(
+            self.root,
+            "Caltech101",
+            [Resource("Caltech101.zip", None, "Caltech101")],
+            dataset="N-Caltech101",
+            url=URL,
+        )
+        self.classes, self.samples = class_folders(folder, extensions=(".bin",))
+
+    def read(self, index: int) -> np.ndarray:
+        from spikestack.data import read_events
+
+        return read_events(self.samples[index][0], format="nmnist")

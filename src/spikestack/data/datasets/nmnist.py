@@ -1,0 +1,45 @@
+"""N-MNIST (Orchard et al. 2015, "Converting static image datasets to spiking
+neuromorphic datasets using saccades", Frontiers in Neuroscience 9:437)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from spikestack.data.datasets.base import EventDataset, Resource, class_folders, locate
+
+URL = "https://www.garrickorchard.com/datasets/n-mnist (mirror: Mendeley Data 468j46mzdv)"
+
+
+class NMNIST(EventDataset):
+    """N-MNIST: MNIST digits recorded by an ATIS camera on a pan-tilt unit in three
+    saccades; 34 x 34 pixels, 2 polarities, ~300 ms per sample, 60 000 train / 10 000
+    test samples, 10 classes.
+
+    Expected under ``root``: the extracted folders ``Train/<digit>/*.bin`` and
+    ``Test/<digit>/*.bin``, or the official archives ``Train.zip`` / ``Test.zip``
+    (extracted once). The md5 of the archives is not recorded here, so only presence is
+    checked. Events are read with :func:`spikestack.data.read_events` (5-byte ``.bin``).
+    """
+
+    sensor_size = (34, 34, 2)
+
+    def __init__(self, root: str | os.PathLike[str], *, train: bool = True, **kwargs: Any) -> None:
+        super().__init__(root, **kwargs)
+        self.train = train
+        split = "Train" if train else "Test"
+        folder = locate(
+            self.root,
+            split,
+            [Resource(f"{split}.zip", None, split), Resource(f"{split.lower()}.zip", None, split)],
+            dataset="N-MNIST",
+            url=URL,
+        )
+        self.classes, self.samples = class_folders(folder, extensions=(".bin",))
+
+    def read(self, index: int) -> np.ndarray:
+        from spikestack.data import read_events
+
+        return read_events(self.samples[index][0], format="nmnist")

@@ -1,0 +1,149 @@
+"""Prophesee EVT 2.0 ``.raw`` files.
+
+Layout (Prophesee "EVT 2.0" format documentation): a ``%`` text header, then
+little-endian uint32 words with the type in bits 31-28:
+
+    0x0 CD_OFF / 0x1 CD_ON   t_low = bits 27-22, x = bits 21-11, y = bits 10-0
+    0x8 EV_TIME_HIGH         bits 27-0 = t >> 6, so t = time_high << 6 | t_low (µs)
+    0xA EXT_TRIGGER, 0xE OTHERS, 0xF CONTINUED   (ignored here)
+
+A decrease of TIME_HIGH is a wrap of its 28-bit counter and adds 2**34 µs. CD events
+before the first TIME_HIGH word have no defined time; they are dropped with a warning.
+Decoding is one numba pass; streaming carries the TIME_HIGH state across blocks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from spikestack.data.events import EVENT_DTYPE
+from spikestack.data.io import _prophesee
+from spikestack.data.io._common import (
+    Meta,
+    check_path,
+    finish,
+    iter_blocks,
+    mismatch,
+    new_stats,
+    read_head,
+    whole_records,
+)
+
+
+def _open(path: Path, allow_truncated: bool) -> tuple[Path, dict[str, str], int, int]:
+    path = check_path(path)
+    header, offset = _prophesee.read_header(path)
+    version = _prophesee.evt_version(header)
+    if offset == 0 or version not in (None, "2.0"):
+        raise mismatch(
+            path,
+            f"a Prophesee EVT 2.0 file (header '% evt 2.0'; got evt {version})",
+            read_head(path),
+        )
+    n = whole_records(
+        path.stat().st_size - offset,
+        4,
+        path=path,
+        what="EVT 2.0 words",
+        allow_truncated=allow_truncated,
+    )
+    return path, header, offset, n
+
+
+# Indices into the int64 decoder state carried from block to block.
+_HIGH, _RAW_HIGH, _WRAPS, _DROPPED = range(4)
+
+
+def new_state() -> np.ndarray:
+    """Decoder state at the start of a file: no TIME_HIGH seen yet."""
+    return np.array([-1, -1, 0, 0], dtype=np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill(words, state, ev, stats):  # pragma: no cover - compiled
+    """Decode ``words`` into ``ev``; returns the number of events written."""
+    high, raw_high, wraps, dropped = state[_HIGH], state[_RAW_HIGH], state[_WRAPS], state[_DROPPED]
+    unsorted, max_x, max_y, last_t = stats[0], stats[1], stats[2], stats[3]
+    n = 0
+    for w in words:
+        kind = w >> 28
+        if kind <= 1:
+            if high < 0:
+                dropped += 1
+                continue
+            t = (high << 6) | ((w >> 22) & 0x3F)
+            x = (w >> 11) & 0x7FF
+            y = w & 0x7FF
+            ev[n].t = t
+            ev[n].x = x
+            ev[n].y = y
+            ev[n].p = kind
+            n += 1
+            if t < last_t:
+                unsorted = 1
+            last_t = t
+            max_x = max(max_x, x)
+            max_y = max(max_y, y)
+        elif kind == 0x8:
+            raw = w & 0x0FFFFFFF
+            if 0 <= raw_high and raw < raw_high:
+                wraps += 1
+            raw_high = raw
+            high = raw + (wraps << 28)
+    state[_HIGH], state[_RAW_HIGH], state[_WRAPS], state[_DROPPED] = high, raw_high, wraps, dropped
+    stats[0], stats[1], stats[2], stats[3] = unsorted, max_x, max_y, last_t
+    return n
+
+
+def decode(
+    words: np.ndarray, state: np.ndarray, *, path: Path, sensor_size: tuple[int, ...] | None
+) -> np.ndarray:
+    """Decode a block of uint32 words (updating ``state``), bounds-checked and sorted."""
+    events = np.empty(words.shape[0], dtype=EVENT_DTYPE)
+    stats = new_stats()
+    n = _fill(words, state, events, stats)
+    events = events[:n] if 2 * n > words.shape[0] else events[:n].copy()
+    return finish(events, path=path, sensor_size=sensor_size, stats=stats)
+
+
+def _warn_dropped(path: Path, state: np.ndarray) -> None:
+    if state[_DROPPED]:
+        warnings.warn(
+            f"{path}: dropped {int(state[_DROPPED])} CD event(s) that came before the first "
+            f"EV_TIME_HIGH word (their time is undefined)",
+            stacklevel=3,
+        )
+
+
+def iter_chunks(
+    path: Path,
+    *,
+    chunk: int,
+    allow_truncated: bool = False,
+    sensor_size: tuple[int, ...] | None = None,
+) -> Iterator[np.ndarray]:
+    """Stream an EVT 2.0 file in blocks of about ``chunk`` words (≈ events)."""
+    path, header, offset, n = _open(path, allow_truncated)
+    size = sensor_size or _prophesee.sensor_size(header)
+    state = new_state()
+    for words in iter_blocks(path, offset=offset, count=n, dtype="<u4", block=chunk):
+        yield decode(words, state, path=path, sensor_size=size)
+    _warn_dropped(path, state)
+
+
+def read(
+    path: Path, *, allow_truncated: bool = False, sensor_size: tuple[int, ...] | None = None
+) -> tuple[np.ndarray, Meta]:
+    """Read a whole EVT 2.0 file; ``sensor_size`` overrides the header's resolution."""
+    path, header, offset, n = _open(path, allow_truncated)
+    size = sensor_size or _prophesee.sensor_size(header)
+    state = new_state()
+    words = np.fromfile(path, dtype="<u4", count=n, offset=offset)
+    events = decode(words, state, path=path, sensor_size=size)
+    _warn_dropped(path, state)
+    return events, {"format": "evt2", "sensor_size": size, "header": header}

@@ -1,0 +1,198 @@
+"""Prophesee EVT 3.0 ``.raw`` files.
+
+Layout (Prophesee "EVT 3.0" format documentation): a ``%`` text header, then
+little-endian uint16 words with the type in bits 15-12. The format is stateful:
+
+    0x0 EVT_ADDR_Y     y = bits 10-0
+    0x2 EVT_ADDR_X     p = bit 11, x = bits 10-0; emits one event at (x, y)
+    0x3 VECT_BASE_X    p = bit 11, base_x = bits 10-0
+    0x4 VECT_12        bits 11-0 mask; an event at base_x + i per set bit i, then base_x += 12
+    0x5 VECT_8         bits 7-0 mask; likewise, then base_x += 8
+    0x6 EVT_TIME_LOW   t bits 11-0
+    0x8 EVT_TIME_HIGH  t bits 23-12
+    0xA EXT_TRIGGER, 0xE OTHERS, 0x7 / 0xF CONTINUED   (ignored here)
+
+Time is spec-style: t = wraps * 2**24 + (TIME_HIGH << 12 | TIME_LOW), where a decrease
+of TIME_HIGH is one wrap of the 24-bit counter. Events before the first TIME_HIGH and
+ADDR_Y words have no defined time/row; they are dropped with a warning. The decoder
+is a numba kernel (count pass, then fill pass) whose state survives across blocks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from spikestack.data.events import EVENT_DTYPE
+from spikestack.data.io import _prophesee
+from spikestack.data.io._common import (
+    Meta,
+    check_path,
+    finish,
+    iter_blocks,
+    mismatch,
+    new_stats,
+    read_head,
+    whole_records,
+)
+
+# Indices into the int64 decoder state.
+_Y, _BASE_X, _VPOL, _TLOW, _THIGH, _WRAPS, _HAVE_T, _HAVE_Y, _DROPPED = range(9)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count(words: np.ndarray) -> int:  # pragma: no cover - compiled
+    n = 0
+    for w in words:
+        kind = w >> 12
+        if kind == 0x2:
+            n += 1
+        elif kind == 0x4 or kind == 0x5:
+            m = w & (0xFFF if kind == 0x4 else 0xFF)
+            while m:
+                m &= m - 1
+                n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill(words, state, ev, stats):  # pragma: no cover - compiled
+    """Decode ``words`` into the preallocated ``ev``; returns the number written."""
+    cy, base_x, vpol = state[_Y], state[_BASE_X], state[_VPOL]
+    tlow, thigh, wraps = state[_TLOW], state[_THIGH], state[_WRAPS]
+    have_t, have_y, dropped = state[_HAVE_T], state[_HAVE_Y], state[_DROPPED]
+    unsorted, max_x, max_y, last_t = stats[0], stats[1], stats[2], stats[3]
+    n = 0
+    for w in words:
+        kind = w >> 12
+        if kind == 0x0:
+            cy = w & 0x7FF
+            have_y = 1
+        elif kind == 0x2:
+            if have_t and have_y:
+                t = (wraps << 24) | (thigh << 12) | tlow
+                x = w & 0x7FF
+                ev[n].t = t
+                ev[n].x = x
+                ev[n].y = cy
+                ev[n].p = (w >> 11) & 1
+                n += 1
+                if t < last_t:
+                    unsorted = 1
+                last_t = t
+                max_x = max(max_x, x)
+                max_y = max(max_y, cy)
+            else:
+                dropped += 1
+        elif kind == 0x3:
+            base_x = w & 0x7FF
+            vpol = (w >> 11) & 1
+        elif kind == 0x4 or kind == 0x5:
+            width = 12 if kind == 0x4 else 8
+            m = w & (0xFFF if kind == 0x4 else 0xFF)
+            if have_t and have_y:
+                t = (wraps << 24) | (thigh << 12) | tlow
+                for i in range(width):
+                    if (m >> i) & 1:
+                        ev[n].t = t
+                        ev[n].x = base_x + i
+                        ev[n].y = cy
+                        ev[n].p = vpol
+                        n += 1
+                        max_x = max(max_x, base_x + i)
+                if m:
+                    if t < last_t:
+                        unsorted = 1
+                    last_t = t
+                    max_y = max(max_y, cy)
+            else:
+                while m:
+                    m &= m - 1
+                    dropped += 1
+            base_x += width
+        elif kind == 0x6:
+            tlow = w & 0xFFF
+        elif kind == 0x8:
+            high = w & 0xFFF
+            if have_t and high < thigh:
+                wraps += 1
+            thigh = high
+            have_t = 1
+    state[_Y], state[_BASE_X], state[_VPOL] = cy, base_x, vpol
+    state[_TLOW], state[_THIGH], state[_WRAPS] = tlow, thigh, wraps
+    state[_HAVE_T], state[_HAVE_Y], state[_DROPPED] = have_t, have_y, dropped
+    stats[0], stats[1], stats[2], stats[3] = unsorted, max_x, max_y, last_t
+    return n
+
+
+def decode(
+    words: np.ndarray, state: np.ndarray, *, path: Path, sensor_size: tuple[int, ...] | None
+) -> np.ndarray:
+    """Decode a block of uint16 words (updating ``state``, int64[9], zeros at file start);
+    the result is bounds-checked and sorted."""
+    events = np.empty(_count(words), dtype=EVENT_DTYPE)
+    stats = new_stats()
+    n = _fill(words, state, events, stats)
+    return finish(events[:n], path=path, sensor_size=sensor_size, stats=stats)
+
+
+def _open(path: Path, allow_truncated: bool) -> tuple[Path, dict[str, str], int, int]:
+    path = check_path(path)
+    header, offset = _prophesee.read_header(path)
+    version = _prophesee.evt_version(header)
+    if offset == 0 or version not in (None, "3.0"):
+        raise mismatch(
+            path,
+            f"a Prophesee EVT 3.0 file (header '% evt 3.0'; got evt {version})",
+            read_head(path),
+        )
+    n = whole_records(
+        path.stat().st_size - offset,
+        2,
+        path=path,
+        what="EVT 3.0 words",
+        allow_truncated=allow_truncated,
+    )
+    return path, header, offset, n
+
+
+def _warn_dropped(path: Path, state: np.ndarray) -> None:
+    if state[_DROPPED]:
+        warnings.warn(
+            f"{path}: dropped {int(state[_DROPPED])} event(s) that came before the first "
+            f"EVT_TIME_HIGH / EVT_ADDR_Y word (their time or row is undefined)",
+            stacklevel=3,
+        )
+
+
+def iter_chunks(
+    path: Path,
+    *,
+    chunk: int,
+    allow_truncated: bool = False,
+    sensor_size: tuple[int, ...] | None = None,
+) -> Iterator[np.ndarray]:
+    """Stream an EVT 3.0 file, decoding ``chunk`` words (≈ events or more) at a time."""
+    path, header, offset, n = _open(path, allow_truncated)
+    size = sensor_size or _prophesee.sensor_size(header)
+    state = np.zeros(9, dtype=np.int64)
+    for words in iter_blocks(path, offset=offset, count=n, dtype="<u2", block=chunk):
+        yield decode(words, state, path=path, sensor_size=size)
+    _warn_dropped(path, state)
+
+
+def read(
+    path: Path, *, allow_truncated: bool = False, sensor_size: tuple[int, ...] | None = None
+) -> tuple[np.ndarray, Meta]:
+    """Read a whole EVT 3.0 file; ``sensor_size`` overrides the header's resolution."""
+    path, header, offset, n = _open(path, allow_truncated)
+    size = sensor_size or _prophesee.sensor_size(header)
+    state = np.zeros(9, dtype=np.int64)
+    words = np.fromfile(path, dtype="<u2", count=n, offset=offset)
+    events = decode(words, state, path=path, sensor_size=size)
+    _warn_dropped(path, state)
+    return events, {"format": "evt3", "sensor_size": size, "header": header}

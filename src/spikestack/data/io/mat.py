@@ -1,0 +1,97 @@
+"""MATLAB ``.mat`` event files: ASL-DVS and ST-MNIST (read with ``scipy.io.loadmat``).
+
+ASL-DVS (Bi et al. 2019, "Graph-based object classification for neuromorphic vision
+sensing"): variables ``x``, ``y``, ``ts`` (µs) and ``pol`` (0/1) as column vectors, from
+a 240 x 180 DAVIS240c.
+
+ST-MNIST (See et al. 2020, "ST-MNIST - the spiking tactile MNIST neuromorphic dataset"):
+one variable ``spiketrain`` of shape (101, N). Rows 0-99 are the 10 x 10 taxels (row
+index = 10 * y + x) with exactly one +1 (ON) or -1 (OFF) entry per column; row 100 is
+the event time in seconds. Gives t = round(s * 1e6) µs.
+
+MATLAB v7.3 files are HDF5 inside and are not supported here (scipy cannot read them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from spikestack.data.events import EventFormatError
+from spikestack.data.io._common import Meta, check_path, finish, from_columns, mismatch, read_head
+
+ASL_DVS_SIZE = (240, 180, 2)
+STMNIST_SIZE = (10, 10, 2)
+
+
+def _integer(values: np.ndarray, name: str, path: Path) -> np.ndarray:
+    values = np.asarray(values).reshape(-1)
+    if values.dtype.kind == "f":
+        rounded = np.rint(values)
+        if not np.array_equal(rounded, values):
+            raise EventFormatError(f"{path}: variable {name} must hold whole numbers")
+        values = rounded.astype(np.int64)
+    return values
+
+
+def _stmnist(train: np.ndarray, path: Path) -> np.ndarray:
+    if train.ndim != 2 or train.shape[0] != 101:
+        raise EventFormatError(
+            f"{path}: ST-MNIST 'spiketrain' must have shape (101, N); got {train.shape}"
+        )
+    taxels = train[:100]
+    hits = np.count_nonzero(taxels, axis=0)
+    if np.any(hits != 1):
+        bad = int(np.count_nonzero(hits != 1))
+        raise EventFormatError(
+            f"{path}: {bad} column(s) of 'spiketrain' do not have exactly one nonzero taxel"
+        )
+    taxel = np.argmax(taxels != 0, axis=0)
+    value = taxels[taxel, np.arange(train.shape[1])]
+    columns = {
+        "t": np.rint(train[100] * 1e6).astype(np.int64),
+        "x": taxel % 10,
+        "y": taxel // 10,
+        "p": (value > 0).astype(np.int8),
+    }
+    return from_columns(columns, path=path)
+
+
+def read(path: Path, *, sensor_size: tuple[int, ...] | None = None) -> tuple[np.ndarray, Meta]:
+    """Read an ASL-DVS or ST-MNIST ``.mat`` sample."""
+    path = check_path(path)
+    head = read_head(path, 128)
+    if not head.startswith(b"MATLAB 5.0 MAT-file"):
+        raise mismatch(
+            path, "a MATLAB 5.0 .mat file (v7.3/HDF5 .mat files are not supported)", head
+        )
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(path)
+    except (ValueError, TypeError, OSError) as err:
+        raise EventFormatError(f"{path}: scipy could not read this .mat file: {err}") from err
+    if "spiketrain" in mat:
+        size = sensor_size or STMNIST_SIZE
+        events = _stmnist(np.asarray(mat["spiketrain"], dtype=np.float64), path)
+        kind = "stmnist"
+    elif {"x", "y", "ts", "pol"} <= set(mat):
+        size = sensor_size or ASL_DVS_SIZE
+        columns = {
+            k: _integer(mat[v], v, path)
+            for k, v in zip("txyp", ("ts", "x", "y", "pol"), strict=True)
+        }
+        events = from_columns(columns, path=path)
+        kind = "asl_dvs"
+    else:
+        found = sorted(k for k in mat if not k.startswith("__"))
+        raise EventFormatError(
+            f"{path}: expected ASL-DVS variables x, y, ts, pol or ST-MNIST 'spiketrain'; "
+            f"found {found}"
+        )
+    return finish(events, path=path, sensor_size=size), {
+        "format": "mat",
+        "kind": kind,
+        "sensor_size": size,
+    }

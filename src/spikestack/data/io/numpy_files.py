@@ -1,0 +1,78 @@
+"""Plain numpy event files: ``.npy`` and ``.npz``.
+
+``.npy``: one structured array with fields ``t, x, (y,) p`` (any integer dtypes, e.g.
+tonic's or expelliarmus's), or a plain integer array of shape (N, 4) / (N, 3) whose
+columns are ``t, x, y, p`` / ``t, x, p``. ``.npz``: arrays ``t, x, (y,) p`` (what
+:func:`write` produces, plus an optional ``sensor_size``), or one structured array under
+``events``. Files are loaded with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from spikestack.data.events import EventFormatError, check_events
+from spikestack.data.io._common import Meta, atomic_write, check_path, from_columns
+
+
+def _columns_of(arr: np.ndarray, path: Path) -> dict[str, np.ndarray]:
+    if arr.dtype.names is not None:
+        return {name: arr[name] for name in arr.dtype.names if name in ("t", "x", "y", "p")}
+    if arr.ndim == 2 and arr.shape[1] in (3, 4):
+        names = ("t", "x", "y", "p") if arr.shape[1] == 4 else ("t", "x", "p")
+        return {name: arr[:, i] for i, name in enumerate(names)}
+    raise EventFormatError(
+        f"{path}: expected a structured event array (fields t, x, (y,) p) or an (N, 4)/(N, 3) "
+        f"integer array; got dtype {arr.dtype}, shape {arr.shape}"
+    )
+
+
+def _load(path: Path) -> object:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as err:  # pickled objects, or not a numpy file at all
+        raise EventFormatError(f"{path}: not a readable numpy file without pickle: {err}") from err
+
+
+def read_npy(path: Path) -> tuple[np.ndarray, Meta]:
+    """Read events from a ``.npy`` file."""
+    path = check_path(path)
+    arr = _load(path)
+    if not isinstance(arr, np.ndarray):
+        raise EventFormatError(f"{path}: expected a .npy array, found an .npz archive")
+    return from_columns(_columns_of(arr, path), path=path), {"format": "npy", "sensor_size": None}
+
+
+def read_npz(path: Path) -> tuple[np.ndarray, Meta]:
+    """Read events from a ``.npz`` archive (columns, or a structured ``events`` array)."""
+    path = check_path(path)
+    archive = _load(path)
+    if isinstance(archive, np.ndarray):
+        raise EventFormatError(f"{path}: expected an .npz archive, found a single .npy array")
+    with archive as z:
+        if "events" in z.files:
+            columns = _columns_of(z["events"], path)
+        else:
+            columns = {k: z[k] for k in ("t", "x", "y", "p") if k in z.files}
+        size = tuple(int(v) for v in z["sensor_size"]) if "sensor_size" in z.files else None
+    events = from_columns(columns, path=path)
+    return events, {"format": "npz", "sensor_size": size or None}
+
+
+def write_npy(path: Path, events: np.ndarray) -> None:
+    """Write ``events`` as one structured ``.npy`` array (atomically)."""
+    events = check_events(events)
+    atomic_write(path, lambda f: np.save(f, events, allow_pickle=False))
+
+
+def write_npz(
+    path: Path, events: np.ndarray, *, sensor_size: tuple[int, ...] | None = None
+) -> None:
+    """Write ``events`` as columns ``t, x, (y,) p`` (+ ``sensor_size``) in a compressed ``.npz``."""
+    events = check_events(events)
+    arrays = {name: np.ascontiguousarray(events[name]) for name in events.dtype.names}
+    if sensor_size is not None:
+        arrays["sensor_size"] = np.asarray(sensor_size, dtype=np.int64)
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))

@@ -1,0 +1,204 @@
+"""Dense representations of event streams: frames, voxel grids, time surfaces."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from spikestack.data.transforms._common import (
+    check_positive,
+    check_sensor_size,
+    checked,
+    polarity_channel,
+    sorted_events,
+    ycoord,
+)
+
+
+def _time_slices(t: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Index ranges ``[lo, hi)`` of the sorted times ``t`` in windows ``[start, end)``."""
+    tf = t.astype(np.float64)
+    lo = np.searchsorted(tf, starts, side="left")
+    hi = np.searchsorted(tf, ends, side="left")
+    return np.stack([lo, hi], axis=1)
+
+
+@dataclass(frozen=True)
+class ToFrame:
+    """Accumulate events into ``[T, P, H, W]`` float32 count frames.
+
+    Exactly one slicing mode is chosen:
+
+    - ``n_time_bins=T``: T windows of equal duration L covering the recording,
+      span = t_last - t_0 + 1 µs, L = span / ((T - 1)(1 - overlap) + 1),
+      window i = [t_0 + i L (1 - overlap), ... + L).
+    - ``n_event_bins=T``: T windows of equal event count, same formula on event indices.
+    - ``time_window=L`` (µs): windows of length L with stride L - overlap (overlap in µs)
+      starting at t_0; ``include_incomplete`` keeps a last, partly filled window.
+    - ``event_count=N``: windows of N events with stride N - overlap (overlap in events).
+
+    ``overlap`` is a fraction in [0, 1) for the two ``n_*_bins`` modes. Polarity
+    channel is 1 for p > 0 and 0 otherwise (all events go to channel 0 when P == 1).
+
+    Args:
+        sensor_size: ``(W, H, P)``.
+    """
+
+    sensor_size: tuple[int, int, int]
+    n_time_bins: int | None = None
+    n_event_bins: int | None = None
+    time_window: float | None = None
+    event_count: int | None = None
+    overlap: float = 0.0
+    include_incomplete: bool = False
+
+    def __post_init__(self) -> None:
+        check_sensor_size(self.sensor_size)
+        modes = {
+            "n_time_bins": self.n_time_bins,
+            "n_event_bins": self.n_event_bins,
+            "time_window": self.time_window,
+            "event_count": self.event_count,
+        }
+        chosen = [k for k, v in modes.items() if v is not None]
+        if len(chosen) != 1:
+            raise ValueError(
+                "ToFrame needs exactly one of n_time_bins, n_event_bins, time_window, "
+                f"event_count; got {chosen or 'none'}"
+            )
+        mode = chosen[0]
+        check_positive(modes[mode], name=mode)
+        if mode in ("n_time_bins", "n_event_bins"):
+            if not 0.0 <= self.overlap < 1.0:
+                raise ValueError(
+                    f"overlap must be a fraction in [0, 1) for {mode}; got {self.overlap}"
+                )
+        elif not 0 <= self.overlap < modes[mode]:
+            raise ValueError(f"overlap must be in [0, {mode}={modes[mode]}); got {self.overlap}")
+
+    def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
+        ev = sorted_events(checked(events, self.sensor_size))
+        w, h, p = self.sensor_size
+        slices = self._slices(ev["t"])
+        frames = np.zeros((len(slices), p, h, w), dtype=np.float32)
+        flat = (polarity_channel(ev, p) * h + ycoord(ev).astype(np.int64)) * w + ev["x"]
+        for i, (lo, hi) in enumerate(slices):
+            if hi > lo:
+                counts = np.bincount(flat[lo:hi], minlength=p * h * w)
+                frames[i] = counts.reshape(p, h, w)
+        return frames
+
+    def _slices(self, t: np.ndarray) -> np.ndarray:
+        n = len(t)
+        if self.n_event_bins is not None or self.n_time_bins is not None:
+            bins = self.n_event_bins if self.n_event_bins is not None else self.n_time_bins
+            if n == 0:
+                return np.zeros((bins, 2), dtype=np.int64)
+            span = n if self.n_event_bins is not None else int(t[-1] - t[0]) + 1
+            length = span / ((bins - 1) * (1.0 - self.overlap) + 1.0)
+            starts = np.arange(bins) * length * (1.0 - self.overlap)
+            ends = starts + length
+            ends[-1] = span  # guard against rounding: the last window ends at the last event
+            if self.n_event_bins is not None:
+                return np.stack([np.floor(starts), np.floor(ends)], axis=1).astype(np.int64)
+            return _time_slices(t, t[0] + starts, t[0] + ends)
+        if self.event_count is not None:
+            size, stride, span = self.event_count, self.event_count - self.overlap, n
+        else:
+            size, stride = self.time_window, self.time_window - self.overlap
+            span = int(t[-1] - t[0]) + 1 if n else 0
+        if span == 0:
+            count = 0
+        elif self.include_incomplete:
+            count = math.ceil(max(span - size, 0) / stride) + 1
+        else:
+            count = math.floor((span - size) / stride) + 1 if span >= size else 0
+        starts = np.arange(count) * stride
+        if count == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        if self.event_count is not None:
+            idx = np.stack([starts, np.minimum(starts + size, n)], axis=1)
+            return np.asarray(idx, dtype=np.int64).reshape(count, 2)
+        return _time_slices(t, t[0] + starts, t[0] + starts + size).reshape(count, 2)
+
+
+@dataclass(frozen=True)
+class ToVoxelGrid:
+    """Bilinear-in-time voxel grid ``[T, H, W]`` (Zhu et al., CVPR 2019, "Unsupervised
+    event-based learning of optical flow, depth, and egomotion").
+
+    t*_i = (T - 1)(t_i - t_0) / (t_last - t_0);  V[b, y, x] = sum_i s_i max(0, 1 - |b - t*_i|),
+    with s_i = +1 for p > 0 and -1 otherwise. A recording with a single timestamp puts
+    everything into bin 0.
+    """
+
+    sensor_size: tuple[int, int, int]
+    n_time_bins: int
+
+    def __post_init__(self) -> None:
+        check_sensor_size(self.sensor_size)
+        check_positive(self.n_time_bins, name="n_time_bins")
+
+    def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
+        ev = checked(events, self.sensor_size)
+        w, h, _ = self.sensor_size
+        bins = self.n_time_bins
+        grid = np.zeros(bins * h * w, dtype=np.float64)
+        if len(ev):
+            t = ev["t"].astype(np.float64)
+            dur = t.max() - t.min()
+            ts = (bins - 1) * (t - t.min()) / dur if dur > 0 else np.zeros_like(t)
+            sign = np.where(ev["p"] > 0, 1.0, -1.0)
+            pix = ycoord(ev).astype(np.int64) * w + ev["x"]
+            left = np.floor(ts).astype(np.int64)
+            frac = ts - left
+            np.add.at(grid, left * h * w + pix, sign * (1.0 - frac))
+            right = left + 1
+            ok = right < bins
+            np.add.at(grid, right[ok] * h * w + pix[ok], sign[ok] * frac[ok])
+        return grid.reshape(bins, h, w).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ToTimeSurface:
+    """Exponentially decaying time surfaces ``[T, P, H, W]`` (Lagorce et al., TPAMI 2017, HOTS).
+
+    Surfaces are sampled at s_k = t_0 + (k + 1) dt, k = 0 .. ceil(span / dt) - 1, with
+    span = t_last - t_0 + 1 µs. S_k[p, y, x] = exp(-(s_k - t_last(p, y, x)) / tau), where
+    t_last is the time of the latest event at that pixel and polarity with t < s_k; pixels
+    without such an event are 0.
+
+    Args:
+        dt: sampling interval in µs. tau: decay constant in µs.
+    """
+
+    sensor_size: tuple[int, int, int]
+    dt: float
+    tau: float
+
+    def __post_init__(self) -> None:
+        check_sensor_size(self.sensor_size)
+        check_positive(self.dt, name="dt")
+        check_positive(self.tau, name="tau")
+
+    def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
+        ev = sorted_events(checked(events, self.sensor_size))
+        w, h, p = self.sensor_size
+        if not len(ev):
+            return np.zeros((0, p, h, w), dtype=np.float32)
+        t = ev["t"]
+        span = int(t[-1] - t[0]) + 1
+        count = math.ceil(span / self.dt)
+        samples = t[0] + (np.arange(count) + 1) * self.dt
+        bounds = np.searchsorted(t.astype(np.float64), samples, side="left")
+        flat = (polarity_channel(ev, p) * h + ycoord(ev).astype(np.int64)) * w + ev["x"]
+        memory = np.full(p * h * w, -np.inf)
+        out = np.zeros((count, p * h * w), dtype=np.float32)
+        lo = 0
+        for k, hi in enumerate(bounds):
+            np.maximum.at(memory, flat[lo:hi], t[lo:hi].astype(np.float64))
+            lo = hi
+            out[k] = np.exp(-(samples[k] - memory) / self.tau)
+        return out.reshape(count, p, h, w)
