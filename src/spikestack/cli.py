@@ -15,6 +15,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES = (
     "spikestack.train.cli",
     "spikestack.data.cli",
+    "spikestack.models.cli",
 )
 
 

@@ -74,3 +74,20 @@ def test_two_gloo_processes_equal_single_process(tmp_path):
     ddp_state = torch.load(out_file, weights_only=True)
     for key, value in single.model.state_dict().items():
         torch.testing.assert_close(ddp_state[key], value, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_torchrun_cli_two_processes(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "spikestack.cli", "train", "--epochs", "1", "--max-samples", "200", "--no-progress",
+           "--batch-size", "32", "--out", str(out), "--model-kwargs", '{"channels": 8}']
+    env = dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert sum(line.startswith("test accuracy: ") for line in lines) == 1  # rank 0 only
+    assert len(list((out / "checkpoints").iterdir())) == 1

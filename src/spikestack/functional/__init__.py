@@ -1,4 +1,10 @@
-"""Pure, stateless multi-step ops on ``[T, B, ...]`` tensors."""
+"""Pure, stateless multi-step ops on ``[T, B, ...]`` tensors.
+
+``if_``, ``lif`` and ``plif`` dispatch to the fused backends; ``reference`` holds their
+plain-torch ground truth. The other neuron and layer ops live in one submodule each:
+``psn`` (``psn``, ``masked_psn``, ``sliding_psn``), ``alif``, ``liaf``, ``ttfs``,
+``temporal_attention``, ``delays``, ``dcls``.
+"""
 
 from spikestack.functional.neurons import if_, lif, plif
 

@@ -46,8 +46,10 @@ def _run(
 ) -> tuple[Tensor, Tensor]:
     v = v_init
     spikes = []
-    for t in range(x.shape[0]):
-        h = charge(x[t], v)
+    # unbind, not x[t]: the backward of one unbind stacks the T gradients once, where T
+    # separate index ops would each build a full [T, ...] gradient (O(T^2) memory traffic).
+    for x_t in x.unbind(0):
+        h = charge(x_t, v)
         s = surrogate(h - v_threshold)
         s_reset = s.detach() if detach_reset else s
         if v_reset is None:

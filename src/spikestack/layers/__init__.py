@@ -1,5 +1,41 @@
 """Layers for ``[T, B, ...]`` sequences."""
 
+from spikestack.layers.dcls import DCLSConv1d, DCLSConv2d
+from spikestack.layers.decoding import TemporalWeightingDecoder
+from spikestack.layers.delays import DelayedConv1d, DelayedLinear, DelaySigmaSchedule, sigma_at
+from spikestack.layers.liaf import LIAFConv2d, LIAFLinear
+from spikestack.layers.registry import LAYERS, create_layer, list_layers, register_layer
+from spikestack.layers.sharing import SharingReport, count_parameters, share_kernels
+from spikestack.layers.temporal_attention import TemporalAttention
 from spikestack.layers.time_distributed import Flatten, TimeDistributed
 
-__all__ = ["Flatten", "TimeDistributed"]
+register_layer("dcls_conv1d")(DCLSConv1d)
+register_layer("dcls_conv2d")(DCLSConv2d)
+register_layer("delayed_linear")(DelayedLinear)
+register_layer("delayed_conv1d")(DelayedConv1d)
+register_layer("temporal_weighting_decoder")(TemporalWeightingDecoder)
+register_layer("liaf_linear")(LIAFLinear)
+register_layer("liaf_conv2d")(LIAFConv2d)
+register_layer("temporal_attention")(TemporalAttention)
+
+__all__ = [
+    "DCLSConv1d",
+    "DCLSConv2d",
+    "LAYERS",
+    "DelaySigmaSchedule",
+    "DelayedConv1d",
+    "DelayedLinear",
+    "Flatten",
+    "LIAFConv2d",
+    "LIAFLinear",
+    "SharingReport",
+    "TemporalAttention",
+    "TemporalWeightingDecoder",
+    "TimeDistributed",
+    "count_parameters",
+    "create_layer",
+    "list_layers",
+    "register_layer",
+    "share_kernels",
+    "sigma_at",
+]

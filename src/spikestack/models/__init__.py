@@ -1,6 +1,25 @@
-"""Model zoo: ``create_model(name, **kwargs)``, ``list_models()``."""
+"""Model zoo: ``create_model(name, **kwargs)``, ``list_models()``.
 
-from spikestack.models import csnn  # noqa: F401  (registers the compact CSNNs)
+Importing this package registers every family (one module each):
+compact CSNNs, Spiking / SEW ResNet, the small SEW ResNets for event data, spiking VGG-11,
+the PLIF networks, Spikformer, Spikingformer, their CML variants, QKFormer, the spiking
+U-Net, an SVFormer-style video transformer and a recurrent SEW network.
+"""
+
+from spikestack.models import (  # noqa: F401  (each module registers its models)
+    cml,
+    csnn,
+    plif_net,
+    qkformer,
+    recurrent,
+    resnet,
+    sew_dvs,
+    spikformer,
+    spikingformer,
+    svformer,
+    unet,
+    vgg,
+)
 from spikestack.models.registry import (
     MODELS,
     count_parameters,

@@ -1,0 +1,47 @@
+"""Output decoders turning ``[T, B, ...]`` network outputs into ``[B, ...]`` predictions."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from spikestack.functional.neurons import check_sequence
+
+__all__ = ["TemporalWeightingDecoder"]
+
+
+class TemporalWeightingDecoder(nn.Module):
+    """Temporal weighting decoding (Che, Fang et al., arXiv:2410.23619): Y = sum_t w[t] O[t].
+
+    ``O [T, B, ...]`` are the output-layer values (spikes or membranes) and ``w [T]``
+    learnable weights, trained with the network by BPTT. For a TTFS output layer an
+    earlier spike should count more, so the default ``init="linear"`` starts from
+    w[t] = (T - t) / T (decreasing); ``init="uniform"`` starts from w[t] = 1/T
+    (the usual mean over time). The exact initial weights of the paper are not
+    confirmed here; both choices train.
+    """
+
+    def __init__(self, num_steps: int, *, init: str = "linear") -> None:
+        super().__init__()
+        if not isinstance(num_steps, int) or num_steps < 1:
+            raise ValueError(f"num_steps must be an int >= 1; got {num_steps!r}")
+        if init == "linear":
+            w = (num_steps - torch.arange(num_steps, dtype=torch.float32)) / num_steps
+        elif init == "uniform":
+            w = torch.full((num_steps,), 1.0 / num_steps)
+        else:
+            raise ValueError(f"init must be 'linear' or 'uniform'; got {init!r}")
+        self.num_steps = num_steps
+        self.weight = nn.Parameter(w)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_sequence(x)
+        if x.shape[0] != self.num_steps:
+            raise ValueError(
+                f"decoder was built for T={self.num_steps} steps; got x with T={x.shape[0]}"
+            )
+        w = self.weight.to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
+        return (w * x).sum(0)
+
+    def extra_repr(self) -> str:
+        return f"num_steps={self.num_steps}"

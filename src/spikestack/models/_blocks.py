@@ -1,0 +1,215 @@
+"""Building blocks shared by the model zoo.
+
+Every model takes the same neuron arguments (``neuron``, ``neuron_kwargs``, ``surrogate``,
+``backend``); :class:`NeuronSpec` bundles them and builds one spiking layer per call, so
+any registered neuron ("if", "lif", "plif", "psn" ...) can be swapped into any model.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor, nn
+
+from spikestack.layers import Flatten, TimeDistributed
+from spikestack.models.registry import register_model
+from spikestack.neurons import NEURONS
+
+CONNECT_FUNCTIONS = ("ADD", "AND", "IAND")
+
+
+def _accepted_kwargs(factory: Callable[..., Any]) -> set[str] | None:
+    """Keyword names ``factory`` accepts; ``None`` if it takes ``**kwargs``."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params}
+
+
+@dataclass(frozen=True)
+class NeuronSpec:
+    """The neuron of a model: registry name (or factory), its kwargs, surrogate and backend.
+
+    ``spec(detach_reset=True)`` builds one neuron; keywords given in the call are model
+    defaults (the user's ``neuron_kwargs`` win) and are dropped when the neuron does not
+    take them; ``spec(v_threshold=0.5, force=True)`` overrides the user's value
+    (Spikformer's attention neuron fires at 0.5 by design).
+    """
+
+    name: str | Callable[..., nn.Module] = "lif"
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    surrogate: Any = None
+    backend: str = "auto"
+    num_steps: int | None = None  # given to neurons that take ``T`` (the PSN family)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.name, str):
+            NEURONS.get(self.name)  # unknown names fail here, with close matches
+        elif not callable(self.name):
+            raise TypeError(f"neuron must be a registry name or a callable; got {self.name!r}")
+        if not isinstance(self.kwargs, Mapping):
+            raise TypeError(f"neuron_kwargs must be a dict; got {type(self.kwargs).__name__}")
+        if isinstance(self.surrogate, str):
+            from spikestack import surrogates
+
+            object.__setattr__(self, "surrogate", surrogates.get(self.surrogate))
+
+    @property
+    def factory(self) -> Callable[..., nn.Module]:
+        return NEURONS.get(self.name) if isinstance(self.name, str) else self.name
+
+    def __call__(self, *, force: bool = False, **defaults: Any) -> nn.Module:
+        factory = self.factory
+        accepted = _accepted_kwargs(factory)
+        kwargs = dict(self.kwargs or {})
+        if self.surrogate is not None:
+            kwargs.setdefault("surrogate", self.surrogate)
+        if accepted is None or "backend" in accepted:  # a neuron without one has one implementation
+            kwargs.setdefault("backend", self.backend)
+        if self.num_steps is not None and accepted is not None and "T" in accepted:
+            kwargs.setdefault("T", self.num_steps)
+        for key, value in defaults.items():
+            if accepted is None or key in accepted:
+                if force:
+                    kwargs[key] = value
+                else:
+                    kwargs.setdefault(key, value)
+        return factory(**kwargs)
+
+
+def neuron_spec(
+    neuron: str | Callable[..., nn.Module],
+    neuron_kwargs: Mapping[str, Any] | None,
+    surrogate: Any,
+    backend: str,
+    *,
+    T: int | None = None,
+) -> NeuronSpec:
+    if neuron_kwargs is not None and not isinstance(neuron_kwargs, Mapping):
+        raise TypeError(f"neuron_kwargs must be a dict; got {type(neuron_kwargs).__name__}")
+    return NeuronSpec(neuron, dict(neuron_kwargs or {}), surrogate, backend, T)
+
+
+def conv_bn(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int = 3,
+    stride: int = 1,
+    padding: int | None = None,
+    *,
+    bias: bool = False,
+) -> TimeDistributed:
+    """Conv2d + BatchNorm2d applied to every step of ``[T, B, C, H, W]``."""
+    padding = kernel_size // 2 if padding is None else padding
+    return TimeDistributed(
+        nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias),
+            nn.BatchNorm2d(out_channels),
+        )
+    )
+
+
+def max_pool(kernel_size: int = 3, stride: int = 2, padding: int = 1) -> TimeDistributed:
+    return TimeDistributed(nn.MaxPool2d(kernel_size, stride, padding))
+
+
+def check_connect(connect: str) -> str:
+    if not isinstance(connect, str) or connect.upper() not in CONNECT_FUNCTIONS:
+        raise ValueError(f"connect must be one of {', '.join(CONNECT_FUNCTIONS)}; got {connect!r}")
+    return connect.upper()
+
+
+def connect_spikes(out: Tensor, identity: Tensor, connect: str) -> Tensor:
+    """SEW element-wise connection g(A, S) of the residual output A and the shortcut S.
+
+    ADD: A + S; AND: A * S; IAND: (1 - A) * S (Fang et al., NeurIPS 2021, Table 1).
+    """
+    if connect == "ADD":
+        return out + identity
+    if connect == "AND":
+        return out * identity
+    return (1.0 - out) * identity
+
+
+def check_positive(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+
+
+def to_sequence(x: Tensor, num_steps: int, *, static_dims: int = 4) -> Tensor:
+    """``[T, B, ...]`` as is, or a static ``[B, ...]`` sample repeated over ``num_steps``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
+    if x.dim() == static_dims:
+        return x.unsqueeze(0).repeat(num_steps, *([1] * static_dims))
+    if x.dim() == static_dims + 1:
+        return x
+    raise ValueError(
+        f"x must be a sequence of {static_dims + 1} dims [T, B, ...] or a static "
+        f"{static_dims}-dim [B, ...] input (repeated over T={num_steps}); got shape {tuple(x.shape)}"
+    )
+
+
+class SpikingNet(nn.Module):
+    """Base of the zoo: static input is repeated over ``T`` steps (direct encoding),
+    ``forward_sequence`` maps ``[T, B, ...]`` to per-step outputs, and the result is
+    their mean over time (``mean_output=True``) or the full ``[T, B, ...]``.
+    """
+
+    static_dims = 4
+
+    def __init__(self, *, T: int, mean_output: bool) -> None:
+        super().__init__()
+        check_positive("T", T)
+        self.T = T
+        self.mean_output = bool(mean_output)
+
+    def forward_sequence(self, x: Tensor) -> Tensor:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.forward_sequence(to_sequence(x, self.T, static_dims=self.static_dims))
+        return y.mean(0) if self.mean_output else y
+
+
+def linear_head(features: int, num_classes: int) -> nn.Sequential:
+    """Global average pool over space, then a per-step linear classifier."""
+    return nn.Sequential(
+        TimeDistributed(nn.AdaptiveAvgPool2d(1)),
+        Flatten(),
+        TimeDistributed(nn.Linear(features, num_classes)),
+    )
+
+
+def register_variant(
+    name: str,
+    builder: Callable[..., nn.Module],
+    *,
+    doc: str,
+    fixed: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> Callable[..., nn.Module]:
+    """Register ``builder`` under ``name`` with some arguments ``fixed`` (hidden from the
+    signature, so ``create_model`` rejects them) and others given new ``defaults``."""
+    fixed = dict(fixed or {})
+    defaults = dict(defaults or {})
+    signature = inspect.signature(builder)
+    params = [
+        p.replace(default=defaults.get(n, p.default), kind=p.KEYWORD_ONLY)
+        for n, p in signature.parameters.items()
+        if n not in fixed
+    ]
+
+    def variant(**kwargs: Any) -> nn.Module:
+        return builder(**{**fixed, **defaults, **kwargs})
+
+    variant.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    variant.__name__ = variant.__qualname__ = name
+    variant.__doc__ = doc
+    return register_model(name)(variant)

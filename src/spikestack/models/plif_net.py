@@ -1,0 +1,169 @@
+"""The PLIF networks of Fang et al., "Incorporating Learnable Membrane Time Constant to
+Enhance Learning of Spiking Neural Networks" (ICCV 2021), for static and neuromorphic sets.
+
+    static MNIST / Fashion-MNIST, N-MNIST:
+        {c128k3s1-BN-PLIF-MPk2s2}*2 - DP - FC2048 - PLIF - DP - FC100 - PLIF - APk10s10
+    CIFAR-10:
+        {{c256k3s1-BN-PLIF}*3 - MPk2s2}*2 - DP - FC2048 - PLIF - DP - FC100 - PLIF - APk10s10
+    CIFAR10-DVS:   {c128k3s1-BN-PLIF-MPk2s2}*4 - DP - FC512 - PLIF - DP - FC100 - PLIF - APk10s10
+    DVS128 Gesture: {c128k3s1-BN-PLIF-MPk2s2}*5 - DP - FC512 - PLIF - DP - FC110 - PLIF - APk10s10
+
+The output layer has ``voting`` spiking neurons per class; their spikes are averaged in
+groups (the "voting" average pool), so the mean over T is each class's firing rate.
+DP is dropout whose mask is drawn once per sequence and shared by all time steps.
+Static images are fed directly (the first conv + BN acts as the encoder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from spikestack.layers import Flatten, TimeDistributed
+from spikestack.models._blocks import (
+    SpikingNet,
+    check_positive,
+    conv_bn,
+    neuron_spec,
+    register_variant,
+)
+
+
+class SequenceDropout(nn.Module):
+    """Dropout with one mask per sequence, shared over the T steps of ``[T, B, ...]``."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {p!r}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        mask = x.new_empty(x.shape[1:]).bernoulli_(1.0 - self.p) / (1.0 - self.p)
+        return x * mask
+
+
+class VotingPool(nn.Module):
+    """``[T, B, classes * voting] -> [T, B, classes]`` by averaging groups of ``voting``."""
+
+    def __init__(self, voting: int) -> None:
+        super().__init__()
+        self.voting = voting
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.unflatten(-1, (-1, self.voting)).mean(-1)
+
+
+class PLIFNet(SpikingNet):
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        img_size: int,
+        channels: int,
+        convs_per_stage: int,
+        stages: int,
+        hidden: int,
+        num_classes: int,
+        voting: int,
+        dropout: float,
+        spec: Any,
+        T: int,
+        mean_output: bool,
+    ) -> None:
+        super().__init__(T=T, mean_output=mean_output)
+        for name, value in (
+            ("in_channels", in_channels),
+            ("img_size", img_size),
+            ("channels", channels),
+            ("hidden", hidden),
+            ("num_classes", num_classes),
+            ("voting", voting),
+        ):
+            check_positive(name, value)
+        if img_size < 2**stages:
+            raise ValueError(f"img_size {img_size} is too small for {stages} 2x2 pools")
+        layers: list[nn.Module] = []
+        cin, size = in_channels, img_size
+        for _ in range(stages):
+            for _ in range(convs_per_stage):
+                layers += [conv_bn(cin, channels), spec(detach_reset=True)]
+                cin = channels
+            layers.append(TimeDistributed(nn.MaxPool2d(2, 2)))
+            size //= 2
+        self.features = nn.Sequential(*layers, Flatten())
+        self.classifier = nn.Sequential(
+            SequenceDropout(dropout),
+            TimeDistributed(nn.Linear(channels * size * size, hidden, bias=False)),
+            spec(detach_reset=True),
+            SequenceDropout(dropout),
+            TimeDistributed(nn.Linear(hidden, num_classes * voting, bias=False)),
+            spec(detach_reset=True),
+            VotingPool(voting),
+        )
+
+    def forward_sequence(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(x))
+
+
+def plif_net(
+    *,
+    num_classes: int = 10,
+    in_channels: int = 1,
+    img_size: int = 28,
+    channels: int = 128,
+    convs_per_stage: int = 1,
+    stages: int = 2,
+    hidden: int = 2048,
+    voting: int = 10,
+    dropout: float = 0.5,
+    T: int = 8,
+    neuron: str = "plif",
+    neuron_kwargs: dict[str, Any] | None = None,
+    surrogate: Any = None,
+    backend: str = "auto",
+    mean_output: bool = True,
+) -> PLIFNet:
+    """A PLIF network (Fang et al., ICCV 2021); the defaults are the MNIST one."""
+    return PLIFNet(
+        in_channels=in_channels,
+        img_size=img_size,
+        channels=channels,
+        convs_per_stage=convs_per_stage,
+        stages=stages,
+        hidden=hidden,
+        num_classes=num_classes,
+        voting=voting,
+        dropout=dropout,
+        spec=neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T),
+        T=T,
+        mean_output=mean_output,
+    )
+
+
+_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "mnist": ("MNIST / Fashion-MNIST", {}),
+    "nmnist": ("N-MNIST", {"in_channels": 2, "img_size": 34, "T": 10}),
+    "cifar10": (
+        "CIFAR-10",
+        {"in_channels": 3, "img_size": 32, "channels": 256, "convs_per_stage": 3},
+    ),
+    "cifar10dvs": (
+        "CIFAR10-DVS",
+        {"in_channels": 2, "img_size": 128, "stages": 4, "hidden": 512, "T": 20},
+    ),
+    "dvsgesture": (
+        "DVS128 Gesture",
+        {"in_channels": 2, "img_size": 128, "stages": 5, "hidden": 512, "num_classes": 11, "T": 20},
+    ),
+}
+for _name, (_dataset, _defaults) in _VARIANTS.items():
+    register_variant(
+        f"plif_net_{_name}",
+        plif_net,
+        defaults=_defaults,
+        doc=f"The PLIF network for {_dataset} (Fang et al., ICCV 2021).",
+    )

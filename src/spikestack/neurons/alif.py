@@ -1,0 +1,83 @@
+"""ALIF: adaptive-threshold LIF (Bellec et al., NeurIPS 2018); math in :mod:`spikestack.functional.alif`."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+from spikestack.functional.alif import alif, check_adaptation
+from spikestack.functional.neurons import check_tau
+from spikestack.neurons.multistate import MultiStateNeuron
+from spikestack.surrogates import Surrogate
+
+__all__ = ["ALIF"]
+
+State = tuple[Tensor, Tensor]
+
+
+class ALIF(MultiStateNeuron):
+    """Adaptive LIF: theta[t] = v_threshold + beta a[t], a[t] = rho a[t-1] + S[t-1].
+
+    rho = exp(-1 / tau_adapt). The membrane is a LIF (see :class:`LIF`); the default
+    reset is soft (subtract theta[t]), as in Bellec et al. The state is ``(v, a)``:
+    the membrane and the adaptation the next step uses; :meth:`threshold` turns ``a``
+    into theta.
+    ``backend`` is accepted for interchangeability with LIF (models pass it to every
+    neuron); every value runs the torch implementation.
+    """
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        tau_adapt: float = 20.0,
+        beta: float = 0.1,
+        *,
+        v_threshold: float = 1.0,
+        v_reset: float | None = None,
+        decay_input: bool = True,
+        detach_reset: bool = False,
+        surrogate: Surrogate | None = None,
+        backend: str = "auto",
+        stateful: bool = False,
+    ) -> None:
+        super().__init__(
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            detach_reset=detach_reset,
+            surrogate=surrogate,
+            backend=backend,
+            stateful=stateful,
+        )
+        check_tau(tau)
+        check_adaptation(tau_adapt=tau_adapt, beta=beta)
+        self.tau = float(tau)
+        self.tau_adapt = float(tau_adapt)
+        self.beta = float(beta)
+        self.decay_input = bool(decay_input)
+
+    @property
+    def rho(self) -> float:
+        return math.exp(-1.0 / self.tau_adapt)
+
+    def threshold(self, a: Tensor) -> Tensor:
+        """theta = v_threshold + beta a."""
+        return self.v_threshold + self.beta * a
+
+    def _run(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:  # type: ignore[override]
+        return alif(  # type: ignore[return-value]
+            x,
+            tau=self.tau,
+            tau_adapt=self.tau_adapt,
+            beta=self.beta,
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            decay_input=self.decay_input,
+            detach_reset=self.detach_reset,
+            surrogate=self.surrogate,
+            state=state,
+            return_state=True,
+        )
+
+    def _extra_parts(self) -> list[str]:
+        return [f"tau={self.tau}", f"tau_adapt={self.tau_adapt}", f"beta={self.beta}"]

@@ -1,0 +1,255 @@
+"""The PSN family: PSN, MaskedPSN, SlidingPSN, and the progressive-masking schedule.
+
+Fang et al., "Parallel Spiking Neurons with High Efficiency and Ability to Learn
+Long-term Dependencies", NeurIPS 2023. The math lives in :mod:`spikestack.functional.psn`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from spikestack.functional import psn as P
+from spikestack.functional.neurons import check_sequence, check_surrogate
+from spikestack.kernels import check_backend_name
+from spikestack.neurons.base import StatefulModule
+from spikestack.surrogates import ATan, Surrogate
+
+__all__ = [
+    "PSN",
+    "MaskedPSN",
+    "ProgressiveMasking",
+    "SlidingPSN",
+    "masking_factor_at",
+    "set_masking_factor",
+]
+
+
+def _check_steps(num_steps: object) -> int:
+    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
+        raise ValueError(f"T (num_steps) must be an int >= 1; got {num_steps!r}")
+    return num_steps
+
+
+def _check_length(x: Tensor, num_steps: int, name: str) -> None:
+    check_sequence(x)
+    if x.shape[0] != num_steps:
+        raise ValueError(
+            f"{name} was built for T={num_steps} steps; got x with T={x.shape[0]} "
+            f"(shape {tuple(x.shape)}). Use SlidingPSN for sequences of any length."
+        )
+
+
+class PSN(nn.Module):
+    """Parallel spiking neuron: H = W X + b over the T steps, S = Θ(H), no reset.
+
+    ``weight [T, T]`` is initialised as in the paper's reference (Kaiming-uniform with
+    a = sqrt(5), i.e. U(-1/sqrt(T), 1/sqrt(T))) and ``bias [T]`` to -1 (threshold 1).
+    The whole sequence is one matmul, so there is no step-by-step form: every output
+    step may depend on every input step. ``backend`` is accepted for interchangeability
+    with LIF; the matmul is plain torch on every device.
+    """
+
+    def __init__(
+        self, T: int, *, surrogate: Surrogate | None = None, backend: str = "auto"
+    ) -> None:
+        super().__init__()
+        self.T = _check_steps(T)
+        self.surrogate = check_surrogate(ATan() if surrogate is None else surrogate)
+        check_backend_name(backend)
+        self.backend = backend
+        self.weight = nn.Parameter(torch.empty(T, T))
+        self.bias = nn.Parameter(torch.empty(T))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        nn.init.constant_(self.bias, -1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_length(x, self.T, type(self).__name__)
+        return P.psn(x, self.weight, self.bias, surrogate=self.surrogate)
+
+    def extra_repr(self) -> str:
+        return f"T={self.T}, surrogate={self.surrogate!r}"
+
+
+class MaskedPSN(PSN):
+    """Masked PSN: W is masked to the band of the k most recent steps.
+
+    H = (W * M_k(lambda)) X + b with M_k(lambda) = lambda M_k + (1 - lambda) 1.
+    Training raises the masking factor lambda from 0 (a full PSN) to 1 (causal,
+    k-step window) with :class:`ProgressiveMasking` or :meth:`set_masking_factor`;
+    at lambda = 1 the output at step t depends only on X[t-k+1 .. t].
+    The factor is a buffer, so it is saved in checkpoints.
+    """
+
+    masking_factor: Tensor
+
+    def __init__(
+        self,
+        k: int,
+        T: int,
+        *,
+        masking_factor: float = 0.0,
+        surrogate: Surrogate | None = None,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__(T, surrogate=surrogate, backend=backend)
+        self.k = P.check_k(k)
+        self.register_buffer("masking_factor", torch.tensor(0.0))
+        self.set_masking_factor(masking_factor)
+
+    def set_masking_factor(self, value: float) -> None:
+        """Set lambda in [0, 1]."""
+        value = float(value)
+        if not (0.0 <= value <= 1.0):
+            raise ValueError(f"masking_factor (lambda) must lie in [0, 1]; got {value}")
+        self.masking_factor.fill_(value)
+
+    def masked_weight(self) -> Tensor:
+        return P.masked_weight(self.weight, self.k, float(self.masking_factor))
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_length(x, self.T, type(self).__name__)
+        return P.psn(x, self.masked_weight(), self.bias, surrogate=self.surrogate)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, T={self.T}, masking_factor={float(self.masking_factor):.3g}, surrogate={self.surrogate!r}"
+
+
+def set_masking_factor(model: nn.Module, value: float) -> int:
+    """Set lambda on every :class:`MaskedPSN` in ``model``; returns how many were set."""
+    count = 0
+    for module in model.modules():
+        if isinstance(module, MaskedPSN):
+            module.set_masking_factor(value)
+            count += 1
+    return count
+
+
+def masking_factor_at(step: int, *, warmup_steps: int) -> float:
+    """lambda = min(1, step / warmup_steps): the linear 0 -> 1 ramp of progressive masking."""
+    if not isinstance(warmup_steps, int) or warmup_steps < 1:
+        raise ValueError(f"warmup_steps must be an int >= 1; got {warmup_steps!r}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0; got {step}")
+    return min(1.0, step / warmup_steps)
+
+
+class ProgressiveMasking:
+    """Raise lambda of every MaskedPSN in ``model`` linearly from 0 to 1 over ``warmup_steps``.
+
+    Call :meth:`step` once per optimiser step (or per epoch, with ``warmup_steps``
+    counted in epochs); lambda = min(1, steps_taken / warmup_steps).
+
+        >>> schedule = ProgressiveMasking(model, warmup_steps=1000)
+        >>> for batch in loader: ...; optimizer.step(); schedule.step()
+    """
+
+    def __init__(self, model: nn.Module, *, warmup_steps: int) -> None:
+        masking_factor_at(0, warmup_steps=warmup_steps)
+        self.model = model
+        self.warmup_steps = warmup_steps
+        self.steps_taken = 0
+        if set_masking_factor(model, 0.0) == 0:
+            raise ValueError("ProgressiveMasking: the model contains no MaskedPSN")
+
+    @property
+    def masking_factor(self) -> float:
+        return masking_factor_at(self.steps_taken, warmup_steps=self.warmup_steps)
+
+    def step(self) -> float:
+        """Advance one step and return the new lambda."""
+        self.steps_taken += 1
+        set_masking_factor(self.model, self.masking_factor)
+        return self.masking_factor
+
+
+class SlidingPSN(StatefulModule):
+    """Sliding PSN: k shared weights and one bias slid over time, for any T.
+
+    H[t] = sum_{i=0}^{k-1} w[k-1-i] X[t-i] + b,  S[t] = Θ(H[t])  (X before the start = 0).
+    ``w[k-1]`` weighs the current input. With ``exp_init`` (default) w[i] = 2^-(k-1-i),
+    the impulse response of a LIF neuron with tau = 2; otherwise Kaiming-uniform. b = -1.
+
+    Equals a :class:`MaskedPSN` at lambda = 1 whose weight is the Toeplitz matrix
+    :func:`spikestack.functional.psn.sliding_weight_matrix` and bias b·1.
+    Streams step by step with a buffer of the last k-1 inputs as state.
+    """
+
+    def __init__(
+        self,
+        k: int,
+        *,
+        exp_init: bool = True,
+        surrogate: Surrogate | None = None,
+        backend: str = "auto",
+        stateful: bool = False,
+    ) -> None:
+        super().__init__()
+        self.k = P.check_k(k)
+        self.surrogate = check_surrogate(ATan() if surrogate is None else surrogate)
+        check_backend_name(backend)
+        self.backend = backend
+        self.exp_init = bool(exp_init)
+        self.stateful = bool(stateful)
+        self.weight = nn.Parameter(torch.empty(k))
+        self.bias = nn.Parameter(torch.empty(()))
+        self.history: Tensor | None = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            if self.exp_init:
+                self.weight.copy_(0.5 ** torch.arange(self.k - 1, -1, -1, dtype=self.weight.dtype))
+            else:
+                w = torch.empty(1, self.k)
+                nn.init.kaiming_uniform_(w, a=math.sqrt(5))
+                self.weight.copy_(w[0])
+            self.bias.fill_(-1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        history = self.history if self.stateful else None
+        if history is not None and history.shape[1:] != x.shape[1:]:
+            raise ValueError(
+                f"SlidingPSN is stateful and holds inputs of per-step shape {tuple(history.shape[1:])}, "
+                f"but got {tuple(x.shape[1:])}; call spikestack.reset(model) between sequences"
+            )
+        spikes, new_history = P.sliding_psn(
+            x, self.weight, self.bias, history=history, surrogate=self.surrogate
+        )
+        if self.stateful:
+            self.history = new_history
+        return spikes
+
+    def step(self, x_t: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """One step: ``x_t [B, ...]`` and the last k-1 inputs ``state`` (None = rest)."""
+        if not isinstance(x_t, Tensor) or x_t.dim() < 1:
+            raise ValueError(
+                f"step expects x_t of shape [B, ...]; got {getattr(x_t, 'shape', x_t)}"
+            )
+        spikes, history = P.sliding_psn(
+            x_t.unsqueeze(0), self.weight, self.bias, history=state, surrogate=self.surrogate
+        )
+        return spikes[0], history
+
+    def reset(self) -> None:
+        self.history = None
+
+    def toeplitz(self, num_steps: int) -> tuple[Tensor, Tensor]:
+        """The equivalent masked-PSN ``(weight [T, T], bias [T])`` for T = ``num_steps``."""
+        return P.sliding_weight_matrix(self.weight, num_steps), self.bias.expand(num_steps)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["history"] = None
+        return state
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, exp_init={self.exp_init}, surrogate={self.surrogate!r}" + (
+            ", stateful=True" if self.stateful else ""
+        )

@@ -1,0 +1,128 @@
+"""TTFS neuron, its initialisation, and the pooling rule of TTFS networks.
+
+Che, Fang et al., "Efficiently Training Time-to-First-Spike Spiking Neural Networks
+from Scratch" (arXiv:2410.23619). The dynamics are in :mod:`spikestack.functional.ttfs`;
+the temporal-weighting decoder is :class:`spikestack.layers.TemporalWeightingDecoder`.
+
+Pooling: a TTFS network must use average pooling, not max pooling. Average pooling
+of single-spike maps sums, over time, to (number of inputs that fired) / window <= 1
+per output, so the single-spike property survives; max pooling passes on a spike
+every time any input in the window fires, i.e. up to one per input.
+:func:`check_ttfs_pooling` finds max-pooling layers in a model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from spikestack.functional.ttfs import ttfs
+from spikestack.layers.time_distributed import TimeDistributed
+from spikestack.neurons.multistate import MultiStateNeuron
+from spikestack.surrogates import Surrogate
+
+__all__ = ["TTFS", "check_ttfs_pooling", "ttfs_avg_pool2d", "ttfs_init_"]
+
+
+class TTFS(MultiStateNeuron):
+    """Integrate-and-fire neuron that fires at most once per sample (refractory after).
+
+    V[t] = V[t-1] + X[t]; S[t] = Θ(V[t] - v_threshold)(1 - F[t-1]); F = fired so far.
+    The state is ``(v, fired)``; a multi-step call starts from rest. ``backend`` is
+    accepted for interchangeability with LIF; every value runs the torch implementation.
+    """
+
+    def __init__(
+        self,
+        v_threshold: float = 1.0,
+        *,
+        surrogate: Surrogate | None = None,
+        backend: str = "auto",
+        stateful: bool = False,
+    ) -> None:
+        super().__init__(
+            v_threshold=v_threshold,
+            v_reset=None,
+            surrogate=surrogate,
+            backend=backend,
+            stateful=stateful,
+        )
+
+    def _run(
+        self, x: Tensor, state: tuple[Tensor, Tensor] | None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # type: ignore[override]
+        return ttfs(
+            x,
+            v_threshold=self.v_threshold,
+            surrogate=self.surrogate,
+            state=state,
+            return_state=True,
+        )  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def ttfs_init_(
+    module: nn.Module, *, v_threshold: float = 1.0, input_rate: float = 0.5, gain: float = 1.0
+) -> nn.Module:
+    """Initialise every Linear/Conv in ``module`` so TTFS layers neither go silent nor saturate.
+
+    The paper identifies two failures of standard (Kaiming) initialisation in TTFS
+    networks: information diminishing (fewer neurons fire in each deeper layer) and an
+    imbalanced membrane distribution (membranes pile up below the threshold, or above
+    it). Here, with each presynaptic neuron firing once with probability p
+    (``input_rate``), the final membrane of a neuron is V = sum_j w_j z_j; drawing
+    w ~ N(mu, sigma^2) with
+
+        mu = v_threshold / (fan_in p),   sigma = gain v_threshold / sqrt(fan_in p)
+
+    puts E[V] on the threshold (about half the neurons fire: balanced) with a spread
+    proportional to the threshold in every layer (no diminishing with depth). Biases
+    are set to 0. This is our derivation of the stated goals; the paper's exact
+    constants could not be checked here, so treat them as an assumption.
+    """
+    if not 0.0 < input_rate <= 1.0:
+        raise ValueError(
+            f"input_rate (fraction of inputs that fire) must lie in (0, 1]; got {input_rate}"
+        )
+    if v_threshold <= 0 or gain <= 0:
+        raise ValueError(f"v_threshold and gain must be > 0; got {v_threshold}, {gain}")
+    found = False
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            fan_in = layer.weight[0].numel()
+            mean = v_threshold / (fan_in * input_rate)
+            std = gain * v_threshold / math.sqrt(fan_in * input_rate)
+            layer.weight.normal_(mean, std)
+            if layer.bias is not None:
+                layer.bias.zero_()
+            found = True
+    if not found:
+        raise ValueError("ttfs_init_: the module contains no Linear or Conv layer")
+    return module
+
+
+_MAX_POOLS = (
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AdaptiveMaxPool1d,
+    nn.AdaptiveMaxPool2d,
+    nn.AdaptiveMaxPool3d,
+)
+
+
+def check_ttfs_pooling(model: nn.Module) -> None:
+    """Raise ``ValueError`` naming every max-pooling layer in a TTFS ``model``."""
+    bad = [name or "<root>" for name, m in model.named_modules() if isinstance(m, _MAX_POOLS)]
+    if bad:
+        raise ValueError(
+            f"TTFS networks must use average pooling: max pooling breaks the one-spike-per-neuron "
+            f"property; replace {', '.join(bad)} with ttfs_avg_pool2d / nn.AvgPool2d"
+        )
+
+
+def ttfs_avg_pool2d(kernel_size: int, stride: int | None = None) -> TimeDistributed:
+    """The pooling layer of a TTFS network: average pooling over ``[T, B, C, H, W]``."""
+    return TimeDistributed(nn.AvgPool2d(kernel_size, stride))
