@@ -1,0 +1,141 @@
+"""What a fused neuron kernel needs to know, shared by the cpu and triton backends.
+
+The reference (:mod:`spikestack.functional.reference`) writes the charge of IF, LIF
+and PLIF in five ways, chosen to match SpikingJelly's rounding. They reduce to
+three forms with a decay operator ``op`` (``/ tau`` for LIF, ``* k`` with
+``k = sigmoid(w)`` for PLIF):
+
+    FORM_A  H = V + (X - (V - v_reset)) op        (decay_input; V - 0 == V exactly)
+    FORM_B  H = V - (V - v_reset) op + X          (no decay_input, v_reset != 0)
+    FORM_C  H = V * c + X                         (no decay_input, v_reset == 0 or soft;
+                                                   c = 1 - 1/tau, 1 - k, or 1 for IF)
+
+Their backward, written as autograd evaluates the reference (so results agree to
+the last bit where the reference's order is unambiguous):
+
+    FORM_A  dX = dH op;  dV = dH - dX;         dH/dk = X - (V - v_reset)
+    FORM_B  dX = dH;     dV = dH - (dH op);    dH/dk = -(V - v_reset)
+    FORM_C  dX = dH;     dV = dH * c;          dH/dk = -V
+
+Surrogates enter as ``(kernel_id, constants)``: each built-in formula of
+:mod:`spikestack.surrogates` is rewritten with its Python-scalar parts folded
+into up to three constants, evaluated in double precision as Python does and
+rounded to the tensor's dtype as torch does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from spikestack.surrogates import Surrogate
+
+FORM_A, FORM_B, FORM_C = 0, 1, 2
+CUSTOM_SURROGATE = -1
+
+
+@dataclass(frozen=True)
+class NeuronPlan:
+    """The runtime arguments of one fused neuron call (all flags, no specialisation)."""
+
+    form: int
+    use_div: bool  # LIF divides by tau; PLIF multiplies by k
+    tau: float  # LIF only (1.0 otherwise)
+    coef: float  # c of FORM_C for LIF/IF (PLIF computes 1 - k in the dtype)
+    v_threshold: float
+    v_reset: float  # 0.0 for soft reset
+    hard: bool
+    detach_reset: bool
+    surrogate: Surrogate
+    surrogate_id: int  # CUSTOM_SURROGATE when the derivative comes as a tensor
+    surrogate_consts: tuple[float, float, float]
+
+
+def _form(decay_input: bool, v_reset: float | None) -> int:
+    reset0 = v_reset is None or v_reset == 0.0
+    if decay_input:
+        return FORM_A
+    return FORM_C if reset0 else FORM_B
+
+
+def surrogate_constants(surrogate: Surrogate) -> tuple[int, tuple[float, float, float]]:
+    """``(kernel_id, (c0, c1, c2))`` as the kernels evaluate them, or ``(-1, ...)`` for custom.
+
+    Formulas in the kernels, for z = H - v_threshold:
+      0 atan          (1 / (1 + (c0 z)^2)) * c1          c0 = pi/2 alpha, c1 = alpha/2
+      1 sigmoid       (c0 sig(c0 z)) * (1 - sig(c0 z))    c0 = alpha
+      2 fast_sigmoid  1 / (c0 |z| + 1)^2                  c0 = alpha
+      3 piecewise_q   max(c0 - c1 |z|, 0)                  c0 = alpha, c1 = alpha^2
+      4 rectangle     c0 if |z| < c1 else 0               c0 = alpha, c1 = 0.5/alpha
+      5 triangle      c1 * max(1 - c0 |z|, 0)              c0 = alpha, c1 = gamma
+      6 erf           c0 * exp(-(c1 z)^2)                  c0 = alpha/sqrt(pi), c1 = alpha
+      7 gaussian      exp(-(z^2) / c0) / c1                c0 = 2 sigma^2, c1 = sqrt(2 pi) sigma
+      8 soft_sign     (1 / (2 (1 + |c0 z|)^2)) * c0        c0 = alpha
+      9 piecewise_exp c0 * exp(c1 |z|)                     c0 = alpha/2, c1 = -alpha
+     10 leaky_k_relu  c0 if z >= 0 else c1                c0 = k, c1 = leak (via float32)
+    """
+    spec = surrogate.kernel_spec()
+    if spec is None:
+        return CUSTOM_SURROGATE, (0.0, 0.0, 0.0)
+    sid, p0, p1 = spec
+    if sid == 0:
+        consts = (math.pi / 2 * p0, p0 / 2, 0.0)
+    elif sid in (1, 2, 8):
+        consts = (p0, 0.0, 0.0)
+    elif sid == 3:
+        consts = (p0, p0**2, 0.0)
+    elif sid == 4:
+        consts = (p0, 0.5 / p0, 0.0)
+    elif sid == 5:
+        consts = (p0, p1, 0.0)
+    elif sid == 6:
+        consts = (p0 / math.sqrt(math.pi), p0, 0.0)
+    elif sid == 7:
+        consts = (2 * p0 * p0, math.sqrt(2 * math.pi) * p0, 0.0)
+    elif sid == 9:
+        consts = (p0 / 2, -p0, 0.0)
+    elif sid == 10:
+        # torch.where(cond, k, leak) makes a default-dtype tensor before .to(dtype)
+        default = torch.get_default_dtype()
+        consts = (
+            float(torch.tensor(p0, dtype=default)),
+            float(torch.tensor(p1, dtype=default)),
+            0.0,
+        )
+    else:  # a built-in added to surrogates.py without a kernel formula here
+        return CUSTOM_SURROGATE, (0.0, 0.0, 0.0)
+    return sid, consts
+
+
+def make_plan(
+    *,
+    kind: str,
+    tau: float = 1.0,
+    v_threshold: float,
+    v_reset: float | None,
+    decay_input: bool = False,
+    detach_reset: bool,
+    surrogate: Surrogate,
+) -> NeuronPlan:
+    """The plan for ``kind`` in ``("if", "lif", "plif")`` with the reference's arguments."""
+    sid, consts = surrogate_constants(surrogate)
+    if kind == "if":
+        form, coef = FORM_C, 1.0
+    else:
+        form = _form(decay_input, v_reset)
+        coef = 1.0 - 1.0 / tau if kind == "lif" else 0.0
+    return NeuronPlan(
+        form=form,
+        use_div=kind == "lif",
+        tau=float(tau) if kind == "lif" else 1.0,
+        coef=coef,
+        v_threshold=float(v_threshold),
+        v_reset=0.0 if v_reset is None else float(v_reset),
+        hard=v_reset is not None,
+        detach_reset=bool(detach_reset),
+        surrogate=surrogate,
+        surrogate_id=sid,
+        surrogate_consts=consts,
+    )

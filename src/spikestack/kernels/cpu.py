@@ -1,0 +1,230 @@
+"""Fused CPU backend: numba kernels for IF, LIF and PLIF (float32 and float64).
+
+Same contract as :mod:`spikestack.functional.reference`: ``(spikes, v_final)`` with
+gradients for ``x``, ``v_init`` and (PLIF) ``w``. Forward reads X once and writes S
+once; it saves only X (by reference) for backward, which recomputes H block by
+block in cache and writes dX once (see :mod:`spikestack.kernels.cpu_kernels`).
+Built-in surrogates are evaluated inside the kernel by id; any other surrogate
+gets H saved in forward and its ``derivative(H - v_threshold)`` passed as a tensor.
+
+Other dtypes (bfloat16, e.g. under ``torch.autocast("cpu")``, or float16) are not
+upcast: ``backend="auto"`` runs them on the torch reference, so results stay the
+reference's, and ``backend="cpu"`` raises a clear error.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from spikestack.kernels._buffers import POOL
+from spikestack.kernels._plan import NeuronPlan, make_plan
+from spikestack.surrogates import Surrogate
+
+__all__ = ["if_", "is_available", "lif", "plif", "supports"]
+
+_DTYPES = (torch.float32, torch.float64)
+# Backward keeps H of one block for all T steps in cache (T * block * itemsize bytes,
+# two blocks in flight per core); long rows keep the hardware prefetchers streaming.
+_CACHE_BUDGET = 2 << 20
+_MAX_BLOCK = 32768
+
+
+def is_available() -> bool:
+    """True when numba can be imported."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def supports(x: Tensor) -> bool:
+    """CPU tensors of float32 or float64."""
+    return x.device.type == "cpu" and x.dtype in _DTYPES
+
+
+@cache
+def _kernels() -> ModuleType:
+    # numba is imported on first use only, keeping `import spikestack` light.
+    from spikestack.kernels import cpu_kernels
+
+    return cpu_kernels
+
+
+def _round16(n: int) -> int:
+    return max(16, (n // 16) * 16)
+
+
+def block_sizes(steps: int, n: int, itemsize: int) -> tuple[int, int]:
+    """(forward, backward) neurons per block: enough blocks for all threads, backward's fits cache."""
+    threads = _kernels_threads()
+    per_thread = -(-n // (2 * threads))
+    fwd = _round16(min(_MAX_BLOCK, per_thread + 15))
+    bwd = _round16(min(_MAX_BLOCK, per_thread + 15, _CACHE_BUDGET // (steps * itemsize)))
+    return fwd, bwd
+
+
+def _kernels_threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def _params(plan: NeuronPlan, decay: Tensor | None, dtype: torch.dtype) -> np.ndarray:
+    """The kernel's ``prm`` array, every constant rounded to ``dtype`` as torch rounds scalars."""
+    if decay is not None:
+        k_t = decay.detach().to(dtype)
+        k, c = float(k_t), float(1.0 - k_t)
+    else:
+        k, c = plan.tau, plan.coef
+    s0, s1, s2 = plan.surrogate_consts
+    values = [plan.v_threshold, plan.v_reset, k, c, 1.0, 0.0, s0, s1, s2, 2.0]
+    return np.array(values, dtype=np.float32 if dtype == torch.float32 else np.float64)
+
+
+def _grad_or_zeros(grad: Tensor | None, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+    if grad is None:
+        return POOL.empty(shape, dtype).zero_()
+    return grad.detach().reshape(shape).to(dtype).contiguous()
+
+
+class _FusedNeuron(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any, x: Tensor, v_init: Tensor, decay: Tensor | None, plan: NeuronPlan
+    ) -> tuple[Tensor, Tensor]:
+        kern = _kernels()
+        steps = x.shape[0]
+        xc = x.detach().reshape(steps, math.prod(x.shape[1:])).contiguous()
+        n = xc.shape[1]
+        v0 = v_init.detach().to(x.dtype).reshape(-1).contiguous()
+        spikes = POOL.empty((steps, n), x.dtype)
+        v_final = POOL.empty((n,), x.dtype)
+        prm = _params(plan, decay, x.dtype)
+        save_h = plan.surrogate_id < 0 and any(ctx.needs_input_grad[:3])
+        h = POOL.empty((steps, n), x.dtype) if save_h else spikes
+        fwd_block, bwd_block = block_sizes(steps, n, x.element_size())
+        kern.forward(
+            xc.numpy(), v0.numpy(), spikes.numpy(), v_final.numpy(), h.numpy(), prm,
+            plan.form, int(plan.use_div), int(plan.hard), int(save_h), fwd_block,
+        )  # fmt: skip
+        ctx.save_for_backward(xc, v0, h if save_h else None)
+        ctx.plan, ctx.prm, ctx.block = plan, prm, bwd_block
+        ctx.shapes = (x.shape, v_init.shape, v_init.dtype)
+        ctx.has_decay = decay is not None
+        ctx.set_materialize_grads(False)
+        return spikes.view(x.shape), v_final.view(v_init.shape).to(v_init.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_spikes: Tensor, grad_v: Tensor) -> tuple[Tensor | None, ...]:
+        kern = _kernels()
+        xc, v0, h = ctx.saved_tensors
+        plan: NeuronPlan = ctx.plan
+        x_shape, v_shape, v_dtype = ctx.shapes
+        steps, n = xc.shape
+        # Unused outputs arrive as None (materialize_grads is off): no zero-filled tensors.
+        gs = _grad_or_zeros(grad_spikes, (steps, n), xc.dtype)
+        gv = _grad_or_zeros(grad_v, (n,), xc.dtype)
+        if plan.surrogate_id < 0:
+            sg = plan.surrogate.derivative(h - plan.v_threshold)
+            sg = sg.to(xc.dtype).expand(steps, n).contiguous()
+        else:
+            sg = gs  # unused by the kernel
+        gx = POOL.empty((steps, n), xc.dtype)
+        gv0 = POOL.empty((n,), xc.dtype)
+        block = ctx.block
+        gk_part = np.zeros(max(1, -(-n // block)), dtype=np.float64)
+        need_k = int(ctx.has_decay and ctx.needs_input_grad[2])
+        kern.backward(
+            xc.numpy(), v0.numpy(), gs.numpy(), gv.numpy(), sg.numpy(), gx.numpy(), gv0.numpy(),
+            gk_part, ctx.prm, plan.form, int(plan.use_div), int(plan.hard),
+            int(plan.detach_reset), plan.surrogate_id, need_k, block,
+        )  # fmt: skip
+        g_decay = torch.tensor(gk_part.sum(), dtype=xc.dtype) if need_k else None
+        return gx.view(x_shape), gv0.view(v_shape).to(v_dtype), g_decay, None
+
+
+def _run(
+    x: Tensor, v_init: Tensor, decay: Tensor | None, plan: NeuronPlan
+) -> tuple[Tensor, Tensor]:
+    if not supports(x):
+        raise ValueError(
+            f"the cpu backend takes CPU float32/float64 tensors; got {x.dtype} on {x.device}"
+        )
+    return _FusedNeuron.apply(x, v_init, decay, plan)
+
+
+def if_(
+    x: Tensor,
+    v_init: Tensor,
+    *,
+    v_threshold: float,
+    v_reset: float | None,
+    detach_reset: bool,
+    surrogate: Surrogate,
+) -> tuple[Tensor, Tensor]:
+    """Fused integrate-and-fire: H[t] = V[t-1] + X[t]; see the reference."""
+    plan = make_plan(
+        kind="if",
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        detach_reset=detach_reset,
+        surrogate=surrogate,
+    )
+    return _run(x, v_init, None, plan)
+
+
+def lif(
+    x: Tensor,
+    v_init: Tensor,
+    *,
+    tau: float,
+    v_threshold: float,
+    v_reset: float | None,
+    decay_input: bool,
+    detach_reset: bool,
+    surrogate: Surrogate,
+) -> tuple[Tensor, Tensor]:
+    """Fused LIF: H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau (decay_input) or
+    H[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t]; see the reference."""
+    plan = make_plan(
+        kind="lif",
+        tau=tau,
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        decay_input=decay_input,
+        detach_reset=detach_reset,
+        surrogate=surrogate,
+    )
+    return _run(x, v_init, None, plan)
+
+
+def plif(
+    x: Tensor,
+    v_init: Tensor,
+    w: Tensor,
+    *,
+    v_threshold: float,
+    v_reset: float | None,
+    decay_input: bool,
+    detach_reset: bool,
+    surrogate: Surrogate,
+) -> tuple[Tensor, Tensor]:
+    """Fused PLIF: as LIF with 1/tau = k = sigmoid(w); dL/dw = sigmoid'(w) * sum_t,n dL/dH * dH/dk."""
+    plan = make_plan(
+        kind="plif",
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        decay_input=decay_input,
+        detach_reset=detach_reset,
+        surrogate=surrogate,
+    )
+    # Same decay tensor as the reference, so autograd carries dL/dk through sigmoid to w.
+    decay = w.sigmoid().to(x.dtype)
+    return _run(x, v_init, decay, plan)

@@ -1,0 +1,200 @@
+"""Fused Triton backend for CUDA tensors: IF, LIF, PLIF in float32, float16 and bfloat16.
+
+Same contract as :mod:`spikestack.functional.reference`. Arithmetic is float32 for
+every storage dtype (so float16/bfloat16 results equal the reference run on the
+input upcast to float32, not the reference's own half-precision rounding); S,
+dX and dV_init come back in the input's dtype. Forward saves H (float32, 4 bytes
+per neuron-step) and backward reads it in reverse. PLIF's decay k = sigmoid(w)
+is kept in float32 and dL/dk is reduced per program in float32.
+
+``is_available()`` needs both ``triton`` and a CUDA device, and ``supports(x)`` a
+CUDA tensor. The op functions themselves take any tensors Triton can address,
+so with ``TRITON_INTERPRET=1`` they run on CPU tensors (that is how the tests
+exercise them on machines without a GPU).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from functools import cache
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from spikestack.kernels._plan import NeuronPlan, make_plan
+from spikestack.surrogates import Surrogate
+
+__all__ = ["if_", "is_available", "lif", "plif", "supports"]
+
+_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+BLOCK = 1024
+
+
+def is_available() -> bool:
+    """True when triton can be imported and a CUDA device is present."""
+    return importlib.util.find_spec("triton") is not None and torch.cuda.is_available()
+
+
+def supports(x: Tensor) -> bool:
+    """CUDA tensors of float32, float16 or bfloat16 (when the backend is available)."""
+    return x.is_cuda and x.dtype in _DTYPES and is_available()
+
+
+@cache
+def _kernels() -> Any:
+    from spikestack.kernels import triton_kernels
+
+    return triton_kernels
+
+
+def _params(plan: NeuronPlan, decay: Tensor | None, device: torch.device) -> Tensor:
+    """``[v_threshold, v_reset, k_or_tau, c, s0, s1, s2]`` as float32 on ``device``."""
+    s0, s1, s2 = plan.surrogate_consts
+    if decay is None:
+        values = [plan.v_threshold, plan.v_reset, plan.tau, plan.coef, s0, s1, s2]
+        return torch.tensor(values, dtype=torch.float32, device=device)
+    k = decay.detach().to(device=device, dtype=torch.float32).reshape(1)
+    head = torch.tensor([plan.v_threshold, plan.v_reset], dtype=torch.float32, device=device)
+    tail = torch.tensor([s0, s1, s2], dtype=torch.float32, device=device)
+    return torch.cat([head, k, 1.0 - k, tail])
+
+
+class _TritonNeuron(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any, x: Tensor, v_init: Tensor, decay: Tensor | None, plan: NeuronPlan
+    ) -> tuple[Tensor, Tensor]:
+        kern = _kernels()
+        steps = x.shape[0]
+        xc = x.detach().reshape(steps, math.prod(x.shape[1:])).contiguous()
+        n = xc.shape[1]
+        v0 = v_init.detach().to(x.dtype).reshape(-1).contiguous()
+        spikes = torch.empty_like(xc)
+        v_final = torch.empty(n, dtype=x.dtype, device=x.device)
+        prm = _params(plan, decay, x.device)
+        save_h = any(ctx.needs_input_grad[:3])
+        h = torch.empty(xc.shape, dtype=torch.float32, device=x.device) if save_h else spikes
+        grid = (max(1, -(-n // BLOCK)),)
+        if n:
+            kern.forward[grid](
+                xc, v0, spikes, v_final, h, prm, steps, n,
+                FORM=plan.form, USE_DIV=plan.use_div, HARD=plan.hard, SAVE_H=save_h, BLOCK=BLOCK,
+            )  # fmt: skip
+        ctx.save_for_backward(xc, v0, h if save_h else None, prm)
+        ctx.plan = plan
+        ctx.shapes = (x.shape, v_init.shape, v_init.dtype)
+        ctx.has_decay = decay is not None
+        return spikes.view(x.shape), v_final.view(v_init.shape).to(v_init.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_spikes: Tensor, grad_v: Tensor) -> tuple[Tensor | None, ...]:
+        kern = _kernels()
+        xc, v0, h, prm = ctx.saved_tensors
+        plan: NeuronPlan = ctx.plan
+        x_shape, v_shape, v_dtype = ctx.shapes
+        steps, n = xc.shape
+        gs = grad_spikes.reshape(steps, n).contiguous()
+        gv = grad_v.reshape(n).contiguous()
+        if plan.surrogate_id < 0:
+            sg = (
+                plan.surrogate.derivative(h - plan.v_threshold)
+                .float()
+                .expand(steps, n)
+                .contiguous()
+            )
+        else:
+            sg = h  # unused by the kernel
+        gx = torch.empty_like(xc)
+        gv0 = torch.empty(n, dtype=xc.dtype, device=xc.device)
+        nprog = max(1, -(-n // BLOCK))
+        gk = torch.zeros(nprog, dtype=torch.float32, device=xc.device)
+        need_k = bool(ctx.has_decay and ctx.needs_input_grad[2])
+        if n:
+            kern.backward[(nprog,)](
+                xc, v0, h, gs, gv, sg, gx, gv0, gk, prm, steps, n,
+                FORM=plan.form, USE_DIV=plan.use_div, HARD=plan.hard, DETACH=plan.detach_reset,
+                SID=plan.surrogate_id, NEED_K=need_k, BLOCK=BLOCK,
+            )  # fmt: skip
+        g_decay = gk.sum() if need_k else None
+        return gx.view(x_shape), gv0.view(v_shape).to(v_dtype), g_decay, None
+
+
+def _run(
+    x: Tensor, v_init: Tensor, decay: Tensor | None, plan: NeuronPlan
+) -> tuple[Tensor, Tensor]:
+    if x.dtype not in _DTYPES:
+        raise ValueError(
+            f"the triton backend takes float32/float16/bfloat16 tensors; got {x.dtype}"
+        )
+    return _TritonNeuron.apply(x, v_init, decay, plan)
+
+
+def if_(
+    x: Tensor,
+    v_init: Tensor,
+    *,
+    v_threshold: float,
+    v_reset: float | None,
+    detach_reset: bool,
+    surrogate: Surrogate,
+) -> tuple[Tensor, Tensor]:
+    """Fused integrate-and-fire on the GPU: H[t] = V[t-1] + X[t]."""
+    plan = make_plan(
+        kind="if",
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        detach_reset=detach_reset,
+        surrogate=surrogate,
+    )
+    return _run(x, v_init, None, plan)
+
+
+def lif(
+    x: Tensor,
+    v_init: Tensor,
+    *,
+    tau: float,
+    v_threshold: float,
+    v_reset: float | None,
+    decay_input: bool,
+    detach_reset: bool,
+    surrogate: Surrogate,
+) -> tuple[Tensor, Tensor]:
+    """Fused LIF on the GPU: H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau (decay_input)."""
+    plan = make_plan(
+        kind="lif",
+        tau=tau,
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        decay_input=decay_input,
+        detach_reset=detach_reset,
+        surrogate=surrogate,
+    )
+    return _run(x, v_init, None, plan)
+
+
+def plif(
+    x: Tensor,
+    v_init: Tensor,
+    w: Tensor,
+    *,
+    v_threshold: float,
+    v_reset: float | None,
+    decay_input: bool,
+    detach_reset: bool,
+    surrogate: Surrogate,
+) -> tuple[Tensor, Tensor]:
+    """Fused PLIF on the GPU: as LIF with 1/tau = k = sigmoid(w), k in float32."""
+    plan = make_plan(
+        kind="plif",
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        decay_input=decay_input,
+        detach_reset=detach_reset,
+        surrogate=surrogate,
+    )
+    return _run(x, v_init, w.sigmoid().float(), plan)

@@ -1,0 +1,168 @@
+"""Triton kernels of the fused IF/LIF/PLIF neurons (math in :mod:`spikestack.kernels._plan`).
+
+One program owns ``BLOCK`` neurons and loops over T; all arithmetic is float32
+whatever the storage dtype (float32/float16/bfloat16). Forward writes S (input
+dtype) and H (float32, saved for backward); backward walks time in reverse
+reading H and dS, writing dX once. ``prm`` is a float32 device tensor
+``[v_threshold, v_reset, k_or_tau, c, s0, s1, s2]`` so PLIF's decay never leaves
+the device. Import this module lazily: ``triton.jit`` reads ``TRITON_INTERPRET`` when it
+decorates, so setting it to 1 before the first import runs the kernels in
+Triton's CPU interpreter.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _decay(a, k, USE_DIV: tl.constexpr):
+    if USE_DIV:
+        out = tl.math.div_rn(a, k)  # IEEE division, as torch's x / tau
+    else:
+        out = a * k
+    return out
+
+
+@triton.jit
+def _charge(v, x, k, c, vr, FORM: tl.constexpr, USE_DIV: tl.constexpr):
+    if FORM == 0:
+        h = v + _decay(x - (v - vr), k, USE_DIV)
+    elif FORM == 1:
+        h = v - _decay(v - vr, k, USE_DIV) + x
+    else:
+        h = v * c + x
+    return h
+
+
+@triton.jit
+def _after_reset(h, vth, vr, HARD: tl.constexpr):
+    if HARD:
+        fired_v = tl.zeros_like(h) + vr
+    else:
+        fired_v = h - vth
+    return tl.where(h - vth >= 0.0, fired_v, h)
+
+
+@triton.jit
+def _surrogate(z, c0, c1, SID: tl.constexpr):
+    if SID == 0:
+        a = c0 * z
+        out = (1.0 / (1.0 + a * a)) * c1
+    elif SID == 1:
+        sg = 1.0 / (1.0 + tl.exp(-(c0 * z)))
+        out = c0 * sg * (1.0 - sg)
+    elif SID == 2:
+        a = c0 * tl.abs(z) + 1.0
+        out = 1.0 / (a * a)
+    elif SID == 3:
+        out = tl.maximum(c0 - c1 * tl.abs(z), 0.0)
+    elif SID == 4:
+        out = tl.where(tl.abs(z) < c1, c0, 0.0)
+    elif SID == 5:
+        out = c1 * tl.maximum(1.0 - c0 * tl.abs(z), 0.0)
+    elif SID == 6:
+        a = c1 * z
+        out = c0 * tl.exp(-(a * a))
+    elif SID == 7:
+        out = tl.exp(-(z * z) / c0) / c1
+    elif SID == 8:
+        a = 1.0 + tl.abs(c0 * z)
+        out = (1.0 / (2.0 * (a * a))) * c0
+    elif SID == 9:
+        out = c0 * tl.exp(c1 * tl.abs(z))
+    else:
+        out = tl.where(z >= 0.0, c0, c1)
+    return out
+
+
+@triton.jit
+def forward(
+    x_ptr, v0_ptr, s_ptr, v_ptr, h_ptr, prm_ptr, steps, n,
+    FORM: tl.constexpr, USE_DIV: tl.constexpr, HARD: tl.constexpr, SAVE_H: tl.constexpr,
+    BLOCK: tl.constexpr,
+):  # fmt: skip
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    vth = tl.load(prm_ptr + 0)
+    vr = tl.load(prm_ptr + 1)
+    k = tl.load(prm_ptr + 2)
+    c = tl.load(prm_ptr + 3)
+    v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    for t in range(steps):
+        row = t * n + offs
+        x = tl.load(x_ptr + row, mask=mask, other=0.0).to(tl.float32)
+        h = _charge(v, x, k, c, vr, FORM, USE_DIV)
+        spike = tl.where(h - vth >= 0.0, 1.0, 0.0)
+        tl.store(s_ptr + row, spike.to(s_ptr.dtype.element_ty), mask=mask)
+        if SAVE_H:
+            tl.store(h_ptr + row, h, mask=mask)
+        v = _after_reset(h, vth, vr, HARD)
+    tl.store(v_ptr + offs, v.to(v_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def backward(
+    x_ptr, v0_ptr, h_ptr, gs_ptr, gvt_ptr, sg_ptr, gx_ptr, gv0_ptr, gk_ptr, prm_ptr, steps, n,
+    FORM: tl.constexpr, USE_DIV: tl.constexpr, HARD: tl.constexpr, DETACH: tl.constexpr,
+    SID: tl.constexpr, NEED_K: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    pid = tl.program_id(0)
+    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    vth = tl.load(prm_ptr + 0)
+    vr = tl.load(prm_ptr + 1)
+    k = tl.load(prm_ptr + 2)
+    c = tl.load(prm_ptr + 3)
+    c0 = tl.load(prm_ptr + 4)
+    c1 = tl.load(prm_ptr + 5)
+    g = tl.load(gvt_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    v_init = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    acc = tl.zeros([BLOCK], dtype=tl.float32)
+    for i in range(steps):
+        t = steps - 1 - i
+        row = t * n + offs
+        h = tl.load(h_ptr + row, mask=mask, other=0.0)
+        z = h - vth
+        if SID < 0:
+            sg = tl.load(sg_ptr + row, mask=mask, other=0.0)
+        else:
+            sg = _surrogate(z, c0, c1, SID)
+        gs = tl.load(gs_ptr + row, mask=mask, other=0.0).to(tl.float32)
+        if DETACH:
+            gst = gs
+        elif HARD:
+            gst = gs - g * h + g * vr
+        else:
+            gst = gs - g * vth
+        if HARD:
+            direct = tl.where(z >= 0.0, 0.0, g)
+        else:
+            direct = g
+        dh = direct + gst * sg
+        if NEED_K:
+            has_prev = (tl.zeros_like(offs) + t) > 0
+            h_prev = tl.load(h_ptr + row - n, mask=mask & has_prev, other=0.0)
+            v_prev = tl.where(has_prev, _after_reset(h_prev, vth, vr, HARD), v_init)
+            if FORM == 0:
+                x = tl.load(x_ptr + row, mask=mask, other=0.0).to(tl.float32)
+                dk = x - (v_prev - vr)
+            elif FORM == 1:
+                dk = -(v_prev - vr)
+            else:
+                dk = -v_prev
+            acc += dh * dk
+        if FORM == 0:
+            gx = _decay(dh, k, USE_DIV)
+            g = dh - gx
+        elif FORM == 1:
+            gx = dh
+            g = dh - _decay(dh, k, USE_DIV)
+        else:
+            gx = dh
+            g = dh * c
+        tl.store(gx_ptr + row, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+    tl.store(gv0_ptr + offs, g.to(gv0_ptr.dtype.element_ty), mask=mask)
+    if NEED_K:
+        tl.store(gk_ptr + pid, tl.sum(tl.where(mask, acc, 0.0), axis=0))

@@ -1,0 +1,155 @@
+"""The Triton neurons against the reference, in Triton's CPU interpreter (TRITON_INTERPRET=1).
+
+The op functions of :mod:`spikestack.kernels.triton` take any tensor Triton can
+address, so the interpreter runs them on CPU tensors; on a CUDA machine the same
+tests run on the GPU. Shapes are small: the interpreter executes numpy per block.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+import torch
+
+from spikestack import surrogates as S
+from spikestack.functional import reference
+
+pytestmark = [
+    pytest.mark.triton,
+    pytest.mark.skipif(
+        importlib.util.find_spec("triton") is None,
+        reason="triton is not installed (pip install 'spikestack[gpu]')",
+    ),
+]
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")  # read when the kernels are first built
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+F32 = {"rtol": 1e-5, "atol": 1e-6}
+
+
+def _backend():
+    from spikestack.kernels import triton as triton_backend
+
+    if DEVICE == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+        pytest.skip("no CUDA device and TRITON_INTERPRET is not 1")
+    return triton_backend
+
+
+def _options(kind: str, **kw: object) -> dict[str, object]:
+    opts = {"v_threshold": 1.0, "v_reset": 0.0, "detach_reset": False, "surrogate": S.ATan()}
+    if kind != "if_":
+        opts["decay_input"] = True
+    if kind == "lif":
+        opts["tau"] = 3.3
+    opts.update(kw)
+    return opts
+
+
+def _run(module, kind: str, x, v0, opts, *, upcast: bool = False):
+    """Spikes, v_final and grads of sum(S*gS) + sum(V*gV) w.r.t. x, v_init (and w)."""
+    x = x.detach().requires_grad_()
+    v0 = v0.detach().requires_grad_()
+    inputs = [x, v0]
+    w = torch.tensor(0.4, device=x.device, requires_grad=True)
+    if kind == "plif":
+        inputs.append(w)
+    args = [t.float() if upcast else t for t in inputs]
+    spikes, v = getattr(module, kind)(*args, **opts)
+    gen = torch.Generator().manual_seed(1)
+    gs = torch.randn(spikes.shape, generator=gen).to(spikes)
+    gv = torch.randn(v.shape, generator=gen).to(v)
+    grads = torch.autograd.grad((spikes * gs).sum() + (v * gv).sum(), inputs)
+    return spikes.detach(), v.detach(), grads
+
+
+def _inputs(shape, dtype=torch.float32, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=gen) * 0.8 + 0.45
+    v0 = torch.rand(shape[1:], generator=gen) * 0.6
+    return x.to(DEVICE, dtype), v0.to(DEVICE, dtype)
+
+
+CASES = [
+    ("if_", {"v_reset": 0.0}),
+    ("if_", {"v_reset": None, "detach_reset": True}),
+    ("lif", {"v_reset": 0.0}),
+    ("lif", {"v_reset": -0.3, "decay_input": False}),
+    ("lif", {"v_reset": None, "decay_input": False, "detach_reset": True}),
+    ("lif", {"v_reset": -0.3, "detach_reset": True}),
+    ("plif", {"v_reset": 0.0}),
+    ("plif", {"v_reset": None, "decay_input": False}),
+    ("plif", {"v_reset": -0.3, "decay_input": False, "detach_reset": True}),
+]
+
+
+@pytest.mark.parametrize(("kind", "options"), CASES)
+def test_float32_matches_reference(kind: str, options: dict) -> None:
+    backend = _backend()
+    x, v0 = _inputs((6, 3, 37))
+    opts = _options(kind, **options)
+    s_ref, v_ref, g_ref = _run(reference, kind, x, v0, opts)
+    s_tri, v_tri, g_tri = _run(backend, kind, x, v0, opts)
+    assert torch.equal(s_tri, s_ref)
+    torch.testing.assert_close(v_tri, v_ref, **F32)
+    for got, want in zip(g_tri, g_ref, strict=True):
+        torch.testing.assert_close(got, want, **F32)
+
+
+@pytest.mark.parametrize(
+    "surrogate", [S.get(n) for n in S.list_surrogates()] + [S.Gaussian(0.3)], ids=repr
+)
+def test_surrogates(surrogate: S.Surrogate) -> None:
+    backend = _backend()
+    x, v0 = _inputs((4, 2, 29), seed=2)
+    opts = _options("lif", surrogate=surrogate)
+    s_ref, _, g_ref = _run(reference, "lif", x, v0, opts)
+    s_tri, _, g_tri = _run(backend, "lif", x, v0, opts)
+    assert torch.equal(s_tri, s_ref)
+    for got, want in zip(g_tri, g_ref, strict=True):
+        torch.testing.assert_close(got, want, **F32)
+
+
+class Bump(S.Surrogate):
+    """A user-defined surrogate (only ``derivative``)."""
+
+    def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-4 * x.abs()) * 2
+
+
+def test_custom_surrogate_and_shapes() -> None:
+    backend = _backend()
+    for shape in [(1, 1), (1, 5), (3, 2, 1, 4)]:
+        x, v0 = _inputs(shape, seed=3)
+        opts = _options("plif", surrogate=Bump())
+        s_ref, v_ref, g_ref = _run(reference, "plif", x, v0, opts)
+        s_tri, v_tri, g_tri = _run(backend, "plif", x, v0, opts)
+        assert torch.equal(s_tri, s_ref)
+        for got, want in zip(g_tri, g_ref, strict=True):
+            torch.testing.assert_close(got, want, **F32)
+    assert g_tri[0].abs().sum() > 0
+
+
+def test_half_precision_computes_in_float32() -> None:
+    """float16 storage, float32 arithmetic: equals the reference on the upcast input."""
+    backend = _backend()
+    x, v0 = _inputs((5, 2, 33), dtype=torch.float16, seed=4)
+    opts = _options("lif")
+    s_ref, _, g_ref = _run(reference, "lif", x, v0, opts, upcast=True)
+    s_tri, _, g_tri = _run(backend, "lif", x, v0, opts)
+    assert s_tri.dtype == torch.float16
+    assert torch.equal(s_tri.float(), s_ref)
+    assert g_tri[0].dtype == torch.float16
+    torch.testing.assert_close(g_tri[0].float(), g_ref[0].float(), rtol=2e-3, atol=2e-3)
+
+
+def test_dispatch_needs_cuda() -> None:
+    from spikestack.kernels import resolve_backend
+    from spikestack.kernels import triton as triton_backend
+
+    cpu_tensor = torch.zeros(2, 2)
+    assert not triton_backend.supports(cpu_tensor)
+    assert resolve_backend("auto", cpu_tensor) != "triton"
