@@ -65,13 +65,22 @@ def test_nmnist_from_folder(tmp_path: Path) -> None:
     assert events["x"].max() < 34 and np.all(np.diff(events["t"]) >= 0)
 
 
-def test_nmnist_extracts_the_official_zip_once(tmp_path: Path) -> None:
+def test_nmnist_extracts_the_official_zip_once(tmp_path: Path, monkeypatch) -> None:
+    import spikestack.data.datasets.nmnist as nmnist_module
+    from spikestack.data.datasets import md5sum
+
     staging, root = tmp_path / "staging", tmp_path / "root"
     root.mkdir()
     make_nmnist(staging, "Test", per_class=1)
     with zipfile.ZipFile(root / "Test.zip", "w") as zf:
         for f in sorted((staging / "Test").rglob("*.bin")):
             zf.write(f, f.relative_to(staging))
+    # a fake archive fails the official md5 with a clear error, and nothing is extracted ...
+    with pytest.raises(ValueError, match="md5"):
+        NMNIST(root, train=False)
+    assert not (root / "Test").exists()
+    # ... and extracts once when its checksum is the expected one
+    monkeypatch.setitem(nmnist_module.MD5, "Test", md5sum(root / "Test.zip"))
     ds = NMNIST(root, train=False)
     assert len(ds) == 10 and (root / "Test" / "9" / "00000.bin").exists()
     assert ds[9][1] == 9 and len(ds[9][0]) == 19

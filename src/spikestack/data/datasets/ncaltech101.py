@@ -18,7 +18,7 @@ class NCaltech101(EventDataset):
     Recordings differ in size (up to about 240 x 180), so ``sensor_size`` is None.
 
     Expected under ``root``: ``Caltech101/<class>/image_XXXX.bin``, or the official
-    archive ``Caltech101.zip`` (extracted once; md5 not recorded here, presence only).
+    archive ``Caltech101.zip`` (md5-checked, extracted once).
     """
 
     sensor_size = None
@@ -28,7 +28,7 @@ class NCaltech101(EventDataset):
         folder = locate(
             self.root,
             "Caltech101",
-            [Resource("Caltech101.zip", None, "Caltech101")],
+            [Resource("Caltech101.zip", "66201824eabb0239c7ab992480b50ba3", "Caltech101")],
             dataset="N-Caltech101",
             url=URL,
         )

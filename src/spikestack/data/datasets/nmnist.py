@@ -10,6 +10,8 @@ import numpy as np
 
 from spikestack.data.datasets.base import EventDataset, Resource, class_folders, locate
 
+# md5 of the official archives (the same values Tonic checks).
+MD5 = {"Train": "20959b8e626244a1b502305a9e6e2031", "Test": "69ca8762b2fe404d9b9bad1103e97832"}
 URL = "https://www.garrickorchard.com/datasets/n-mnist (mirror: Mendeley Data 468j46mzdv)"
 
 
@@ -20,8 +22,8 @@ class NMNIST(EventDataset):
 
     Expected under ``root``: the extracted folders ``Train/<digit>/*.bin`` and
     ``Test/<digit>/*.bin``, or the official archives ``Train.zip`` / ``Test.zip``
-    (extracted once). The md5 of the archives is not recorded here, so only presence is
-    checked. Events are read with :func:`spikestack.data.read_events` (5-byte ``.bin``).
+    (extracted once; the archives are md5-checked first). Events are read with
+    :func:`spikestack.data.read_events` (5-byte ``.bin``).
     """
 
     sensor_size = (34, 34, 2)
@@ -33,7 +35,7 @@ class NMNIST(EventDataset):
         folder = locate(
             self.root,
             split,
-            [Resource(f"{split}.zip", None, split), Resource(f"{split.lower()}.zip", None, split)],
+            [Resource(f"{split}.zip", MD5[split], split), Resource(f"{split.lower()}.zip", MD5[split], split)],
             dataset="N-MNIST",
             url=URL,
         )
