@@ -82,9 +82,28 @@ def test_torchrun_cli_two_processes(tmp_path):
     import sys
 
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "spikestack.cli", "train", "--epochs", "1", "--max-samples", "200", "--no-progress",
-           "--batch-size", "32", "--out", str(out), "--model-kwargs", '{"channels": 8}']
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "spikestack.cli",
+        "train",
+        "--epochs",
+        "1",
+        "--max-samples",
+        "200",
+        "--no-progress",
+        "--batch-size",
+        "32",
+        "--out",
+        str(out),
+        "--model-kwargs",
+        '{"channels": 8}',
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -35,7 +35,10 @@ class NMNIST(EventDataset):
         folder = locate(
             self.root,
             split,
-            [Resource(f"{split}.zip", MD5[split], split), Resource(f"{split.lower()}.zip", MD5[split], split)],
+            [
+                Resource(f"{split}.zip", MD5[split], split),
+                Resource(f"{split.lower()}.zip", MD5[split], split),
+            ],
             dataset="N-MNIST",
             url=URL,
         )
