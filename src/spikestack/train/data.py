@@ -111,7 +111,50 @@ def digits(config: TrainConfig) -> DataBundle:
     )
 
 
-_BUILDERS: dict[str, Callable[[TrainConfig], DataBundle]] = {"digits": digits}
+def _static(class_name: str) -> Callable[[TrainConfig], DataBundle]:
+    """Official train/test files under ``--root``; a stratified val split from train."""
+
+    def build(config: TrainConfig) -> DataBundle:
+        from spikestack.data import datasets
+
+        if not config.root:
+            raise ValueError(
+                f"--data {config.data} needs --root DIR (where the official files are)"
+            )
+        cls = getattr(datasets, class_name)
+        train_full, test = cls(config.root, train=True), cls(config.root, train=False)
+        labels = np.asarray(train_full.targets)
+        keep = np.arange(len(labels))
+        if config.max_samples is not None:
+            keep = np.random.default_rng(config.seed).permutation(len(labels))[: config.max_samples]
+        rel_train, rel_val = stratified_split(
+            labels[keep], config.val_fraction, seed=config.seed + 1
+        )
+        train_idx, val_idx = keep[rel_train], keep[rel_val]
+        test_set: Dataset[Any] = test
+        if config.eval_all or config.max_samples is not None:
+            n_test = len(test) if config.max_samples is None else min(len(test), config.max_samples)
+            test_set = Subset(test, list(range(n_test)))
+        shape = tuple(train_full[0][0].shape)
+        return DataBundle(
+            train=Subset(train_full, train_idx.tolist()),
+            val=Subset(train_full, val_idx.tolist()) if len(val_idx) else None,
+            test=test_set,
+            input_transform=make_encoder(config.encoding, config.T),
+            num_classes=len(cls.classes),
+            input_shape=shape,
+            info={"train": len(train_idx), "val": len(val_idx), "test": len(test_set)},  # type: ignore[arg-type]
+        )
+
+    return build
+
+
+_BUILDERS: dict[str, Callable[[TrainConfig], DataBundle]] = {
+    "digits": digits,
+    "mnist": _static("MNIST"),
+    "fashion_mnist": _static("FashionMNIST"),
+    "cifar10": _static("CIFAR10"),
+}
 
 
 def register_data(

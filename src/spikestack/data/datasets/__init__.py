@@ -11,8 +11,13 @@ from spikestack.data.datasets.ncaltech101 import NCaltech101
 from spikestack.data.datasets.ncars import NCARS
 from spikestack.data.datasets.nmnist import NMNIST
 from spikestack.data.datasets.shd import SHD, SSC
+from spikestack.data.datasets.static_images import CIFAR10, MNIST, FashionMNIST, read_idx
 
 __all__ = [
+    "CIFAR10",
+    "MNIST",
+    "FashionMNIST",
+    "read_idx",
     "ASLDVS",
     "CIFAR10DVS",
     "NCARS",
