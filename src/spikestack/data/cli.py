@@ -35,6 +35,12 @@ def register(subparsers: Any) -> None:
     odg.add_argument("in_dir", type=Path)
     odg.add_argument("out_dir", type=Path)
     odg.add_argument("--ext", default=".npz", choices=[".npz", ".npy", ".h5"])
+    odg.add_argument(
+        "--min-events",
+        type=int,
+        default=0,
+        help="skip images with fewer events (ES-ImageNet: 1000)",
+    )
     odg.set_defaults(func=_odg)
 
 
@@ -146,6 +152,6 @@ def _odg(args: argparse.Namespace) -> int:
 
     if not args.in_dir.is_dir():
         return _fail(FileNotFoundError(f"IN_DIR {args.in_dir} is not a folder"))
-    written = convert_folder(args.in_dir, args.out_dir, ext=args.ext)
+    written = convert_folder(args.in_dir, args.out_dir, ext=args.ext, min_events=args.min_events)
     print(f"wrote {len(written)} event files to {args.out_dir}")
     return 0 if written else 1
