@@ -176,18 +176,24 @@ def test_shd_from_gz_and_ssc(tmp_path: Path) -> None:
 
 
 def test_es_imagenet_npz(tmp_path: Path) -> None:
-    for c, name in enumerate(["n01440764", "n01443537"]):
-        folder = tmp_path / "train" / name
+    # the official layout: train/classN/classN_k.npz with (row, col, t = 1..8) rows and a
+    # labels file giving each resized image's height a and width b
+    lines = []
+    for c in range(2):
+        folder = tmp_path / "train" / f"class{c}"
         folder.mkdir(parents=True)
-        for k in range(2):
-            pos = np.array([[1, 2, 3], [4, 5, 0]]) + c
-            neg = np.array([[7, 8, 1]])
-            np.savez(folder / f"img_{k}.npz", pos=pos, neg=neg)
+        for k in range(1, 3):
+            pos = np.array([[20, 30, 3], [40, 50, 1]]) + c  # t becomes 4, 2 for class 1
+            neg = np.array([[17, 200, 8], [10, 100, 2]])  # the second lies outside the crop
+            np.savez(folder / f"class{c}_{k}.npz", pos=pos, neg=neg)
+            lines.append(f"class{c}/class{c}_{k}.npz {c} 254 200")
+    (tmp_path / "trainlabel.txt").write_text("\n".join(lines) + "\n")
     ds = ESImageNet(tmp_path, train=True)
     assert len(ds) == 4 and ds.targets == [0, 0, 1, 1]
     events, label = ds[2]
     assert label == 1
-    assert events["t"].tolist() == [1, 1, 4] and events["p"].tolist() == [1, 0, 1]
-    assert events["x"].tolist() == [5, 7, 2]
+    # width 200 is centred: col + (254 - 200) // 2 - 16 = col + 11; row - 16; t - 1
+    assert events["t"].tolist() == [1, 3, 7] and events["p"].tolist() == [1, 1, 0]
+    assert events["y"].tolist() == [25, 5, 1] and events["x"].tolist() == [62, 42, 211]
     with pytest.raises(FileNotFoundError, match="val"):
         ESImageNet(tmp_path, train=False)
