@@ -16,7 +16,7 @@ import torch
 
 pytest.importorskip(
     "spikingjelly.activation_based.neuron",
-    reason="SpikingJelly is not installed (optional 'peers' extra)",
+    reason="SpikingJelly is not installed (pip install --no-deps spikingjelly loguru)",
 )
 from spikingjelly.activation_based import neuron as sj_neuron  # noqa: E402
 from spikingjelly.activation_based import surrogate as sj_surrogate  # noqa: E402
