@@ -15,7 +15,7 @@ import typing
 from typing import Any
 
 _HELP = {
-    "data": "data set: digits (embedded, default), folder, or an event data set name",
+    "data": "digits (embedded), mnist, fashion_mnist, cifar10, folder, or an event data set name",
     "root": "folder holding the data set files",
     "model": "model name (see `spikestack models`); auto picks one for the data",
     "decoder": "mean (average over time) or temporal_weighting (learned weights per step, TTFS paper)",
@@ -50,6 +50,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + field.name.replace("_", "-")
         tp = _field_type(field)
         help_text = _HELP.get(field.name, field.name.replace("_", " "))
+        default = (
+            field.default_factory()
+            if field.default_factory is not dataclasses.MISSING
+            else field.default
+        )
+        if default not in (None, {}, ""):
+            help_text += f" (default: {default})"
         if tp is bool:
             parser.add_argument(
                 flag,
