@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -77,9 +76,3 @@ class FiringRateMonitor:
 
     def __exit__(self, *exc: object) -> None:
         self.detach()
-
-
-@contextmanager
-def monitor_firing(model: nn.Module) -> Iterator[FiringRateMonitor]:
-    with FiringRateMonitor(model) as monitor:
-        yield monitor

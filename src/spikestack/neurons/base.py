@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from spikestack.functional.neurons import check_neuron_params, check_surrogate
@@ -115,8 +114,3 @@ def reset(model: nn.Module) -> nn.Module:
         if isinstance(module, StatefulModule):
             module.reset()
     return model
-
-
-def firing_rate(spikes: Tensor) -> Tensor:
-    """Mean number of spikes per neuron per step."""
-    return spikes.detach().float().mean() if spikes.numel() else torch.zeros(())

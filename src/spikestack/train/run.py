@@ -166,7 +166,9 @@ def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
         raise ValueError(f"decoder must be mean or temporal_weighting; got {config.decoder!r}")
     if config.sync_bn and dist.is_available() and dist.is_initialized():
         if resolve_device(config.device).type != "cuda":
-            raise ValueError("--sync-bn needs CUDA devices (torch's SyncBatchNorm does not run on the CPU)")
+            raise ValueError(
+                "--sync-bn needs CUDA devices (torch's SyncBatchNorm does not run on the CPU)"
+            )
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return model
 
