@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
@@ -32,43 +30,13 @@ from spikestack.analysis.monitors import FiringRateMonitor
 from spikestack.neurons.base import reset as reset_states
 from spikestack.train.checkpoint import load_latest, save_checkpoint
 from spikestack.train.losses import Loss, as_sequence
+from spikestack.train.rng import rng_state, set_rng_state
 
 InputTransform = Callable[[Tensor, "torch.Generator | None"], Tensor]
 
 
 def _identity(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     return x
-
-
-def rng_state() -> dict[str, Any]:
-    """Python, numpy and torch RNG states in a ``weights_only``-loadable form."""
-    np_state = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": {
-            "key": torch.from_numpy(np_state[1].astype(np.int64)),
-            "pos": int(np_state[2]),
-            "has_gauss": int(np_state[3]),
-            "cached_gaussian": float(np_state[4]),
-        },
-        "torch": torch.get_rng_state(),
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    python = state["python"]
-    random.setstate((python[0], tuple(python[1]), python[2]))
-    n = state["numpy"]
-    np.random.set_state(
-        (
-            "MT19937",
-            n["key"].numpy().astype(np.uint32),
-            n["pos"],
-            n["has_gauss"],
-            n["cached_gaussian"],
-        )
-    )
-    torch.set_rng_state(state["torch"])
 
 
 def _is_main() -> bool:

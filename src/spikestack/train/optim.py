@@ -1,0 +1,58 @@
+"""Optimisers and learning-rate schedules for the training CLI (torch's own, configured)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikestack.train.config import TrainConfig
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weight matrices/kernels only: biases, norms, τ and thresholds are excluded."""
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.dim() > 1 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    groups = param_groups(model, config.weight_decay)
+    name = config.optimizer.lower()
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=config.lr)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    raise ValueError(f"optimizer must be sgd, adam or adamw; got {config.optimizer!r}")
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    name = config.scheduler.lower()
+    if name not in ("none", "cosine", "step"):
+        raise ValueError(f"scheduler must be none, cosine or step; got {config.scheduler!r}")
+    warm, total = config.warmup_epochs, config.epochs
+
+    def factor(epoch: int) -> float:
+        """Linear warm-up, then constant, cosine to 0, or step decay."""
+        if epoch < warm:
+            return (epoch + 1) / (warm + 1)
+        done = epoch - warm
+        if name == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(done / max(total - warm, 1), 1.0)))
+        if name == "step":
+            return config.gamma ** (done // config.step_size)
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
