@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from spikestack.atomic import atomic_write
 
 _FORMAT_VERSION = 1
 
@@ -78,16 +79,7 @@ class Cache:
         """Write ``data`` atomically under ``key`` and return the entry path."""
         data = np.asarray(data)
         final = self.path(key)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.root)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, data=data, sha256=np.array(_digest(data)))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(final, lambda f: np.savez(f, data=data, sha256=np.array(_digest(data))))
         return final
 
     def get_or_compute(

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from spikestack.analysis.monitors import FiringRateMonitor
+from spikestack.atomic import atomic_write
 from spikestack.neurons.base import reset as reset_states
 from spikestack.train.checkpoint import load_latest, save_checkpoint
 from spikestack.train.losses import Loss, as_sequence
@@ -313,10 +314,8 @@ class Engine:
     def _rewrite_metrics(self) -> None:
         if self.run_dir is None:
             return
-        path = self.run_dir / "metrics.jsonl"
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(_jsonable(r)) + "\n" for r in self.history))
-        tmp.replace(path)
+        text = "".join(json.dumps(_jsonable(r)) + "\n" for r in self.history)
+        atomic_write(self.run_dir / "metrics.jsonl", lambda f: f.write(text.encode()))
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from spikestack.atomic import atomic_write
 from spikestack.data.datasets.base import EventDataset
 
 URL = "https://zenkelab.org/datasets/"
@@ -28,16 +28,8 @@ def _h5_file(root: Path, name: str, dataset: str) -> Path:
             f"{dataset} not found: expected {path} or {packed}. spikestack does not "
             f"download datasets; get {packed.name} from {URL} and put it in {root}"
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=root)
-    try:
-        with gzip.open(packed, "rb") as src, os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with gzip.open(packed, "rb") as src:
+        atomic_write(path, lambda dst: shutil.copyfileobj(src, dst, 1 << 20))
     return path
 
 

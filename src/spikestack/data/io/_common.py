@@ -269,21 +269,6 @@ def from_columns(columns: dict[str, np.ndarray], *, path: Path, sort: bool = Tru
     return check_sorted(events, path=path) if sort else events
 
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(file_object)`` on a temp file in ``path``'s folder, fsync, then rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w+b") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 # Known sensors -> (width, height); matched as case-insensitive substrings of a chip
 # or source name, first match wins (so "davis346" is tried before "davis").
 _CHIPS = (

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from spikestack.atomic import atomic_write
 from spikestack.data.events import EventFormatError, check_events
-from spikestack.data.io._common import Meta, atomic_write, check_path, from_columns
+from spikestack.data.io._common import Meta, check_path, from_columns
 
 
 def _h5py() -> Any:
