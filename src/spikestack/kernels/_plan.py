@@ -26,9 +26,11 @@ rounded to the tensor's dtype as torch does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 from spikestack.surrogates import Surrogate
 
@@ -139,3 +141,54 @@ def make_plan(
         surrogate_id=sid,
         surrogate_consts=consts,
     )
+
+
+RunFused = Callable[[Tensor, Tensor, "Tensor | None", NeuronPlan], tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class FusedOps:
+    """The reference's ``if_`` / ``lif`` / ``plif`` signatures on top of one backend.
+
+    ``run(x, v_init, decay, plan)`` is the backend's fused op (``decay`` is the PLIF
+    decay k = sigmoid(w) as a tensor, so autograd carries dL/dk to ``w``; None otherwise)
+    and ``plif_decay(w, x)`` gives k in the dtype that backend computes in.
+    """
+
+    run: RunFused
+    plif_decay: Callable[[Tensor, Tensor], Tensor]
+
+    def if_(
+        self, x: Tensor, v_init: Tensor, *, v_threshold: float, v_reset: float | None,
+        detach_reset: bool, surrogate: Surrogate,
+    ) -> tuple[Tensor, Tensor]:  # fmt: skip
+        """Fused integrate-and-fire: H[t] = V[t-1] + X[t]; see the reference."""
+        plan = make_plan(
+            kind="if", v_threshold=v_threshold, v_reset=v_reset,
+            detach_reset=detach_reset, surrogate=surrogate,
+        )  # fmt: skip
+        return self.run(x, v_init, None, plan)
+
+    def lif(
+        self, x: Tensor, v_init: Tensor, *, tau: float, v_threshold: float,
+        v_reset: float | None, decay_input: bool, detach_reset: bool, surrogate: Surrogate,
+    ) -> tuple[Tensor, Tensor]:  # fmt: skip
+        """Fused LIF: H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau (decay_input) or
+        H[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t]; see the reference."""
+        plan = make_plan(
+            kind="lif", tau=tau, v_threshold=v_threshold, v_reset=v_reset,
+            decay_input=decay_input, detach_reset=detach_reset, surrogate=surrogate,
+        )  # fmt: skip
+        return self.run(x, v_init, None, plan)
+
+    def plif(
+        self, x: Tensor, v_init: Tensor, w: Tensor, *, v_threshold: float,
+        v_reset: float | None, decay_input: bool, detach_reset: bool, surrogate: Surrogate,
+    ) -> tuple[Tensor, Tensor]:  # fmt: skip
+        """Fused PLIF: as LIF with 1/tau = k = sigmoid(w);
+        dL/dw = sigmoid'(w) * sum_t,n dL/dH * dH/dk."""
+        plan = make_plan(
+            kind="plif", v_threshold=v_threshold, v_reset=v_reset,
+            decay_input=decay_input, detach_reset=detach_reset, surrogate=surrogate,
+        )  # fmt: skip
+        return self.run(x, v_init, self.plif_decay(w, x), plan)

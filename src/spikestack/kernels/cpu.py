@@ -26,8 +26,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from spikestack.kernels._buffers import POOL
-from spikestack.kernels._plan import NeuronPlan, make_plan
-from spikestack.surrogates import Surrogate
+from spikestack.kernels._plan import FusedOps, NeuronPlan
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
 
@@ -160,71 +159,6 @@ def _run(
     return _FusedNeuron.apply(x, v_init, decay, plan)
 
 
-def if_(
-    x: Tensor,
-    v_init: Tensor,
-    *,
-    v_threshold: float,
-    v_reset: float | None,
-    detach_reset: bool,
-    surrogate: Surrogate,
-) -> tuple[Tensor, Tensor]:
-    """Fused integrate-and-fire: H[t] = V[t-1] + X[t]; see the reference."""
-    plan = make_plan(
-        kind="if",
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        detach_reset=detach_reset,
-        surrogate=surrogate,
-    )
-    return _run(x, v_init, None, plan)
-
-
-def lif(
-    x: Tensor,
-    v_init: Tensor,
-    *,
-    tau: float,
-    v_threshold: float,
-    v_reset: float | None,
-    decay_input: bool,
-    detach_reset: bool,
-    surrogate: Surrogate,
-) -> tuple[Tensor, Tensor]:
-    """Fused LIF: H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau (decay_input) or
-    H[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t]; see the reference."""
-    plan = make_plan(
-        kind="lif",
-        tau=tau,
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        decay_input=decay_input,
-        detach_reset=detach_reset,
-        surrogate=surrogate,
-    )
-    return _run(x, v_init, None, plan)
-
-
-def plif(
-    x: Tensor,
-    v_init: Tensor,
-    w: Tensor,
-    *,
-    v_threshold: float,
-    v_reset: float | None,
-    decay_input: bool,
-    detach_reset: bool,
-    surrogate: Surrogate,
-) -> tuple[Tensor, Tensor]:
-    """Fused PLIF: as LIF with 1/tau = k = sigmoid(w); dL/dw = sigmoid'(w) * sum_t,n dL/dH * dH/dk."""
-    plan = make_plan(
-        kind="plif",
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        decay_input=decay_input,
-        detach_reset=detach_reset,
-        surrogate=surrogate,
-    )
-    # Same decay tensor as the reference, so autograd carries dL/dk through sigmoid to w.
-    decay = w.sigmoid().to(x.dtype)
-    return _run(x, v_init, decay, plan)
+# Same decay tensor as the reference, so autograd carries dL/dk through sigmoid to w.
+_OPS = FusedOps(_run, plif_decay=lambda w, x: w.sigmoid().to(x.dtype))
+if_, lif, plif = _OPS.if_, _OPS.lif, _OPS.plif

@@ -24,8 +24,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from spikestack.kernels._plan import NeuronPlan, make_plan
-from spikestack.surrogates import Surrogate
+from spikestack.kernels._plan import FusedOps, NeuronPlan
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
 
@@ -133,68 +132,6 @@ def _run(
     return _TritonNeuron.apply(x, v_init, decay, plan)
 
 
-def if_(
-    x: Tensor,
-    v_init: Tensor,
-    *,
-    v_threshold: float,
-    v_reset: float | None,
-    detach_reset: bool,
-    surrogate: Surrogate,
-) -> tuple[Tensor, Tensor]:
-    """Fused integrate-and-fire on the GPU: H[t] = V[t-1] + X[t]."""
-    plan = make_plan(
-        kind="if",
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        detach_reset=detach_reset,
-        surrogate=surrogate,
-    )
-    return _run(x, v_init, None, plan)
-
-
-def lif(
-    x: Tensor,
-    v_init: Tensor,
-    *,
-    tau: float,
-    v_threshold: float,
-    v_reset: float | None,
-    decay_input: bool,
-    detach_reset: bool,
-    surrogate: Surrogate,
-) -> tuple[Tensor, Tensor]:
-    """Fused LIF on the GPU: H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau (decay_input)."""
-    plan = make_plan(
-        kind="lif",
-        tau=tau,
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        decay_input=decay_input,
-        detach_reset=detach_reset,
-        surrogate=surrogate,
-    )
-    return _run(x, v_init, None, plan)
-
-
-def plif(
-    x: Tensor,
-    v_init: Tensor,
-    w: Tensor,
-    *,
-    v_threshold: float,
-    v_reset: float | None,
-    decay_input: bool,
-    detach_reset: bool,
-    surrogate: Surrogate,
-) -> tuple[Tensor, Tensor]:
-    """Fused PLIF on the GPU: as LIF with 1/tau = k = sigmoid(w), k in float32."""
-    plan = make_plan(
-        kind="plif",
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        decay_input=decay_input,
-        detach_reset=detach_reset,
-        surrogate=surrogate,
-    )
-    return _run(x, v_init, w.sigmoid().float(), plan)
+# k = sigmoid(w) in float32, the kernels' arithmetic precision; autograd carries dL/dk to w.
+_OPS = FusedOps(_run, plif_decay=lambda w, x: w.sigmoid().float())
+if_, lif, plif = _OPS.if_, _OPS.lif, _OPS.plif
