@@ -82,17 +82,24 @@ def if_(
 
 
 def _leaky_charge(
-    decay_input: bool, v_reset: float | None, inv_tau: Callable[[], Tensor | float]
+    decay_input: bool,
+    v_reset: float | None,
+    decay: Callable[[Tensor], Tensor],
+    keep: Tensor | float,
 ) -> Charge:
-    """Charge of LIF/PLIF with SpikingJelly's formula for each case."""
+    """Charge of LIF/PLIF with SpikingJelly's formula for each case.
+
+    ``decay(d)`` is ``d / tau`` (LIF: SpikingJelly divides, so LIF's rounding matches
+    LIFNode) or ``d * sigmoid(w)`` (PLIF); ``keep`` is ``1 - 1/tau`` or ``1 - sigmoid(w)``.
+    """
     reset0 = v_reset is None or v_reset == 0.0
     if decay_input and reset0:
-        return lambda x_t, v: v + (x_t - v) * inv_tau()
+        return lambda x_t, v: v + decay(x_t - v)
     if decay_input:
-        return lambda x_t, v: v + (x_t - (v - v_reset)) * inv_tau()
+        return lambda x_t, v: v + decay(x_t - (v - v_reset))
     if reset0:
-        return lambda x_t, v: v * (1.0 - inv_tau()) + x_t
-    return lambda x_t, v: v - (v - v_reset) * inv_tau() + x_t
+        return lambda x_t, v: v * keep + x_t
+    return lambda x_t, v: v - decay(v - v_reset) + x_t
 
 
 def lif(
@@ -107,21 +114,10 @@ def lif(
     surrogate: Surrogate,
 ) -> tuple[Tensor, Tensor]:
     """Leaky integrate-and-fire with a fixed time constant ``tau``."""
-    # SpikingJelly divides by tau (x / tau) where PLIF multiplies by sigmoid(w);
-    # dividing keeps LIF's rounding identical to LIFNode.
-    reset0 = v_reset is None or v_reset == 0.0
-    if decay_input and reset0:
-        charge: Charge = lambda x_t, v: v + (x_t - v) / tau  # noqa: E731
-    elif decay_input:
-        charge = lambda x_t, v: v + (x_t - (v - v_reset)) / tau  # noqa: E731
-    elif reset0:
-        charge = lambda x_t, v: v * (1.0 - 1.0 / tau) + x_t  # noqa: E731
-    else:
-        charge = lambda x_t, v: v - (v - v_reset) / tau + x_t  # noqa: E731
     return _run(
         x,
         v_init,
-        charge,
+        _leaky_charge(decay_input, v_reset, lambda d: d / tau, 1.0 - 1.0 / tau),
         v_threshold=v_threshold,
         v_reset=v_reset,
         detach_reset=detach_reset,
@@ -145,7 +141,7 @@ def plif(
     return _run(
         x,
         v_init,
-        _leaky_charge(decay_input, v_reset, lambda: decay),
+        _leaky_charge(decay_input, v_reset, lambda d: d * decay, 1.0 - decay),
         v_threshold=v_threshold,
         v_reset=v_reset,
         detach_reset=detach_reset,
