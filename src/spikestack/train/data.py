@@ -69,6 +69,20 @@ def stratified_split(
     return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
 
 
+def holdout_splits(
+    labels: np.ndarray, keep: np.ndarray, config: TrainConfig, *, hold_test: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(train, val, test)`` indices into ``labels`` from the samples ``keep``: a per-class
+    test split (``test_fraction``, seed) when ``hold_test``, then a per-class validation
+    split (``val_fraction``, seed + 1) of the rest."""
+    rest, test_idx = keep, np.array([], dtype=np.int64)
+    if hold_test:
+        rel_rest, rel_test = stratified_split(labels[keep], config.test_fraction, seed=config.seed)
+        rest, test_idx = keep[rel_rest], keep[rel_test]
+    rel_train, rel_val = stratified_split(labels[rest], config.val_fraction, seed=config.seed + 1)
+    return rest[rel_train], rest[rel_val], test_idx
+
+
 def make_encoder(name: str, num_steps: int) -> InputTransform:
     """Input transform for static images: ``direct``, ``poisson`` or ``latency`` over ``num_steps``."""
     table = {"direct": encoders.Direct, "poisson": encoders.Poisson, "latency": encoders.Latency}
@@ -96,10 +110,10 @@ def digits(config: TrainConfig) -> DataBundle:
     labels = np.asarray(raw.target, dtype=np.int64)
     if config.max_samples is not None:
         images, labels = images[: config.max_samples], labels[: config.max_samples]
-    rest, test_idx = stratified_split(labels, config.test_fraction, seed=config.seed)
-    train_rel, val_rel = stratified_split(labels[rest], config.val_fraction, seed=config.seed + 1)
+    train_idx, val_idx, test_idx = holdout_splits(
+        labels, np.arange(len(labels)), config, hold_test=True
+    )
     full = TensorDataset(images, torch.from_numpy(labels))
-    train_idx, val_idx = rest[train_rel], rest[val_rel]
     return DataBundle(
         train=Subset(full, train_idx.tolist()),
         val=Subset(full, val_idx.tolist()) if len(val_idx) else None,
@@ -127,10 +141,7 @@ def _static(class_name: str) -> Callable[[TrainConfig], DataBundle]:
         keep = np.arange(len(labels))
         if config.max_samples is not None:
             keep = np.random.default_rng(config.seed).permutation(len(labels))[: config.max_samples]
-        rel_train, rel_val = stratified_split(
-            labels[keep], config.val_fraction, seed=config.seed + 1
-        )
-        train_idx, val_idx = keep[rel_train], keep[rel_val]
+        train_idx, val_idx, _ = holdout_splits(labels, keep, config, hold_test=False)
         test_set: Dataset[Any] = test
         if config.eval_all or config.max_samples is not None:
             n_test = len(test) if config.max_samples is None else min(len(test), config.max_samples)

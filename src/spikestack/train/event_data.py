@@ -14,7 +14,13 @@ import numpy as np
 from torch.utils.data import Dataset, Subset
 
 from spikestack.train.config import TrainConfig
-from spikestack.train.data import DataBundle, register_data, stratified_split, time_major
+from spikestack.train.data import (
+    DataBundle,
+    holdout_splits,
+    register_data,
+    stratified_split,
+    time_major,
+)
 
 _NAMED = {
     "nmnist": "NMNIST",
@@ -92,13 +98,7 @@ def _split(dataset: Any, config: TrainConfig, *, hold_test: bool) -> tuple[Any, 
         keep = keep[: config.max_samples]
     else:
         keep = np.arange(len(labels))
-    test_idx = np.array([], dtype=np.int64)
-    rest = keep
-    if hold_test:
-        rel_rest, rel_test = stratified_split(labels[keep], config.test_fraction, seed=config.seed)
-        rest, test_idx = keep[rel_rest], keep[rel_test]
-    rel_train, rel_val = stratified_split(labels[rest], config.val_fraction, seed=config.seed + 1)
-    train_idx, val_idx = rest[rel_train], rest[rel_val]
+    train_idx, val_idx, test_idx = holdout_splits(labels, keep, config, hold_test=hold_test)
 
     def subset(idx: np.ndarray) -> Subset[Any] | None:
         return Subset(dataset, idx.tolist()) if len(idx) else None
