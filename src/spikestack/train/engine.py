@@ -40,7 +40,7 @@ def _identity(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     return x
 
 
-def _is_main() -> bool:
+def is_main_process() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
@@ -90,7 +90,7 @@ class Engine:
         self.amp = amp
         self.amp_dtype = amp_dtype
         self.grad_clip = grad_clip
-        self.progress = progress and _is_main()
+        self.progress = progress and is_main_process()
         self.seed = seed
         self.config = config or {}
         use_scaler = amp and self.device.type == "cuda" and amp_dtype == torch.float16
@@ -101,7 +101,7 @@ class Engine:
 
     def enable_tensorboard(self) -> None:
         """Also log each epoch's scalars to ``run_dir/tensorboard`` (needs the tensorboard package)."""
-        if self.run_dir is None or not _is_main():
+        if self.run_dir is None or not is_main_process():
             return
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -249,7 +249,7 @@ class Engine:
             row["seconds"] = time.perf_counter() - start
             self.epoch += 1
             self.history.append(row)
-            if _is_main():
+            if is_main_process():
                 msg = f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}"
                 if "val_acc" in row:
                     msg += f"  val_acc {row['val_acc']:.4f}"
@@ -283,7 +283,7 @@ class Engine:
         set_rng_state(state["rng"])
 
     def save(self) -> Path | None:
-        if self.run_dir is None or not _is_main():
+        if self.run_dir is None or not is_main_process():
             return None
         return save_checkpoint(self.state_dict(), self.run_dir, self.epoch)
 
@@ -293,7 +293,7 @@ class Engine:
             raise ValueError("resume needs a run_dir")
         state, path = load_latest(self.run_dir, map_location=self.device)
         self.load_state_dict(state)
-        if _is_main():  # metrics.jsonl must match the checkpoint's history
+        if is_main_process():  # metrics.jsonl must match the checkpoint's history
             self._rewrite_metrics()
         return path
 

@@ -24,7 +24,7 @@ from spikestack import surrogates
 from spikestack.models import create_model
 from spikestack.train.config import TrainConfig
 from spikestack.train.data import DataBundle, build_data, time_major
-from spikestack.train.engine import Engine
+from spikestack.train.engine import Engine, is_main_process
 from spikestack.train.losses import create_loss
 from spikestack.train.optim import build_optimizer, build_scheduler
 
@@ -193,8 +193,6 @@ def build_engine(
 def _finish(
     engine: Engine, loaders: dict[str, DataLoader | None], run_dir: Path, log: Any
 ) -> dict[str, Any]:
-    from spikestack.train.engine import _is_main
-
     result: dict[str, Any] = {"run_dir": str(run_dir), "epochs": engine.epoch}
     test_loader = loaders["test"] or loaders["val"]
     if test_loader is not None:
@@ -207,7 +205,7 @@ def _finish(
             layer_firing_rates=test["layer_firing_rates"],
             layer_spike_counts=test["layer_spike_counts"],
         )
-    if _is_main():
+    if is_main_process():
         (run_dir / "final.json").write_text(json.dumps(result, indent=2))
         from spikestack.train.plot import plot_run
 
@@ -226,9 +224,7 @@ def run_training(config: TrainConfig, *, log: Any = print) -> dict[str, Any]:
             f"{run_dir} already holds a run; use `spikestack resume {run_dir}` or another --out"
         )
     engine, data, loaders = build_engine(config, run_dir)
-    from spikestack.train.engine import _is_main
-
-    if _is_main():
+    if is_main_process():
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         log(
