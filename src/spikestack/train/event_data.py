@@ -122,9 +122,10 @@ def folder(config: TrainConfig) -> DataBundle:
     if not config.root:
         raise ValueError("--data folder needs --root DIR (a folder of event files)")
     root = Path(config.root).expanduser().resolve()
-    probe = EventFolder(root, sensor_size=config.sensor_size)
-    sensor = tuple(config.sensor_size) if config.sensor_size else infer_sensor_size(probe)
-    dataset = EventFolder(root, sensor_size=sensor, frames=_frames(config, sensor))  # type: ignore[arg-type]
+    dataset = EventFolder(root, sensor_size=config.sensor_size)
+    sensor = tuple(config.sensor_size) if config.sensor_size else infer_sensor_size(dataset)
+    dataset.sensor_size = sensor  # type: ignore[assignment]
+    dataset.frames = _frames(config, sensor)
     num_classes = _num_classes(dataset)
     if config.eval_all:
         return _bundle(dataset, None, dataset, sensor, num_classes, config)  # type: ignore[arg-type]
@@ -140,30 +141,28 @@ def _named(name: str) -> Any:
             raise ValueError(f"--data {name} needs --root DIR (where the official files are)")
         cls = getattr(datasets, _NAMED[name])
         params = inspect.signature(cls.__init__).parameters
-        probe = cls(config.root) if "train" not in params and "split" not in params else None
-        sensor = tuple(config.sensor_size or cls.sensor_size or infer_sensor_size(probe))
+        if "train" in params:
+            parts = [cls(config.root, train=True), cls(config.root, train=False)]
+        elif "split" in params:
+            parts = [cls(config.root, split="train"), cls(config.root, split="test")]
+        else:
+            parts = [cls(config.root)]
+        sensor = tuple(config.sensor_size or cls.sensor_size or infer_sensor_size(parts[0]))
         frames = _frames(config, sensor)  # type: ignore[arg-type]
-        if "train" in params or "split" in params:
-
-            def make(train: bool) -> Any:
-                key = (
-                    {"train": train}
-                    if "train" in params
-                    else {"split": "train" if train else "test"}
-                )
-                return cls(config.root, frames=frames, **key)
-
-            train_full = make(True)
-            test = make(False)
-            train, val, _ = _split(train_full, config, hold_test=False)
+        for part in parts:
+            part.frames = frames
+        num_classes = _num_classes(parts[0])
+        if len(parts) == 2:
+            train_full, test = parts
             if config.eval_all:
-                return _bundle(test, None, test, sensor, _num_classes(train_full), config)  # type: ignore[arg-type]
-            return _bundle(train, val, test, sensor, _num_classes(train_full), config)  # type: ignore[arg-type]
-        dataset = cls(config.root, frames=frames)
-        train, val, test = _split(dataset, config, hold_test=not config.eval_all)
+                return _bundle(test, None, test, sensor, num_classes, config)  # type: ignore[arg-type]
+            train, val, _ = _split(train_full, config, hold_test=False)
+            return _bundle(train, val, test, sensor, num_classes, config)  # type: ignore[arg-type]
+        (dataset,) = parts
         if config.eval_all:
-            return _bundle(dataset, None, dataset, sensor, _num_classes(dataset), config)  # type: ignore[arg-type]
-        return _bundle(train, val, test, sensor, _num_classes(dataset), config)  # type: ignore[arg-type]
+            return _bundle(dataset, None, dataset, sensor, num_classes, config)  # type: ignore[arg-type]
+        train, val, test = _split(dataset, config, hold_test=True)
+        return _bundle(train, val, test, sensor, num_classes, config)  # type: ignore[arg-type]
 
     return build
 
