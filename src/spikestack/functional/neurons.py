@@ -8,6 +8,7 @@ the spikes, or ``(spikes, v_final)`` with ``return_state=True``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -82,7 +83,24 @@ def initial_state(x: Tensor, v_init: Tensor | None, v_reset: float | None) -> Te
     return v_init.to(dtype=x.dtype) if v_init.dtype != x.dtype else v_init
 
 
-def _finish(out: tuple[Tensor, Tensor], return_state: bool) -> Tensor | tuple[Tensor, Tensor]:
+def _dispatch(
+    op_name: str,
+    x: Tensor,
+    *args: Tensor,
+    v_init: Tensor | None,
+    v_threshold: float,
+    v_reset: float | None,
+    surrogate: Surrogate,
+    return_state: bool,
+    backend: str,
+    **options: Any,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Check the shared options, build the initial state and run ``op_name`` on its backend."""
+    check_neuron_params(v_threshold=v_threshold, v_reset=v_reset)
+    check_surrogate(surrogate)
+    v0 = initial_state(x, v_init, v_reset)
+    op = get_op(op_name, backend, x)
+    out = op(x, v0, *args, v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate, **options)
     return out if return_state else out[0]
 
 
@@ -99,19 +117,10 @@ def if_(
 ) -> Tensor | tuple[Tensor, Tensor]:
     """Integrate-and-fire over ``x [T, B, ...]``; see :mod:`spikestack.functional.reference`."""
     check_sequence(x)
-    check_neuron_params(v_threshold=v_threshold, v_reset=v_reset)
-    check_surrogate(surrogate)
-    v0 = initial_state(x, v_init, v_reset)
-    op = get_op("if_", backend, x)
-    out = op(
-        x,
-        v0,
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        detach_reset=detach_reset,
-        surrogate=surrogate,
-    )
-    return _finish(out, return_state)
+    return _dispatch(
+        "if_", x, v_init=v_init, v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate,
+        return_state=return_state, backend=backend, detach_reset=detach_reset,
+    )  # fmt: skip
 
 
 def lif(
@@ -130,21 +139,11 @@ def lif(
     """Leaky integrate-and-fire over ``x [T, B, ...]``; see :mod:`spikestack.functional.reference`."""
     check_sequence(x)
     check_tau(tau)
-    check_neuron_params(v_threshold=v_threshold, v_reset=v_reset)
-    check_surrogate(surrogate)
-    v0 = initial_state(x, v_init, v_reset)
-    op = get_op("lif", backend, x)
-    out = op(
-        x,
-        v0,
-        tau=float(tau),
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        decay_input=decay_input,
+    return _dispatch(
+        "lif", x, v_init=v_init, v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate,
+        return_state=return_state, backend=backend, tau=float(tau), decay_input=decay_input,
         detach_reset=detach_reset,
-        surrogate=surrogate,
-    )
-    return _finish(out, return_state)
+    )  # fmt: skip
 
 
 def plif(
@@ -164,18 +163,8 @@ def plif(
     check_sequence(x)
     if not isinstance(w, Tensor) or w.numel() != 1:
         raise ValueError(f"w must be a one-element tensor (1/tau = sigmoid(w)); got {w!r}")
-    check_neuron_params(v_threshold=v_threshold, v_reset=v_reset)
-    check_surrogate(surrogate)
-    v0 = initial_state(x, v_init, v_reset)
-    op = get_op("plif", backend, x)
-    out = op(
-        x,
-        v0,
-        w.reshape(()),
-        v_threshold=v_threshold,
-        v_reset=v_reset,
-        decay_input=decay_input,
-        detach_reset=detach_reset,
-        surrogate=surrogate,
-    )
-    return _finish(out, return_state)
+    return _dispatch(
+        "plif", x, w.reshape(()), v_init=v_init, v_threshold=v_threshold, v_reset=v_reset,
+        surrogate=surrogate, return_state=return_state, backend=backend,
+        decay_input=decay_input, detach_reset=detach_reset,
+    )  # fmt: skip
