@@ -15,18 +15,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from spikestack.layers import Flatten, TimeDistributed
+from spikestack.models._blocks import neuron_spec
 from spikestack.models.registry import register_model
-from spikestack.neurons import create_neuron
-
-
-def _neuron(
-    neuron: str, neuron_kwargs: dict[str, Any] | None, surrogate: Any, backend: str
-) -> nn.Module:
-    kwargs = dict(neuron_kwargs or {})
-    if surrogate is not None:
-        kwargs.setdefault("surrogate", surrogate)
-    kwargs.setdefault("backend", backend)
-    return create_neuron(neuron, **kwargs)
 
 
 class SpikingClassifier(nn.Module):
@@ -57,14 +47,15 @@ def digits_csnn(
     mean_output: bool = True,
 ) -> nn.Module:
     """Two-conv spiking CNN for 8×8 inputs (the ``spikestack train`` default)."""
+    spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend)
     c = channels
     body = nn.Sequential(
         TimeDistributed(nn.Conv2d(in_channels, c, 3, padding=1, bias=False)),
         TimeDistributed(nn.BatchNorm2d(c)),
-        _neuron(neuron, neuron_kwargs, surrogate, backend),
+        spec(),
         TimeDistributed(nn.Conv2d(c, 2 * c, 3, padding=1, bias=False)),
         TimeDistributed(nn.BatchNorm2d(2 * c)),
-        _neuron(neuron, neuron_kwargs, surrogate, backend),
+        spec(),
         TimeDistributed(nn.MaxPool2d(2)),
         Flatten(),
         TimeDistributed(nn.Linear(2 * c * 4 * 4, num_classes)),
@@ -86,6 +77,7 @@ def event_csnn(
     pool_size: int = 4,
 ) -> nn.Module:
     """Three-stage spiking CNN for event frames ``[T, B, P, H, W]`` of any size."""
+    spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend)
     c = channels
     layers: list[nn.Module] = []
     cin = in_channels
@@ -93,7 +85,7 @@ def event_csnn(
         layers += [
             TimeDistributed(nn.Conv2d(cin, cout, 3, padding=1, bias=False)),
             TimeDistributed(nn.BatchNorm2d(cout)),
-            _neuron(neuron, neuron_kwargs, surrogate, backend),
+            spec(),
             TimeDistributed(nn.MaxPool2d(2)),
         ]
         cin = cout
@@ -124,12 +116,13 @@ def mlp_snn(
     ``in_channels`` is accepted for a uniform CLI and ignored; ``in_features`` is the
     flattened size of one step.
     """
+    spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend)
     blocks: list[nn.Module] = [Flatten()]
     width = in_features
     for _ in range(layers):
         blocks += [
             TimeDistributed(nn.Linear(width, hidden)),
-            _neuron(neuron, neuron_kwargs, surrogate, backend),
+            spec(),
         ]
         width = hidden
     blocks.append(TimeDistributed(nn.Linear(width, num_classes)))
