@@ -130,9 +130,8 @@ class Engine:
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epoch)
         total_loss = correct = count = 0.0
-        monitor = FiringRateMonitor(self.model).attach()
         bar = self._batches(loader, f"epoch {self.epoch + 1}")
-        try:
+        with FiringRateMonitor(self.model) as monitor:
             for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
                 with self._autocast():
@@ -167,8 +166,6 @@ class Engine:
                         acc=f"{correct / count:.3f}",
                         rate=f"{monitor.mean_rate():.3f}",
                     )
-        finally:
-            monitor.detach()
         total_loss, correct, count = _all_reduce_sum([total_loss, correct, count], self.device)
         return {
             "loss": total_loss / max(count, 1),
