@@ -116,6 +116,45 @@ def test_non_contiguous_inputs(kind: str) -> None:
     _assert_matches(kind, x_stepped, torch.zeros(2, 7), _options(kind))
 
 
+@pytest.mark.parametrize("kind", ["if_", "lif", "plif"])
+def test_one_value_states(kind: str) -> None:
+    """A stride-0 v_init (one value for all neurons) is read as a scalar by the kernel;
+    its gradient, and an expanded dL/dV_final, must still match the reference."""
+    x, _ = _inputs((6, 4, 9), torch.float32, seed=8)
+    opts = _options(kind, v_reset=-0.1)
+    results = []
+    for module in (reference, cpu_backend):
+        xr = x.detach().requires_grad_()
+        rest = torch.tensor(0.35, requires_grad=True)
+        args = [xr, rest.expand(4, 9)]
+        if kind == "plif":
+            args.append(torch.tensor(0.4))
+        spikes, v = getattr(module, kind)(*args, **opts)
+        # v.sum() gives an expanded (stride-0) dL/dV_final
+        grads = torch.autograd.grad(spikes.sum() * 0.5 + v.sum(), [xr, rest])
+        results.append((spikes.detach(), v.detach(), grads))
+    (s_ref, v_ref, g_ref), (s_cpu, v_cpu, g_cpu) = results
+    assert torch.equal(s_cpu, s_ref)
+    torch.testing.assert_close(v_cpu, v_ref, **TOL[torch.float32])
+    for got, want in zip(g_cpu, g_ref, strict=True):
+        torch.testing.assert_close(got, want, **TOL[torch.float32])
+
+
+def test_resting_state_is_not_materialised() -> None:
+    """F.lif from rest hands the backends a stride-0 state and skips dL/dV_init."""
+    x = torch.randn(5, 3, 7, requires_grad=True)
+    ref = F.lif(x, backend="torch")
+    out = F.lif(x, backend="cpu")
+    assert torch.equal(out, ref)
+    (g_ref,) = torch.autograd.grad(ref.sum(), x)
+    (g_cpu,) = torch.autograd.grad(out.sum(), x)
+    torch.testing.assert_close(g_cpu, g_ref, **TOL[torch.float32])
+    assert cpu_backend.per_neuron(None, torch.float32).tolist() == [0.0]
+    rest = torch.full((), -0.2).expand(3, 7)
+    assert cpu_backend.per_neuron(rest, torch.float64).tolist() == [pytest.approx(-0.2)]
+    assert cpu_backend.per_neuron(torch.ones(3, 7), torch.float32).shape == (21,)
+
+
 def _builtin_surrogates() -> list[S.Surrogate]:
     out = []
     for name in S.list_surrogates():
@@ -253,6 +292,7 @@ def test_buffer_pool_recycles_only_unused_memory() -> None:
     del view
     c = pool.empty((4, 1 << 17), torch.float32)
     assert c.data_ptr() == ptr
+    assert ptr % 64 == 0 and b.data_ptr() % 64 == 0, "pool buffers are cache-line aligned"
     assert pool.empty((3,), torch.float32).shape == (3,)  # small: plain torch.empty
     assert BufferPool(0).empty((4, 1 << 17), torch.float64).dtype == torch.float64
 

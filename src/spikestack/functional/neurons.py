@@ -68,10 +68,15 @@ def check_surrogate(surrogate: object) -> Surrogate:
     return surrogate
 
 
-def initial_state(x: Tensor, v_init: Tensor | None, v_reset: float | None) -> Tensor:
-    """``v_init`` checked against ``x``, or the resting membrane."""
+def initial_state(
+    x: Tensor, v_init: Tensor | None, v_reset: float | None, *, materialize: bool = True
+) -> Tensor:
+    """``v_init`` checked against ``x``, or the resting membrane: a new tensor, or with
+    ``materialize=False`` a read-only stride-0 view of one value (no memory per neuron)."""
     if v_init is None:
         rest = 0.0 if v_reset is None else float(v_reset)
+        if not materialize:
+            return torch.full((), rest, dtype=x.dtype, device=x.device).expand(x.shape[1:])
         return torch.full(x.shape[1:], rest, dtype=x.dtype, device=x.device)
     if not isinstance(v_init, Tensor):
         raise TypeError(f"v_init (state) must be a tensor or None; got {type(v_init).__name__}")
@@ -98,7 +103,8 @@ def _dispatch(
     """Check the shared options, build the initial state and run ``op_name`` on its backend."""
     check_neuron_params(v_threshold=v_threshold, v_reset=v_reset)
     check_surrogate(surrogate)
-    v0 = initial_state(x, v_init, v_reset)
+    # The fused backends read a stride-0 resting state as one value for all neurons.
+    v0 = initial_state(x, v_init, v_reset, materialize=False)
     op = get_op(op_name, backend, x)
     out = op(x, v0, *args, v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate, **options)
     return out if return_state else out[0]

@@ -92,6 +92,17 @@ def _grad_or_zeros(grad: Tensor | None, shape: tuple[int, ...], dtype: torch.dty
     return grad.detach().reshape(shape).to(dtype).contiguous()
 
 
+def per_neuron(v: Tensor | None, dtype: torch.dtype) -> Tensor:
+    """``v`` flattened for the kernels: one entry when every neuron holds the same value
+    (a stride-0 view such as the resting state, or None meaning zero), else N entries."""
+    if v is None:
+        return torch.zeros(1, dtype=dtype)
+    v = v.detach()
+    if v.numel() > 1 and all(stride == 0 for stride in v.stride()):
+        return v[(0,) * v.dim()].reshape(1).to(dtype)
+    return v.to(dtype).reshape(-1).contiguous()
+
+
 class _FusedNeuron(torch.autograd.Function):
     @staticmethod
     def forward(
@@ -101,7 +112,7 @@ class _FusedNeuron(torch.autograd.Function):
         steps = x.shape[0]
         xc = x.detach().reshape(steps, math.prod(x.shape[1:])).contiguous()
         n = xc.shape[1]
-        v0 = v_init.detach().to(x.dtype).reshape(-1).contiguous()
+        v0 = per_neuron(v_init, x.dtype)
         spikes = POOL.empty((steps, n), x.dtype)
         v_final = POOL.empty((n,), x.dtype)
         prm = _params(plan, decay, x.dtype)
@@ -129,14 +140,15 @@ class _FusedNeuron(torch.autograd.Function):
         steps, n = xc.shape
         # Unused outputs arrive as None (materialize_grads is off): no zero-filled tensors.
         gs = _grad_or_zeros(grad_spikes, (steps, n), xc.dtype)
-        gv = _grad_or_zeros(grad_v, (n,), xc.dtype)
+        gv = per_neuron(grad_v, xc.dtype)
         if plan.surrogate_id < 0:
             sg = plan.surrogate.derivative(h - plan.v_threshold)
             sg = sg.to(xc.dtype).expand(steps, n).contiguous()
         else:
             sg = gs  # unused by the kernel
         gx = POOL.empty((steps, n), xc.dtype)
-        gv0 = POOL.empty((n,), xc.dtype)
+        need_v0 = ctx.needs_input_grad[1]
+        gv0 = POOL.empty((n if need_v0 else 0,), xc.dtype)
         block = ctx.block
         gk_part = np.zeros(max(1, -(-n // block)), dtype=np.float64)
         need_k = int(ctx.has_decay and ctx.needs_input_grad[2])
@@ -146,7 +158,8 @@ class _FusedNeuron(torch.autograd.Function):
             int(plan.detach_reset), plan.surrogate_id, need_k, block,
         )  # fmt: skip
         g_decay = torch.tensor(gk_part.sum(), dtype=xc.dtype) if need_k else None
-        return gx.view(x_shape), gv0.view(v_shape).to(v_dtype), g_decay, None
+        g_v0 = gv0.view(v_shape).to(v_dtype) if need_v0 else None
+        return gx.view(x_shape), g_v0, g_decay, None
 
 
 def _run(

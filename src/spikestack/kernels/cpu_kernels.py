@@ -3,7 +3,11 @@
 Layout: ``x`` is ``[T, N]`` (C-contiguous). Neurons are cut into blocks of
 ``block`` contiguous columns; ``prange`` runs blocks in parallel and, inside a
 block, time is the outer loop and the neurons of the block the inner one, so
-every inner loop streams one contiguous row segment and vectorises.
+every inner loop streams one contiguous row segment and vectorises. The
+per-neuron vectors ``v0`` and ``gv_final`` may hold a single value that stands
+for every neuron (the resting state, an unused final membrane): no N-sized
+buffer is filled or read for them. Backward writes ``gv0`` only when it has N
+entries (an empty one: dL/dV_init is not needed).
 
 Forward, per block: read X once, write S once, keep V in ``v_out`` (the block
 of the final membrane, cache resident). Nothing else is written unless the
@@ -251,6 +255,15 @@ def _surrogate(sid: int, hr: Array, out: Array, vth: float, prm: Array) -> None:
 
 
 @njit(**_OPTS)
+def _load(dst: Array, src: Array, lo: int, hi: int) -> None:
+    """dst = src[lo:hi], or src[0] everywhere when src holds one value for all neurons."""
+    if src.shape[0] == 1:
+        dst[:] = src[0]
+    else:
+        dst[:] = src[lo:hi]
+
+
+@njit(**_OPTS)
 def _forward_block(
     x: Array, v0: Array, s_out: Array, v_out: Array, h_out: Array, prm: Array,
     form: int, use_div: int, hard: int, save_h: int, lo: int, hi: int,
@@ -259,7 +272,7 @@ def _forward_block(
     steps = x.shape[0]
     vth, vr, k, c, one, zero = prm[VTH], prm[VR], prm[K], prm[C], prm[ONE], prm[ZERO]
     v = v_out[lo:hi]
-    v[:] = v0[lo:hi]
+    _load(v, v0, lo, hi)
     for t in range(steps):
         sr = s_out[t, lo:hi]
         if save_h:  # user-defined surrogate: H is needed as well as S
@@ -302,11 +315,12 @@ def _backward_block(
     steps = x.shape[0]
     vth, vr, k, c, one, zero = prm[VTH], prm[VR], prm[K], prm[C], prm[ONE], prm[ZERO]
     m = hi - lo
-    g = gv0[lo:hi]  # first the recomputed membrane, then dL/dV
-    g[:] = v0[lo:hi]
+    # first the recomputed membrane, then dL/dV; ends as dL/dV_init (kept when gv0 has N)
+    g = gv0[lo:hi] if gv0.shape[0] > 0 else np.empty(m, dtype=gx.dtype)
+    _load(g, v0, lo, hi)
     for t in range(steps):
         _step(form, use_div, x[t, lo:hi], g, gx[t, lo:hi], k, c, vr, vth, hard, one, zero, 1)
-    g[:] = gv_final[lo:hi]
+    _load(g, gv_final, lo, hi)
     dh = np.empty(m, dtype=gx.dtype)
     acc = np.zeros(m if need_k else 1, dtype=np.float64)
     vp = np.empty(m if need_k else 1, dtype=gx.dtype)
@@ -322,7 +336,7 @@ def _backward_block(
             if t > 0:
                 _reset(gx[t - 1, lo:hi], vp, vth, vr, zero, hard)
             else:
-                vp[:] = v0[lo:hi]
+                _load(vp, v0, lo, hi)
             xr = x[t, lo:hi]
             for j in range(m):
                 if form == 0:
