@@ -96,6 +96,25 @@ def test_matches_reference(
     _assert_matches(kind, x, v0, opts)
 
 
+@pytest.mark.parametrize("tau", [2.0, 8.0, 2.0**40, 3.0])
+@pytest.mark.parametrize("dtype", list(TOL))
+def test_power_of_two_tau(tau: float, dtype: torch.dtype) -> None:
+    """tau = 2^n runs as a multiply by 2^-n, which must give the reference's bits."""
+    from spikestack.kernels._plan import make_plan
+
+    plan = make_plan(
+        kind="lif", tau=tau, v_threshold=1.0, v_reset=0.0, decay_input=True,
+        detach_reset=False, surrogate=S.ATan(),
+    )  # fmt: skip
+    assert plan.use_div == (tau == 3.0)
+    assert plan.tau == (3.0 if tau == 3.0 else 1.0 / tau)
+    x, v0 = _inputs((9, 4, 33), dtype, seed=21)
+    x = x * tau if tau > 8 else x  # large tau: inputs on the scale that reaches threshold
+    for v_reset, decay_input in itertools.product(RESETS, (True, False)):
+        opts = _options("lif", tau=tau, v_reset=v_reset, decay_input=decay_input)
+        _assert_matches("lif", x, v0, opts)
+
+
 @pytest.mark.parametrize(
     "shape", [(1, 1), (1, 4, 3), (6, 1), (5, 1, 1, 1), (9, 2, 3, 5), (3, 2, 1000), (2, 0, 3)]
 )

@@ -43,8 +43,8 @@ class NeuronPlan:
     """The runtime arguments of one fused neuron call (all flags, no specialisation)."""
 
     form: int
-    use_div: bool  # LIF divides by tau; PLIF multiplies by k
-    tau: float  # LIF only (1.0 otherwise)
+    use_div: bool  # divide by ``tau`` (LIF), or multiply by it
+    tau: float  # LIF: tau, or 1/tau when that is exact (use_div False); 1.0 otherwise
     coef: float  # c of FORM_C for LIF/IF (PLIF computes 1 - k in the dtype)
     v_threshold: float
     v_reset: float  # 0.0 for soft reset
@@ -128,10 +128,15 @@ def make_plan(
     else:
         form = _form(decay_input, v_reset)
         coef = 1.0 - 1.0 / tau if kind == "lif" else 0.0
+    use_div, k = kind == "lif", float(tau) if kind == "lif" else 1.0
+    if use_div and math.frexp(k)[0] == 0.5:
+        # tau = 2^n: x / tau and x * 2^-n are the same correctly rounded number, and a
+        # multiply is several times cheaper than a divide (tau = 2 is the common default).
+        use_div, k = False, 1.0 / k
     return NeuronPlan(
         form=form,
-        use_div=kind == "lif",
-        tau=float(tau) if kind == "lif" else 1.0,
+        use_div=use_div,
+        tau=k,
         coef=coef,
         v_threshold=float(v_threshold),
         v_reset=0.0 if v_reset is None else float(v_reset),

@@ -5,7 +5,8 @@ the eager reference, ``torch.compile`` of the reference, SpikingJelly's ``LIFNod
 (when installed) and the fused cpu backend; forward and forward+backward, as the
 median over repeats. GB/s counts the algorithmic minimum traffic: forward reads X
 and writes S (8 bytes per neuron-step in float32), forward+backward also reads dS
-and writes dX (16 bytes). Timings are wall clock and depend on machine load.
+and writes dX (16 bytes). All measurements of one T are taken round-robin, so load
+that drifts during the run slows every method alike; they are still wall clock.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from spikestack import functional
 from spikestack.functional import reference
 from spikestack.surrogates import ATan
 
@@ -43,14 +45,17 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
-def _median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def _median_ms(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median ms of each function, timed round-robin so that load drifts hit all alike."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
 def _saved_bytes(step: Step, x: Tensor) -> float:
@@ -69,19 +74,18 @@ def _saved_bytes(step: Step, x: Tensor) -> float:
     return sum(storages.values()) / x.numel()
 
 
-def _timed_pair(step: Step, x: Tensor, repeats: int) -> tuple[float, float]:
+def _forward_and_backward(step: Step, x: Tensor) -> tuple[Callable[[], None], Callable[[], None]]:
     grad = torch.ones_like(x)
+    xg = x.detach().requires_grad_()
 
     def forward() -> None:
         with torch.no_grad():
             step(x)
 
-    xg = x.detach().requires_grad_()
-
     def forward_backward() -> None:
         torch.autograd.grad(step(xg), xg, grad)
 
-    return _median_ms(forward, repeats), _median_ms(forward_backward, repeats)
+    return forward, forward_backward
 
 
 def _spikingjelly_step() -> Step | None:
@@ -121,13 +125,12 @@ def run_neurons(
     *,
     steps: tuple[int, ...] = (4, 16, 64),
     neurons: int = 1 << 20,
-    repeats: int = 5,
+    repeats: int = 9,
     compile_reference: bool = True,
     threads: int | None = None,
     out: Callable[[str], None] = print,
 ) -> dict[int, list[Row]]:
     """Run the benchmark and print one table per T; returns the rows."""
-    from spikestack.kernels import cpu
 
     if threads:
         import numba
@@ -137,16 +140,17 @@ def run_neurons(
     out(f"LIF (tau=2, hard reset, ATan), N={neurons} float32, {torch.get_num_threads()} threads")
     v0 = torch.zeros(neurons)
     eager: Step = lambda x: reference.lif(x, v0, **LIF_OPTIONS)[0]  # noqa: E731
-    fused: Step = lambda x: cpu.lif(x, v0, **LIF_OPTIONS)[0]  # noqa: E731
+    # the public op from rest, as users call it (it hands the kernel a one-value state)
+    fused: Step = lambda x: functional.lif(x, backend="cpu", **LIF_OPTIONS)  # noqa: E731
     sj = _spikingjelly_step()
     results: dict[int, list[Row]] = {}
     for t in steps:
         x = torch.randn(t, neurons) * 0.8 + 0.45
         dst = torch.empty_like(x)
-        rows = [
-            Row("copy (clone)", fwd_ms=_median_ms(lambda x=x: x.clone(), repeats)),
-            Row("copy (into buffer)", fwd_ms=_median_ms(lambda x=x, d=dst: d.copy_(x), repeats)),
-        ]
+        timed: dict[str, Callable[[], object]] = {
+            "copy (clone)": lambda x=x: x.clone(),
+            "copy (into buffer)": lambda x=x, d=dst: d.copy_(x),
+        }
         candidates: list[tuple[str, Step]] = [("reference eager", eager)]
         if compile_reference:
             torch._dynamo.reset()
@@ -162,8 +166,11 @@ def run_neurons(
             candidates.append(("SpikingJelly LIFNode", sj))
         candidates.append(("spikestack cpu (fused)", fused))
         for name, step in candidates:
-            fwd, both = _timed_pair(step, x, repeats)
-            row = Row(name, fwd, both)
+            timed[name], timed[name + " +bwd"] = _forward_and_backward(step, x)
+        ms = _median_ms(timed, repeats)
+        rows = [Row(name, fwd_ms=ms[name]) for name in ("copy (clone)", "copy (into buffer)")]
+        for name, step in candidates:
+            row = Row(name, ms[name], ms[name + " +bwd"])
             if name != "torch.compile(ref)":
                 row.saved_bytes = _saved_bytes(step, x)
             else:

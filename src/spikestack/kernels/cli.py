@@ -11,7 +11,7 @@ def add_neuron_bench_flags(parser: argparse.ArgumentParser) -> None:
         "--steps", type=int, nargs="+", default=None, help="time steps T (default 4 16 64)"
     )
     parser.add_argument("--neurons", type=int, default=None, help="neurons N (default 2^20)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement")
+    parser.add_argument("--repeats", type=int, default=9, help="timed repeats per measurement")
     parser.add_argument(
         "--threads", type=int, default=None, help="threads for torch and numba (default: all cores)"
     )

@@ -78,9 +78,12 @@ class _TritonNeuron(torch.autograd.Function):
         h = torch.empty(xc.shape, dtype=torch.float32, device=x.device) if save_h else spikes
         grid = (max(1, -(-n // BLOCK)),)
         if n:
+            # No fused multiply-add in forward: torch rounds each product (PLIF's
+            # (v - v_reset) * k), and a contracted FMA can flip a spike at threshold.
             kern.forward[grid](
                 xc, v0, spikes, v_final, h, prm, steps, n,
                 FORM=plan.form, USE_DIV=plan.use_div, HARD=plan.hard, SAVE_H=save_h, BLOCK=BLOCK,
+                enable_fp_fusion=False,
             )  # fmt: skip
         ctx.save_for_backward(xc, v0, h if save_h else None, prm)
         ctx.plan = plan
