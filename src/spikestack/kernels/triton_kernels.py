@@ -90,8 +90,9 @@ def forward(
     k = tl.load(prm_ptr + 2)
     c = tl.load(prm_ptr + 3)
     v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    stride = tl.zeros_like(offs) + n  # int64: t * n overflows int32 once T * N >= 2^31
     for t in range(steps):
-        row = t * n + offs
+        row = t * stride + offs
         x = tl.load(x_ptr + row, mask=mask, other=0.0).to(tl.float32)
         h = _charge(v, x, k, c, vr, FORM, USE_DIV)
         spike = tl.where(h - vth >= 0.0, 1.0, 0.0)
@@ -120,9 +121,10 @@ def backward(
     g = tl.load(gvt_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     v_init = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     acc = tl.zeros([BLOCK], dtype=tl.float32)
+    stride = tl.zeros_like(offs) + n  # int64, as in forward
     for i in range(steps):
         t = steps - 1 - i
-        row = t * n + offs
+        row = t * stride + offs
         h = tl.load(h_ptr + row, mask=mask, other=0.0)
         z = h - vth
         if SID < 0:
@@ -143,7 +145,7 @@ def backward(
         dh = direct + gst * sg
         if NEED_K:
             has_prev = (tl.zeros_like(offs) + t) > 0
-            h_prev = tl.load(h_ptr + row - n, mask=mask & has_prev, other=0.0)
+            h_prev = tl.load(h_ptr + row - stride, mask=mask & has_prev, other=0.0)
             v_prev = tl.where(has_prev, _after_reset(h_prev, vth, vr, HARD), v_init)
             if FORM == 0:
                 x = tl.load(x_ptr + row, mask=mask, other=0.0).to(tl.float32)
