@@ -30,3 +30,26 @@ def test_fused_backward_keeps_only_the_input() -> None:
     plain = _saved_bytes(lambda t: reference.lif(t, v0, **LIF_OPTIONS)[0], x)
     assert fused == pytest.approx(4 + 4 / steps)
     assert plain >= 12
+
+
+@pytest.mark.skipif(not cpu_backend.is_available(), reason="numba is not installed")
+def test_bench_runs_and_reports_the_fused_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spikestack.kernels import bench
+
+    monkeypatch.setattr(bench, "first_call_seconds", lambda: 0.5)  # skips two subprocesses
+    lines: list[str] = []
+    rows = bench.run_neurons(
+        steps=(2,), neurons=64, repeats=1, compile_reference=False, out=lines.append
+    )
+    fused = [r for r in rows[2] if r.fused]
+    assert [r.name for r in fused] == ["spikestack cpu (fused)"]
+    assert fused[0].fwd_ms > 0 and fused[0].fwdbwd_ms > 0
+    assert any(line.startswith("fused forward / copy") for line in lines)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
+def test_bench_on_cuda_without_a_gpu_says_so() -> None:
+    from spikestack.kernels.bench import run_neurons
+
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        run_neurons(steps=(2,), neurons=8, device="cuda", out=lambda _: None)

@@ -153,3 +153,23 @@ def test_dispatch_needs_cuda() -> None:
     cpu_tensor = torch.zeros(2, 2)
     assert not triton_backend.supports(cpu_tensor)
     assert resolve_backend("auto", cpu_tensor) != "triton"
+
+
+def test_lif_divides_as_torch_does_on_each_device() -> None:
+    """On CUDA torch computes x / tau as x * float32(1 / tau); the CPU divides exactly."""
+    from spikestack.kernels._plan import make_plan
+    from spikestack.kernels.triton import device_plan
+
+    plan = make_plan(
+        kind="lif", tau=3.3, v_threshold=1.0, v_reset=0.0, decay_input=True,
+        detach_reset=False, surrogate=S.ATan(),
+    )  # fmt: skip
+    assert device_plan(plan, torch.device("cpu")) is plan
+    on_gpu = device_plan(plan, torch.device("cuda"))
+    assert not on_gpu.use_div
+    assert on_gpu.tau == float(torch.tensor(1.0) / torch.tensor(3.3))
+    two = make_plan(
+        kind="lif", tau=2.0, v_threshold=1.0, v_reset=0.0, decay_input=True,
+        detach_reset=False, surrogate=S.ATan(),
+    )  # fmt: skip
+    assert device_plan(two, torch.device("cuda")) is two  # already an exact multiply

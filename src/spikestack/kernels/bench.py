@@ -43,17 +43,23 @@ class Row:
     fwdbwd_ms: float | None = None
     saved_bytes: float | None = None  # saved for backward, per neuron per step
     notes: list[str] = field(default_factory=list)
+    fused: bool = False  # the row the speed-ups are relative to
 
 
-def _median_ms(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median ms of each function, timed round-robin so that load drifts hit all alike."""
+def _median_ms(
+    fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None] = lambda: None
+) -> dict[str, float]:
+    """Median ms of each function, timed round-robin so that load drifts hit all alike;
+    ``sync`` waits for queued device work (CUDA) before each clock reading."""
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            sync()
             start = time.perf_counter()
             fn()
+            sync()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
@@ -128,24 +134,34 @@ def run_neurons(
     repeats: int = 9,
     compile_reference: bool = True,
     threads: int | None = None,
+    device: str = "cpu",
     out: Callable[[str], None] = print,
 ) -> dict[int, list[Row]]:
-    """Run the benchmark and print one table per T; returns the rows."""
+    """Run the benchmark and print one table per T; returns the rows.
 
+    ``device="cuda"`` times the triton backend against the same baselines on the GPU.
+    """
+    cuda = torch.device(device).type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise SystemExit(f"--device {device}: no CUDA device is available")
     if threads:
         import numba
 
         torch.set_num_threads(threads)
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    out(f"LIF (tau=2, hard reset, ATan), N={neurons} float32, {torch.get_num_threads()} threads")
-    v0 = torch.zeros(neurons)
+    backend = "triton" if cuda else "cpu"
+    where = torch.cuda.get_device_name(device) if cuda else f"{torch.get_num_threads()} threads"
+    out(f"LIF (tau=2, hard reset, ATan), N={neurons} float32, {where}")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    v0 = torch.zeros(neurons, device=device)
     eager: Step = lambda x: reference.lif(x, v0, **LIF_OPTIONS)[0]  # noqa: E731
     # the public op from rest, as users call it (it hands the kernel a one-value state)
-    fused: Step = lambda x: functional.lif(x, backend="cpu", **LIF_OPTIONS)  # noqa: E731
+    fused: Step = lambda x: functional.lif(x, backend=backend, **LIF_OPTIONS)  # noqa: E731
+    fused_name = f"spikestack {backend} (fused)"
     sj = _spikingjelly_step()
     results: dict[int, list[Row]] = {}
     for t in steps:
-        x = torch.randn(t, neurons) * 0.8 + 0.45
+        x = (torch.randn(t, neurons) * 0.8 + 0.45).to(device)
         dst = torch.empty_like(x)
         timed: dict[str, Callable[[], object]] = {
             "copy (clone)": lambda x=x: x.clone(),
@@ -160,17 +176,18 @@ def run_neurons(
             torch.autograd.grad(compiled(xg), xg, torch.ones_like(x))
             with torch.no_grad():
                 compiled(x)
+            sync()
             candidates.append(("torch.compile(ref)", compiled))
             compile_s = time.perf_counter() - start
         if sj is not None:
             candidates.append(("SpikingJelly LIFNode", sj))
-        candidates.append(("spikestack cpu (fused)", fused))
+        candidates.append((fused_name, fused))
         for name, step in candidates:
             timed[name], timed[name + " +bwd"] = _forward_and_backward(step, x)
-        ms = _median_ms(timed, repeats)
+        ms = _median_ms(timed, repeats, sync)
         rows = [Row(name, fwd_ms=ms[name]) for name in ("copy (clone)", "copy (into buffer)")]
         for name, step in candidates:
-            row = Row(name, ms[name], ms[name + " +bwd"])
+            row = Row(name, ms[name], ms[name + " +bwd"], fused=name == fused_name)
             if name != "torch.compile(ref)":
                 row.saved_bytes = _saved_bytes(step, x)
             else:
@@ -178,16 +195,16 @@ def run_neurons(
             rows.append(row)
         results[t] = rows
         _print_table(t, neurons, rows, out)
-    out(
-        f"fused cpu first call with a warm JIT cache (import + fwd + bwd): {first_call_seconds():.2f} s"
-    )
+    if not cuda:
+        seconds = first_call_seconds()
+        out(f"fused cpu first call with a warm JIT cache (import + fwd + bwd): {seconds:.2f} s")
     return results
 
 
 def _print_table(t: int, neurons: int, rows: list[Row], out: Callable[[str], None]) -> None:
     elems = t * neurons
     by_name = {r.name: r for r in rows}
-    fused = by_name["spikestack cpu (fused)"]
+    fused = next(r for r in rows if r.fused)
     out(f"\nT={t}")
     out(f"{'method':24} {'fwd ms':>8} {'GB/s':>6} {'fwd+bwd ms':>11} {'GB/s':>6} "
         f"{'fused speed-up fwd / fwd+bwd':>29} {'saved B/elem':>12}")  # fmt: skip

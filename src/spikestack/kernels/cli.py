@@ -21,6 +21,11 @@ def add_neuron_bench_flags(parser: argparse.ArgumentParser) -> None:
         help="skip torch.compile of the reference (slow to compile)",
     )
     parser.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (the numba backend) or cuda (the triton backend); default cpu",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="small run: T=4 16, N=2^16, 3 repeats, no torch.compile",
@@ -41,6 +46,7 @@ def run_neuron_bench(args: argparse.Namespace) -> int:
         repeats=3 if quick else args.repeats,
         compile_reference=not (args.no_compile or quick),
         threads=args.threads,
+        device=args.device,
     )
     return 0
 

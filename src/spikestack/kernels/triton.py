@@ -15,11 +15,13 @@ exercise them on machines without a GPU).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 from functools import cache
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -47,6 +49,20 @@ def _kernels() -> Any:
     from spikestack.kernels import triton_kernels
 
     return triton_kernels
+
+
+def device_plan(plan: NeuronPlan, device: torch.device) -> NeuronPlan:
+    """``plan`` with LIF's ``/ tau`` written as torch computes it on ``device``.
+
+    On CUDA, torch divides a tensor by a Python scalar as ``x * inv`` with
+    ``inv = float32(1) / float32(tau)`` (ATen's div_true_kernel_cuda), so the kernel
+    multiplies by that reciprocal there; the CPU reference (and so Triton's interpreter,
+    which the tests compare with it) divides exactly.
+    """
+    if not plan.use_div or device.type != "cuda":
+        return plan
+    inv = float(np.float32(1.0) / np.float32(plan.tau))
+    return dataclasses.replace(plan, use_div=False, tau=inv)
 
 
 def _params(plan: NeuronPlan, decay: Tensor | None, device: torch.device) -> Tensor:
@@ -132,7 +148,7 @@ def _run(
         raise ValueError(
             f"the triton backend takes float32/float16/bfloat16 tensors; got {x.dtype}"
         )
-    return _TritonNeuron.apply(x, v_init, decay, plan)
+    return _TritonNeuron.apply(x, v_init, decay, device_plan(plan, x.device))
 
 
 # k = sigmoid(w) in float32, the kernels' arithmetic precision; autograd carries dL/dk to w.

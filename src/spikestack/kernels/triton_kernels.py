@@ -19,7 +19,9 @@ import triton.language as tl
 @triton.jit
 def _decay(a, k, USE_DIV: tl.constexpr):
     if USE_DIV:
-        out = tl.math.div_rn(a, k)  # IEEE division, as torch's x / tau
+        # IEEE division, as torch's x / tau on the CPU (the interpreter's tests); CUDA
+        # plans multiply by torch's float32 reciprocal instead (triton.device_plan)
+        out = tl.math.div_rn(a, k)
     else:
         out = a * k
     return out
