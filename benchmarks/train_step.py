@@ -149,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     ours = rates["spikestack LIF (cpu fused)"]
     for name, rate in rates.items():
         print(f"{name:28} {rate:8.1f} samples/s   fused / this = {ours / rate:5.2f}x")
+    sj = rates.get("SpikingJelly LIFNode")
+    if sj:
+        relu = rates["ReLU (same net)"]
+        print(
+            f"vs SpikingJelly: spikestack {ours / sj:.2f}x; the ReLU twin {relu / sj:.2f}x "
+            "(what a neuron costing as little as ReLU would give)"
+        )
     if not args.no_profile:
         for name in ("spikestack LIF (cpu fused)", "SpikingJelly LIFNode"):
             if name in steps:
