@@ -326,3 +326,20 @@ def test_large_sweep(kind: str, dtype: torch.dtype) -> None:
         if kind != "if_":
             opts["decay_input"] = decay_input
         _assert_matches(kind, x, v0, opts)
+
+
+@pytest.mark.parametrize(("cls", "backend"), [(LIF, "auto"), (PLIF, "cpu")])
+def test_under_torch_compile(cls: type, backend: str) -> None:
+    """torch.compile of a neuron: ``auto`` traces the reference, ``cpu`` runs as a graph
+    break; both give the eager spikes and gradients (dynamo used to fail on the kernel)."""
+    torch._dynamo.reset()
+    gen = torch.Generator().manual_seed(5)
+    x = (torch.randn(3, 2, 4, generator=gen) + 0.5).requires_grad_()
+    layer = cls(backend=backend)
+    compiled = torch.compile(layer)
+    out = compiled(x)
+    (g_out,) = torch.autograd.grad(out.sum(), x)
+    ref = layer(x)
+    (g_ref,) = torch.autograd.grad(ref.sum(), x)
+    assert torch.equal(out, ref) and out.sum() > 0
+    torch.testing.assert_close(g_out, g_ref, **TOL[torch.float32])

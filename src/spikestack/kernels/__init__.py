@@ -7,7 +7,9 @@
 - ``cpu``: fused numba kernels for CPU tensors (float32/float64).
 - ``triton``: fused Triton kernels for CUDA tensors.
 - ``auto``: the fastest backend that supports the tensor's device and dtype,
-  falling back to ``torch``; every backend gives the same results.
+  falling back to ``torch``; every backend gives the same results. Under
+  ``torch.compile``, ``auto`` is ``torch`` (the compiler fuses the reference itself);
+  an explicit ``cpu`` runs eagerly there, as a graph break.
 
 A backend module exposes ``is_available() -> bool``, ``supports(x) -> bool``
 (device/dtype check for one input) and one function per op with the signature
@@ -16,11 +18,13 @@ of the reference (``if_``, ``lif``, ``plif``).
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import torch
 from torch import Tensor
 
 __all__ = ["BACKENDS", "available_backends", "get_op", "resolve_backend"]
@@ -54,6 +58,12 @@ def available_backends() -> list[str]:
     return [name for name in ("torch", "cpu", "triton") if _module(name) is not None]
 
 
+def _compiling() -> bool:
+    """True while torch.compile (dynamo) traces the caller."""
+    is_compiling = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
+    return bool(is_compiling())
+
+
 def check_backend_name(backend: str) -> None:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
@@ -65,6 +75,10 @@ def resolve_backend(backend: str, x: Tensor) -> str:
     if backend == "torch":
         return "torch"
     if backend == "auto":
+        if _compiling():
+            # Under torch.compile the reference is traced and fused by the compiler, with
+            # the layers around it; a fused kernel would only be an opaque graph break.
+            return "torch"
         for name in ("triton", "cpu"):
             module = _module(name)
             if module is not None and module.supports(x):
@@ -93,4 +107,16 @@ def get_op(op: str, backend: str, x: Tensor) -> Callable[..., Any]:
     name = resolve_backend(backend, x)
     module = _module(name)
     assert module is not None
-    return getattr(module, op)
+    fn = getattr(module, op)
+    if name != "torch" and _compiling():
+        # dynamo cannot trace numpy views or raw kernel launches inside an autograd.Function:
+        # the fused op runs eagerly, as a graph break between compiled graphs.
+        fn = _opaque(fn)
+    return fn
+
+
+@functools.cache
+def _opaque(fn: Callable[..., Any]) -> Callable[..., Any]:
+    # wrapped on first use under torch.compile, so that importing spikestack never
+    # imports torch._dynamo (and with it triton)
+    return torch.compiler.disable(fn)
