@@ -39,38 +39,34 @@ VTH, VR, K, C, ONE, ZERO, S0, S1, S2, TWO = range(10)
 _OPTS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
 
 
-@njit(**_OPTS)
-def _charge(
-    form: int, use_div: int, xr: Array, v: Array, hr: Array, k: float, c: float, vr: float
-) -> None:
-    """hr[j] = H of one time step from v[j] (V[t-1]) and xr[j] (X[t])."""
-    n = v.shape[0]
-    if form == 2:
-        for j in range(n):
-            hr[j] = v[j] * c + xr[j]
-    elif form == 0:
-        if use_div:
-            for j in range(n):
-                hr[j] = v[j] + (xr[j] - (v[j] - vr)) / k
-        else:
-            for j in range(n):
-                hr[j] = v[j] + (xr[j] - (v[j] - vr)) * k
+# Per-element pieces shared by the loops below; numba inlines them into each loop body
+# (inline="always"), so every loop still compiles to one vectorised pass.
+@njit(inline="always", **_OPTS)
+def _fire(h, vth, vr, hard, zero):  # type: ignore[no-untyped-def]
+    """(fired, V[t]) from H[t]: V is v_reset (hard) or H - v_threshold (soft) where it fired."""
+    fired = h - vth >= zero
+    fired_v = vr if hard else h - vth
+    return fired, (fired_v if fired else h)
+
+
+@njit(inline="always", **_OPTS)
+def _dl_dh(h, gv, gs, sg, hard, detach, vth, vr, zero):  # type: ignore[no-untyped-def]
+    """dL/dH[t] from H[t], G = dL/dV[t], dL/dS[t] and σ'(H[t] - v_threshold) (see backward)."""
+    if detach:
+        gst = gs
+    elif hard:
+        gst = gs - gv * h + gv * vr
     else:
-        if use_div:
-            for j in range(n):
-                hr[j] = v[j] - (v[j] - vr) / k + xr[j]
-        else:
-            for j in range(n):
-                hr[j] = v[j] - (v[j] - vr) * k + xr[j]
+        gst = gs - gv * vth
+    direct = zero if (hard and h - vth >= zero) else gv
+    return direct + gst * sg
 
 
 @njit(**_OPTS)
 def _reset(hr: Array, v: Array, vth: float, vr: float, zero: float, hard: int) -> None:
-    """v[j] = V[t] from H[t]: v_reset (hard) or H - v_threshold (soft) where it fired."""
+    """v[j] = V[t] from H[t] (hr)."""
     for j in range(v.shape[0]):
-        h = hr[j]
-        fired_v = vr if hard else h - vth
-        v[j] = fired_v if h - vth >= zero else h
+        v[j] = _fire(hr[j], vth, vr, hard, zero)[1]
 
 
 @njit(**_OPTS)
@@ -79,42 +75,32 @@ def _step(
     vth: float, hard: int, one: float, zero: float, write_h: int,
 ) -> None:  # fmt: skip
     """One time step in one pass: H from v (V[t-1]) and xr (X[t]); v[j] = V[t];
-    out[j] = H[t] when ``write_h`` else S[t]. The charge is _charge's, written per form."""
+    out[j] = H[t] when ``write_h`` else S[t]. One loop per charge form (see _plan)."""
     n = v.shape[0]
     if form == 2:
         for j in range(n):
             h = v[j] * c + xr[j]
-            fired = h - vth >= zero
-            fired_v = vr if hard else h - vth
-            v[j] = fired_v if fired else h
+            fired, v[j] = _fire(h, vth, vr, hard, zero)
             out[j] = h if write_h else (one if fired else zero)
     elif form == 0 and use_div:
         for j in range(n):
             h = v[j] + (xr[j] - (v[j] - vr)) / k
-            fired = h - vth >= zero
-            fired_v = vr if hard else h - vth
-            v[j] = fired_v if fired else h
+            fired, v[j] = _fire(h, vth, vr, hard, zero)
             out[j] = h if write_h else (one if fired else zero)
     elif form == 0:
         for j in range(n):
             h = v[j] + (xr[j] - (v[j] - vr)) * k
-            fired = h - vth >= zero
-            fired_v = vr if hard else h - vth
-            v[j] = fired_v if fired else h
+            fired, v[j] = _fire(h, vth, vr, hard, zero)
             out[j] = h if write_h else (one if fired else zero)
     elif use_div:
         for j in range(n):
             h = v[j] - (v[j] - vr) / k + xr[j]
-            fired = h - vth >= zero
-            fired_v = vr if hard else h - vth
-            v[j] = fired_v if fired else h
+            fired, v[j] = _fire(h, vth, vr, hard, zero)
             out[j] = h if write_h else (one if fired else zero)
     else:
         for j in range(n):
             h = v[j] - (v[j] - vr) * k + xr[j]
-            fired = h - vth >= zero
-            fired_v = vr if hard else h - vth
-            v[j] = fired_v if fired else h
+            fired, v[j] = _fire(h, vth, vr, hard, zero)
             out[j] = h if write_h else (one if fired else zero)
 
 
@@ -128,78 +114,33 @@ def _reverse_step(
     m = dh.shape[0]
     if form == 2:
         for j in range(m):
-            h = hr[j]
-            gv = g[j]
-            if detach:
-                gst = gsr[j]
-            elif hard:
-                gst = gsr[j] - gv * h + gv * vr
-            else:
-                gst = gsr[j] - gv * vth
-            direct = zero if (hard and h - vth >= zero) else gv
-            d = direct + gst * dh[j]
+            d = _dl_dh(hr[j], g[j], gsr[j], dh[j], hard, detach, vth, vr, zero)
             dh[j] = d
             hr[j] = d
             g[j] = d * c
     elif form == 0 and use_div:
         for j in range(m):
-            h = hr[j]
-            gv = g[j]
-            if detach:
-                gst = gsr[j]
-            elif hard:
-                gst = gsr[j] - gv * h + gv * vr
-            else:
-                gst = gsr[j] - gv * vth
-            direct = zero if (hard and h - vth >= zero) else gv
-            d = direct + gst * dh[j]
+            d = _dl_dh(hr[j], g[j], gsr[j], dh[j], hard, detach, vth, vr, zero)
             dh[j] = d
             gxj = d / k
             hr[j] = gxj
             g[j] = d - gxj
     elif form == 0:
         for j in range(m):
-            h = hr[j]
-            gv = g[j]
-            if detach:
-                gst = gsr[j]
-            elif hard:
-                gst = gsr[j] - gv * h + gv * vr
-            else:
-                gst = gsr[j] - gv * vth
-            direct = zero if (hard and h - vth >= zero) else gv
-            d = direct + gst * dh[j]
+            d = _dl_dh(hr[j], g[j], gsr[j], dh[j], hard, detach, vth, vr, zero)
             dh[j] = d
             gxj = d * k
             hr[j] = gxj
             g[j] = d - gxj
     elif use_div:
         for j in range(m):
-            h = hr[j]
-            gv = g[j]
-            if detach:
-                gst = gsr[j]
-            elif hard:
-                gst = gsr[j] - gv * h + gv * vr
-            else:
-                gst = gsr[j] - gv * vth
-            direct = zero if (hard and h - vth >= zero) else gv
-            d = direct + gst * dh[j]
+            d = _dl_dh(hr[j], g[j], gsr[j], dh[j], hard, detach, vth, vr, zero)
             dh[j] = d
             hr[j] = d
             g[j] = d - d / k
     else:
         for j in range(m):
-            h = hr[j]
-            gv = g[j]
-            if detach:
-                gst = gsr[j]
-            elif hard:
-                gst = gsr[j] - gv * h + gv * vr
-            else:
-                gst = gsr[j] - gv * vth
-            direct = zero if (hard and h - vth >= zero) else gv
-            d = direct + gst * dh[j]
+            d = _dl_dh(hr[j], g[j], gsr[j], dh[j], hard, detach, vth, vr, zero)
             dh[j] = d
             hr[j] = d
             g[j] = d - d * k
@@ -276,14 +217,10 @@ def _forward_block(
     for t in range(steps):
         sr = s_out[t, lo:hi]
         if save_h:  # user-defined surrogate: H is needed as well as S
-            _charge(form, use_div, x[t, lo:hi], v, sr, k, c, vr)
-            h_out[t, lo:hi] = sr
+            hr = h_out[t, lo:hi]
+            _step(form, use_div, x[t, lo:hi], v, hr, k, c, vr, vth, hard, one, zero, 1)
             for j in range(hi - lo):
-                h = sr[j]
-                fired = h - vth >= zero
-                fired_v = vr if hard else h - vth
-                v[j] = fired_v if fired else h
-                sr[j] = one if fired else zero
+                sr[j] = one if hr[j] - vth >= zero else zero
         else:
             _step(form, use_div, x[t, lo:hi], v, sr, k, c, vr, vth, hard, one, zero, 0)
 
