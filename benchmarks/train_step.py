@@ -10,14 +10,13 @@ ratios, and where the time of one spikestack step goes (torch.profiler, self CPU
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
+from spikestack.kernels.bench import median_ms
 from spikestack.layers import TimeDistributed
 from spikestack.neurons import LIF
 from spikestack.surrogates import ATan
@@ -95,16 +94,8 @@ def samples_per_second(
     steps: dict[str, Callable[[], float]], batch: int, repeats: int
 ) -> dict[str, float]:
     """Median samples/s of each step function, timed round-robin so load drifts hit all alike."""
-    for step in steps.values():
-        step()
-        step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
-    return {name: batch / statistics.median(t) for name, t in times.items()}
+    ms = median_ms(steps, repeats, warmup=2)
+    return {name: batch / (t / 1e3) for name, t in ms.items()}
 
 
 def profile(step: Callable[[], float], label: str, rows: int = 12) -> None:

@@ -58,12 +58,6 @@ def available_backends() -> list[str]:
     return [name for name in ("torch", "cpu", "triton") if _module(name) is not None]
 
 
-def _compiling() -> bool:
-    """True while torch.compile (dynamo) traces the caller."""
-    is_compiling = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
-    return bool(is_compiling())
-
-
 def check_backend_name(backend: str) -> None:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
@@ -75,7 +69,7 @@ def resolve_backend(backend: str, x: Tensor) -> str:
     if backend == "torch":
         return "torch"
     if backend == "auto":
-        if _compiling():
+        if torch.compiler.is_compiling():
             # Under torch.compile the reference is traced and fused by the compiler, with
             # the layers around it; a fused kernel would only be an opaque graph break.
             return "torch"
@@ -108,7 +102,7 @@ def get_op(op: str, backend: str, x: Tensor) -> Callable[..., Any]:
     module = _module(name)
     assert module is not None
     fn = getattr(module, op)
-    if name != "torch" and _compiling():
+    if name != "torch" and torch.compiler.is_compiling():
         # dynamo cannot trace numpy views or raw kernel launches inside an autograd.Function:
         # the fused op runs eagerly, as a graph break between compiled graphs.
         fn = _opaque(fn)

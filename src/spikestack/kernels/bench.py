@@ -46,13 +46,18 @@ class Row:
     fused: bool = False  # the row the speed-ups are relative to
 
 
-def _median_ms(
-    fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None] = lambda: None
+def median_ms(
+    fns: dict[str, Callable[[], object]],
+    repeats: int,
+    sync: Callable[[], None] = lambda: None,
+    warmup: int = 1,
 ) -> dict[str, float]:
-    """Median ms of each function, timed round-robin so that load drifts hit all alike;
-    ``sync`` waits for queued device work (CUDA) before each clock reading."""
-    for fn in fns.values():
-        fn()
+    """Median ms of each function, timed round-robin so that load drifts hit all alike,
+    after ``warmup`` untimed calls each; ``sync`` waits for queued device work (CUDA)
+    before each clock reading."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
@@ -184,7 +189,7 @@ def run_neurons(
         candidates.append((fused_name, fused))
         for name, step in candidates:
             timed[name], timed[name + " +bwd"] = _forward_and_backward(step, x)
-        ms = _median_ms(timed, repeats, sync)
+        ms = median_ms(timed, repeats, sync)
         rows = [Row(name, fwd_ms=ms[name]) for name in ("copy (clone)", "copy (into buffer)")]
         for name, step in candidates:
             row = Row(name, ms[name], ms[name + " +bwd"], fused=name == fused_name)
