@@ -9,9 +9,22 @@ order: ``% geometry WxH``, ``% format EVT3;height=H;width=W``, ``% Width W`` /
 from __future__ import annotations
 
 import re
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from spikestack.data.io._common import read_text_header
+import numpy as np
+
+from spikestack.data.io._common import (
+    Meta,
+    check_path,
+    iter_blocks,
+    mismatch,
+    read_head,
+    read_text_header,
+    whole_records,
+)
 
 # Sensor generation (as named by the HAL plugin) -> (width, height).
 _PLUGIN_SIZES = (
@@ -64,3 +77,76 @@ def sensor_size(header: dict[str, str]) -> tuple[int, int, int] | None:
         if name in plugin:
             return w, h, 2
     return None
+
+
+@dataclass(frozen=True)
+class EvtFormat:
+    """What tells the EVT 2.0 and EVT 3.0 readers apart; the rest is shared below."""
+
+    name: str  # "evt2"
+    version: str  # as in the header's '% evt 2.0' line
+    word: str  # numpy dtype of one word
+    new_state: Callable[[], np.ndarray]  # decoder state at the start of a file
+    dropped_slot: int  # index in the state that counts events without time or row
+    dropped_why: str  # what those events are, for the warning
+    # decode(words, state, *, path, sensor_size) -> events, updating state
+    decode: Callable[..., np.ndarray]
+
+
+def open_evt(fmt: EvtFormat, path: Path, allow_truncated: bool) -> tuple[Path, dict, int, int]:
+    """(path, header, data offset, whole words) of an EVT file, or a clear error."""
+    path = check_path(path)
+    header, offset = read_header(path)
+    version = evt_version(header)
+    if offset == 0 or version not in (None, fmt.version):
+        raise mismatch(
+            path,
+            f"a Prophesee EVT {fmt.version} file (header '% evt {fmt.version}'; got evt {version})",
+            read_head(path),
+        )
+    n = whole_records(
+        path.stat().st_size - offset,
+        np.dtype(fmt.word).itemsize,
+        path=path,
+        what=f"EVT {fmt.version} words",
+        allow_truncated=allow_truncated,
+    )
+    return path, header, offset, n
+
+
+def _warn_dropped(fmt: EvtFormat, path: Path, state: np.ndarray, stacklevel: int) -> None:
+    if state[fmt.dropped_slot]:
+        warnings.warn(
+            f"{path}: dropped {int(state[fmt.dropped_slot])} {fmt.dropped_why}",
+            stacklevel=stacklevel,
+        )
+
+
+def read_evt(
+    fmt: EvtFormat, path: Path, *, allow_truncated: bool, size: tuple[int, ...] | None
+) -> tuple[np.ndarray, Meta]:
+    """A whole EVT file; ``size`` (if given) overrides the header's resolution."""
+    path, header, offset, n = open_evt(fmt, path, allow_truncated)
+    size = size or sensor_size(header)
+    state = fmt.new_state()
+    words = np.fromfile(path, dtype=fmt.word, count=n, offset=offset)
+    events = fmt.decode(words, state, path=path, sensor_size=size)
+    _warn_dropped(fmt, path, state, stacklevel=4)  # the caller of evt2.read / evt3.read
+    return events, {"format": fmt.name, "sensor_size": size, "header": header}
+
+
+def iter_evt(
+    fmt: EvtFormat,
+    path: Path,
+    *,
+    chunk: int,
+    allow_truncated: bool,
+    size: tuple[int, ...] | None,
+) -> Iterator[np.ndarray]:
+    """An EVT file decoded ``chunk`` words at a time, the decoder state carried across."""
+    path, header, offset, n = open_evt(fmt, path, allow_truncated)
+    size = size or sensor_size(header)
+    state = fmt.new_state()
+    for words in iter_blocks(path, offset=offset, count=n, dtype=fmt.word, block=chunk):
+        yield fmt.decode(words, state, path=path, sensor_size=size)
+    _warn_dropped(fmt, path, state, stacklevel=3)  # whoever advanced the generator

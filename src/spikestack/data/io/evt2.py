@@ -14,7 +14,6 @@ Decoding is one numba pass; streaming carries the TIME_HIGH state across blocks.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,35 +24,9 @@ from spikestack.data.events import EVENT_DTYPE
 from spikestack.data.io import _prophesee
 from spikestack.data.io._common import (
     Meta,
-    check_path,
     finish,
-    iter_blocks,
-    mismatch,
     new_stats,
-    read_head,
-    whole_records,
 )
-
-
-def _open(path: Path, allow_truncated: bool) -> tuple[Path, dict[str, str], int, int]:
-    path = check_path(path)
-    header, offset = _prophesee.read_header(path)
-    version = _prophesee.evt_version(header)
-    if offset == 0 or version not in (None, "2.0"):
-        raise mismatch(
-            path,
-            f"a Prophesee EVT 2.0 file (header '% evt 2.0'; got evt {version})",
-            read_head(path),
-        )
-    n = whole_records(
-        path.stat().st_size - offset,
-        4,
-        path=path,
-        what="EVT 2.0 words",
-        allow_truncated=allow_truncated,
-    )
-    return path, header, offset, n
-
 
 # Indices into the int64 decoder state carried from block to block.
 _HIGH, _RAW_HIGH, _WRAPS, _DROPPED = range(4)
@@ -111,13 +84,15 @@ def decode(
     return finish(events, path=path, sensor_size=sensor_size, stats=stats)
 
 
-def _warn_dropped(path: Path, state: np.ndarray) -> None:
-    if state[_DROPPED]:
-        warnings.warn(
-            f"{path}: dropped {int(state[_DROPPED])} CD event(s) that came before the first "
-            f"EV_TIME_HIGH word (their time is undefined)",
-            stacklevel=3,
-        )
+FORMAT = _prophesee.EvtFormat(
+    name="evt2",
+    version="2.0",
+    word="<u4",
+    new_state=new_state,
+    dropped_slot=_DROPPED,
+    dropped_why="CD event(s) that came before the first EV_TIME_HIGH word (their time is undefined)",
+    decode=decode,
+)
 
 
 def iter_chunks(
@@ -128,22 +103,13 @@ def iter_chunks(
     sensor_size: tuple[int, ...] | None = None,
 ) -> Iterator[np.ndarray]:
     """Stream an EVT 2.0 file in blocks of about ``chunk`` words (≈ events)."""
-    path, header, offset, n = _open(path, allow_truncated)
-    size = sensor_size or _prophesee.sensor_size(header)
-    state = new_state()
-    for words in iter_blocks(path, offset=offset, count=n, dtype="<u4", block=chunk):
-        yield decode(words, state, path=path, sensor_size=size)
-    _warn_dropped(path, state)
+    return _prophesee.iter_evt(
+        FORMAT, path, chunk=chunk, allow_truncated=allow_truncated, size=sensor_size
+    )
 
 
 def read(
     path: Path, *, allow_truncated: bool = False, sensor_size: tuple[int, ...] | None = None
 ) -> tuple[np.ndarray, Meta]:
     """Read a whole EVT 2.0 file; ``sensor_size`` overrides the header's resolution."""
-    path, header, offset, n = _open(path, allow_truncated)
-    size = sensor_size or _prophesee.sensor_size(header)
-    state = new_state()
-    words = np.fromfile(path, dtype="<u4", count=n, offset=offset)
-    events = decode(words, state, path=path, sensor_size=size)
-    _warn_dropped(path, state)
-    return events, {"format": "evt2", "sensor_size": size, "header": header}
+    return _prophesee.read_evt(FORMAT, path, allow_truncated=allow_truncated, size=sensor_size)

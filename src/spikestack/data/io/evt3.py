@@ -20,7 +20,6 @@ is a numba kernel (count pass, then fill pass) whose state survives across block
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,13 +30,8 @@ from spikestack.data.events import EVENT_DTYPE
 from spikestack.data.io import _prophesee
 from spikestack.data.io._common import (
     Meta,
-    check_path,
     finish,
-    iter_blocks,
-    mismatch,
     new_stats,
-    read_head,
-    whole_records,
 )
 
 # Indices into the int64 decoder state.
@@ -140,33 +134,18 @@ def decode(
     return finish(events[:n], path=path, sensor_size=sensor_size, stats=stats)
 
 
-def _open(path: Path, allow_truncated: bool) -> tuple[Path, dict[str, str], int, int]:
-    path = check_path(path)
-    header, offset = _prophesee.read_header(path)
-    version = _prophesee.evt_version(header)
-    if offset == 0 or version not in (None, "3.0"):
-        raise mismatch(
-            path,
-            f"a Prophesee EVT 3.0 file (header '% evt 3.0'; got evt {version})",
-            read_head(path),
-        )
-    n = whole_records(
-        path.stat().st_size - offset,
-        2,
-        path=path,
-        what="EVT 3.0 words",
-        allow_truncated=allow_truncated,
-    )
-    return path, header, offset, n
-
-
-def _warn_dropped(path: Path, state: np.ndarray) -> None:
-    if state[_DROPPED]:
-        warnings.warn(
-            f"{path}: dropped {int(state[_DROPPED])} event(s) that came before the first "
-            f"EVT_TIME_HIGH / EVT_ADDR_Y word (their time or row is undefined)",
-            stacklevel=3,
-        )
+FORMAT = _prophesee.EvtFormat(
+    name="evt3",
+    version="3.0",
+    word="<u2",
+    new_state=lambda: np.zeros(9, dtype=np.int64),
+    dropped_slot=_DROPPED,
+    dropped_why=(
+        "event(s) that came before the first EVT_TIME_HIGH / EVT_ADDR_Y word "
+        "(their time or row is undefined)"
+    ),
+    decode=decode,
+)
 
 
 def iter_chunks(
@@ -177,22 +156,13 @@ def iter_chunks(
     sensor_size: tuple[int, ...] | None = None,
 ) -> Iterator[np.ndarray]:
     """Stream an EVT 3.0 file, decoding ``chunk`` words (≈ events or more) at a time."""
-    path, header, offset, n = _open(path, allow_truncated)
-    size = sensor_size or _prophesee.sensor_size(header)
-    state = np.zeros(9, dtype=np.int64)
-    for words in iter_blocks(path, offset=offset, count=n, dtype="<u2", block=chunk):
-        yield decode(words, state, path=path, sensor_size=size)
-    _warn_dropped(path, state)
+    return _prophesee.iter_evt(
+        FORMAT, path, chunk=chunk, allow_truncated=allow_truncated, size=sensor_size
+    )
 
 
 def read(
     path: Path, *, allow_truncated: bool = False, sensor_size: tuple[int, ...] | None = None
 ) -> tuple[np.ndarray, Meta]:
     """Read a whole EVT 3.0 file; ``sensor_size`` overrides the header's resolution."""
-    path, header, offset, n = _open(path, allow_truncated)
-    size = sensor_size or _prophesee.sensor_size(header)
-    state = np.zeros(9, dtype=np.int64)
-    words = np.fromfile(path, dtype="<u2", count=n, offset=offset)
-    events = decode(words, state, path=path, sensor_size=size)
-    _warn_dropped(path, state)
-    return events, {"format": "evt3", "sensor_size": size, "header": header}
+    return _prophesee.read_evt(FORMAT, path, allow_truncated=allow_truncated, size=sensor_size)
