@@ -2,10 +2,10 @@
 
 Same contract as :mod:`spikestack.functional.reference`: ``(spikes, v_final)`` with
 gradients for ``x``, ``v_init`` and (PLIF) ``w``. Forward reads X once and writes S
-once; it saves only X (by reference) for backward, which recomputes H block by
-block in cache and writes dX once (see :mod:`spikestack.kernels.cpu_kernels`).
-Built-in surrogates are evaluated inside the kernel by id; any other surrogate
-gets H saved in forward and its ``derivative(H - v_threshold)`` passed as a tensor.
+once, plus H when a gradient will be needed; backward reads H and dS once and writes
+dX once (see :mod:`spikestack.kernels.cpu_kernels`). Built-in surrogates are
+evaluated inside the backward loop by id; any other surrogate gets its
+``derivative(H - v_threshold)`` computed with torch and passed as a tensor.
 
 Other dtypes (bfloat16, e.g. under ``torch.autocast("cpu")``, or float16) are not
 upcast: ``backend="auto"`` runs them on the torch reference, so results stay the
@@ -26,14 +26,11 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from spikestack.kernels._buffers import POOL
-from spikestack.kernels._plan import FusedOps, NeuronPlan
+from spikestack.kernels._plan import FORM_A, FusedOps, NeuronPlan
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
 
 _DTYPES = (torch.float32, torch.float64)
-# Backward keeps H of one block for all T steps in cache (T * block * itemsize bytes,
-# two blocks in flight per core); long rows keep the hardware prefetchers streaming.
-_CACHE_BUDGET = 2 << 20
 _MAX_BLOCK = 32768
 
 
@@ -55,17 +52,11 @@ def _kernels() -> ModuleType:
     return cpu_kernels
 
 
-def _round16(n: int) -> int:
-    return max(16, (n // 16) * 16)
-
-
-def block_sizes(steps: int, n: int, itemsize: int) -> tuple[int, int]:
-    """(forward, backward) neurons per block: enough blocks for all threads, backward's fits cache."""
-    threads = _kernels_threads()
-    per_thread = -(-n // (2 * threads))
-    fwd = _round16(min(_MAX_BLOCK, per_thread + 15))
-    bwd = _round16(min(_MAX_BLOCK, per_thread + 15, _CACHE_BUDGET // (steps * itemsize)))
-    return fwd, bwd
+def block_size(n: int) -> int:
+    """Neurons per block: a multiple of 16, at most 32768 (long rows keep the hardware
+    prefetchers streaming), small enough to give every thread two blocks."""
+    per_thread = -(-n // (2 * _kernels_threads()))
+    return max(16, (min(_MAX_BLOCK, per_thread + 15) // 16) * 16)
 
 
 def _kernels_threads() -> int:
@@ -116,15 +107,16 @@ class _FusedNeuron(torch.autograd.Function):
         spikes = POOL.empty((steps, n), x.dtype)
         v_final = POOL.empty((n,), x.dtype)
         prm = _params(plan, decay, x.dtype)
-        save_h = plan.surrogate_id < 0 and any(ctx.needs_input_grad[:3])
+        save_h = any(ctx.needs_input_grad[:3])
         h = POOL.empty((steps, n), x.dtype) if save_h else spikes
-        fwd_block, bwd_block = block_sizes(steps, n, x.element_size())
         kern.forward(
             xc.numpy(), v0.numpy(), spikes.numpy(), v_final.numpy(), h.numpy(), prm,
-            plan.form, int(plan.use_div), int(plan.hard), int(save_h), fwd_block,
+            plan.form, int(plan.use_div), int(plan.hard), int(save_h), block_size(n),
         )  # fmt: skip
-        ctx.save_for_backward(xc, v0, h if save_h else None)
-        ctx.plan, ctx.prm, ctx.block = plan, prm, bwd_block
+        # dL/dk of FORM_A reads X; everything else needs only H (and V_init).
+        need_x = decay is not None and ctx.needs_input_grad[2] and plan.form == FORM_A
+        ctx.save_for_backward(h if save_h else None, xc if need_x else None, v0)
+        ctx.plan, ctx.prm = plan, prm
         ctx.shapes = (x.shape, v_init.shape, v_init.dtype)
         ctx.has_decay = decay is not None
         ctx.set_materialize_grads(False)
@@ -134,30 +126,31 @@ class _FusedNeuron(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, grad_spikes: Tensor, grad_v: Tensor) -> tuple[Tensor | None, ...]:
         kern = _kernels()
-        xc, v0, h = ctx.saved_tensors
+        h, xc, v0 = ctx.saved_tensors
         plan: NeuronPlan = ctx.plan
         x_shape, v_shape, v_dtype = ctx.shapes
-        steps, n = xc.shape
+        steps, n = h.shape
         # Unused outputs arrive as None (materialize_grads is off): no zero-filled tensors.
-        gs = _grad_or_zeros(grad_spikes, (steps, n), xc.dtype)
-        gv = per_neuron(grad_v, xc.dtype)
+        gs = _grad_or_zeros(grad_spikes, (steps, n), h.dtype)
+        gv = per_neuron(grad_v, h.dtype)
         if plan.surrogate_id < 0:
             sg = plan.surrogate.derivative(h - plan.v_threshold)
-            sg = sg.to(xc.dtype).expand(steps, n).contiguous()
+            sg = sg.to(h.dtype).expand(steps, n).contiguous()
         else:
-            sg = gs  # unused by the kernel
-        gx = POOL.empty((steps, n), xc.dtype)
+            sg = h  # unused by the kernel
+        gx = POOL.empty((steps, n), h.dtype)
         need_v0 = ctx.needs_input_grad[1]
-        gv0 = POOL.empty((n if need_v0 else 0,), xc.dtype)
-        block = ctx.block
+        gv0 = POOL.empty((n if need_v0 else 0,), h.dtype)
+        block = block_size(n)
         gk_part = np.zeros(max(1, -(-n // block)), dtype=np.float64)
         need_k = int(ctx.has_decay and ctx.needs_input_grad[2])
         kern.backward(
-            xc.numpy(), v0.numpy(), gs.numpy(), gv.numpy(), sg.numpy(), gx.numpy(), gv0.numpy(),
-            gk_part, ctx.prm, plan.form, int(plan.use_div), int(plan.hard),
-            int(plan.detach_reset), plan.surrogate_id, need_k, block,
+            h.numpy(), (h if xc is None else xc).numpy(), v0.numpy(), gs.numpy(), gv.numpy(),
+            sg.numpy(), gx.numpy(), gv0.numpy(), gk_part, ctx.prm, plan.form,
+            int(plan.use_div), int(plan.hard), int(plan.detach_reset), plan.surrogate_id,
+            need_k, block,
         )  # fmt: skip
-        g_decay = torch.tensor(gk_part.sum(), dtype=xc.dtype) if need_k else None
+        g_decay = torch.tensor(gk_part.sum(), dtype=h.dtype) if need_k else None
         g_v0 = gv0.view(v_shape).to(v_dtype) if need_v0 else None
         return gx.view(x_shape), g_v0, g_decay, None
 
