@@ -5,6 +5,10 @@ on [T=8, B=32, 2, 32, 32]; cross-entropy of the mean over T. Prints samples/s, t
 ratios, and where the time of one spikestack step goes (torch.profiler, self CPU time).
 
     python benchmarks/train_step.py [--steps 10] [--batch 32] [--T 8] [--no-profile]
+                                    [--channels-last]
+
+``--channels-last`` stores the input and every net's conv weights channels-last (all
+nets alike); spikestack's neurons keep that layout without copying.
 """
 
 from __future__ import annotations
@@ -115,20 +119,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per net")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--channels-last", action="store_true", help="channels-last input and conv weights"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = (torch.rand(args.T, args.batch, 2, 32, 32) < 0.2).float()
     y = torch.randint(0, 10, (args.batch,))
+    if args.channels_last:  # [T, B, C, H, W] stored as [T, B, H, W, C]
+        x = x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
     nets: dict[str, nn.Module | None] = {
         "spikestack LIF (cpu fused)": spikestack_net("auto"),
         "spikestack LIF (torch ref)": spikestack_net("torch"),
         "SpikingJelly LIFNode": spikingjelly_net(),
         "ReLU (same net)": relu_net(),
     }
+    if args.channels_last:
+        nets = {k: n and n.to(memory_format=torch.channels_last) for k, n in nets.items()}
+    layout = "channels-last" if args.channels_last else "contiguous"
     print(
-        f"train step, input [T={args.T}, B={args.batch}, 2, 32, 32], {torch.get_num_threads()} threads"
+        f"train step, input [T={args.T}, B={args.batch}, 2, 32, 32] ({layout}), "
+        f"{torch.get_num_threads()} threads"
     )
     steps: dict[str, Callable[[], float]] = {}
     for name, net in nets.items():

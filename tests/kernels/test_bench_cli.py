@@ -21,8 +21,8 @@ def test_bench_neurons_is_registered() -> None:
 
 
 @pytest.mark.skipif(not cpu_backend.is_available(), reason="numba is not installed")
-def test_fused_backward_keeps_only_the_input() -> None:
-    """Per neuron-step the fused LIF keeps X (4 bytes) plus v_init (4/T); the reference 12."""
+def test_fused_backward_keeps_only_the_membrane() -> None:
+    """Per neuron-step the fused LIF keeps H (4 bytes) plus v_init (4/T); the reference 12."""
     steps, n = 8, 4096
     x = torch.randn(steps, n)
     v0 = torch.zeros(n)
@@ -53,3 +53,19 @@ def test_bench_on_cuda_without_a_gpu_says_so() -> None:
 
     with pytest.raises(SystemExit, match="no CUDA device"):
         run_neurons(steps=(2,), neurons=8, device="cuda", out=lambda _: None)
+
+
+@pytest.mark.skipif(not cpu_backend.is_available(), reason="numba is not installed")
+def test_train_step_benchmark_runs_channels_last(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "train_step.py"
+    spec = importlib.util.spec_from_file_location("train_step_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = ["--T", "2", "--batch", "2", "--steps", "1", "--no-profile", "--channels-last"]
+    assert module.main(args) == 0
+    out = capsys.readouterr().out
+    assert "(channels-last)" in out and "spikestack LIF (cpu fused)" in out

@@ -136,6 +136,26 @@ def test_non_contiguous_inputs(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["if_", "lif", "plif"])
+def test_channels_last_runs_in_place(kind: str) -> None:
+    """A dense input in another memory order ([T, B, C, H, W] stored channels-last) is
+    read as it lies: spikes, dX, V_final and dV_init come back in the input's layout,
+    equal to the reference, whatever the layout of v_init."""
+    x_nhwc, _ = _inputs((4, 2, 5, 3, 6), torch.float32, seed=9)  # [T, B, H, W, C]
+    x = x_nhwc.permute(0, 1, 4, 2, 3)  # [T, B, C, H, W], channels-last strides
+    assert not x.is_contiguous()
+    for v0 in (torch.rand(2, 6, 5, 3) * 0.6, (torch.rand(2, 5, 3, 6) * 0.6).permute(0, 3, 1, 2)):
+        opts = _options(kind, v_reset=-0.2)
+        _assert_matches(kind, x, v0, opts)
+        xg = x.detach().requires_grad_()
+        v0g = v0.detach().requires_grad_()
+        args = [xg, v0g] + ([torch.tensor(0.4)] if kind == "plif" else [])
+        spikes, v = getattr(cpu_backend, kind)(*args, **opts)
+        assert spikes.stride() == x.stride() and v.stride() == x.stride()[1:]
+        gx, gv0 = torch.autograd.grad((spikes * xg.detach()).sum() + v.sum(), [xg, v0g])
+        assert gx.stride() == x.stride() and gv0.stride() == x.stride()[1:]
+
+
+@pytest.mark.parametrize("kind", ["if_", "lif", "plif"])
 def test_one_value_states(kind: str) -> None:
     """A stride-0 v_init (one value for all neurons) is read as a scalar by the kernel;
     its gradient, and an expanded dL/dV_final, must still match the reference."""

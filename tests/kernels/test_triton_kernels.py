@@ -131,6 +131,22 @@ def test_custom_surrogate_and_shapes() -> None:
     assert g_tri[0].abs().sum() > 0
 
 
+def test_channels_last_runs_in_place() -> None:
+    """[T, B, C, H, W] stored channels-last: outputs and dX keep the input's strides."""
+    backend = _backend()
+    x_nhwc, _ = _inputs((3, 2, 4, 3, 5), seed=6)  # [T, B, H, W, C]
+    x = x_nhwc.permute(0, 1, 4, 2, 3)
+    v0 = torch.rand(2, 5, 4, 3, device=DEVICE) * 0.6  # contiguous, unlike x
+    opts = _options("lif", v_reset=-0.3)
+    s_ref, v_ref, g_ref = _run(reference, "lif", x, v0, opts)
+    s_tri, v_tri, g_tri = _run(backend, "lif", x, v0, opts)
+    assert torch.equal(s_tri, s_ref)
+    torch.testing.assert_close(v_tri, v_ref, **F32)
+    for got, want in zip(g_tri, g_ref, strict=True):
+        torch.testing.assert_close(got, want, **F32)
+    assert s_tri.stride() == x.stride() and g_tri[0].stride() == x.stride()
+
+
 def test_half_precision_computes_in_float32() -> None:
     """float16 storage, float32 arithmetic: equals the reference on the upcast input."""
     backend = _backend()

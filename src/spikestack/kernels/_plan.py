@@ -148,6 +148,41 @@ def make_plan(
     )
 
 
+class NeuronLayout:
+    """How a fused kernel sees ``x [T, ...]`` as ``[T, N]``, in x's own memory order.
+
+    The neuron dims are taken in the order of their strides, so any dense x with T
+    outermost (contiguous, ``channels_last``, other permutations) is a ``[T, N]`` view
+    with no copy; other layouts are copied once. Outputs are handed back in the same
+    layout (spikes and dX with x's strides), so the next layer sees what it gave.
+    """
+
+    def __init__(self, x: Tensor) -> None:
+        order = sorted(range(1, x.dim()), key=lambda d: -x.stride(d))
+        if not x.permute(0, *order).is_contiguous():
+            order = list(range(1, x.dim()))
+        self.dims = tuple(d - 1 for d in order)  # of the per-neuron state [...]
+        self.inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
+        self.steps = x.shape[0]
+        self.state_shape = tuple(x.shape[d] for d in order)  # per-neuron shape, memory order
+
+    def seq(self, t: Tensor) -> Tensor:
+        """``t [T, ...]`` as a contiguous ``[T, N]`` (a view when its layout is x's)."""
+        return t.permute(0, *(d + 1 for d in self.dims)).reshape(self.steps, -1).contiguous()
+
+    def state(self, v: Tensor) -> Tensor:
+        """Per-neuron ``v [...]`` in the kernels' neuron order (a view when it can be)."""
+        return v.permute(*self.dims)
+
+    def seq_out(self, flat: Tensor) -> Tensor:
+        """``[T, N]`` kernel output as a ``[T, ...]`` tensor with x's layout."""
+        return flat.view(self.steps, *self.state_shape).permute(0, *(d + 1 for d in self.inverse))
+
+    def state_out(self, flat: Tensor) -> Tensor:
+        """``[N]`` kernel output as a per-neuron tensor with x's layout."""
+        return flat.view(self.state_shape).permute(*self.inverse)
+
+
 RunFused = Callable[[Tensor, Tensor, "Tensor | None", NeuronPlan], tuple[Tensor, Tensor]]
 
 

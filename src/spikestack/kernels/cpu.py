@@ -15,7 +15,6 @@ reference's, and ``backend="cpu"`` raises a clear error.
 from __future__ import annotations
 
 import importlib.util
-import math
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -26,7 +25,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from spikestack.kernels._buffers import POOL
-from spikestack.kernels._plan import FORM_A, FusedOps, NeuronPlan
+from spikestack.kernels._plan import FORM_A, FusedOps, NeuronLayout, NeuronPlan
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
 
@@ -77,12 +76,6 @@ def _params(plan: NeuronPlan, decay: Tensor | None, dtype: torch.dtype) -> np.nd
     return np.array(values, dtype=np.float32 if dtype == torch.float32 else np.float64)
 
 
-def _grad_or_zeros(grad: Tensor | None, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
-    if grad is None:
-        return POOL.empty(shape, dtype).zero_()
-    return grad.detach().reshape(shape).to(dtype).contiguous()
-
-
 def per_neuron(v: Tensor | None, dtype: torch.dtype) -> Tensor:
     """``v`` flattened for the kernels: one entry when every neuron holds the same value
     (a stride-0 view such as the resting state, or None meaning zero), else N entries."""
@@ -101,9 +94,10 @@ class _FusedNeuron(torch.autograd.Function):
     ) -> tuple[Tensor, Tensor]:
         kern = _kernels()
         steps = x.shape[0]
-        xc = x.detach().reshape(steps, math.prod(x.shape[1:])).contiguous()
+        layout = NeuronLayout(x)
+        xc = layout.seq(x.detach())
         n = xc.shape[1]
-        v0 = per_neuron(v_init, x.dtype)
+        v0 = per_neuron(layout.state(v_init), x.dtype)
         spikes = POOL.empty((steps, n), x.dtype)
         v_final = POOL.empty((n,), x.dtype)
         prm = _params(plan, decay, x.dtype)
@@ -116,11 +110,10 @@ class _FusedNeuron(torch.autograd.Function):
         # dL/dk of FORM_A reads X; everything else needs only H (and V_init).
         need_x = decay is not None and ctx.needs_input_grad[2] and plan.form == FORM_A
         ctx.save_for_backward(h if save_h else None, xc if need_x else None, v0)
-        ctx.plan, ctx.prm = plan, prm
-        ctx.shapes = (x.shape, v_init.shape, v_init.dtype)
+        ctx.plan, ctx.prm, ctx.layout, ctx.v_dtype = plan, prm, layout, v_init.dtype
         ctx.has_decay = decay is not None
         ctx.set_materialize_grads(False)
-        return spikes.view(x.shape), v_final.view(v_init.shape).to(v_init.dtype)
+        return layout.seq_out(spikes), layout.state_out(v_final).to(v_init.dtype)
 
     @staticmethod
     @once_differentiable
@@ -128,11 +121,14 @@ class _FusedNeuron(torch.autograd.Function):
         kern = _kernels()
         h, xc, v0 = ctx.saved_tensors
         plan: NeuronPlan = ctx.plan
-        x_shape, v_shape, v_dtype = ctx.shapes
+        layout: NeuronLayout = ctx.layout
         steps, n = h.shape
         # Unused outputs arrive as None (materialize_grads is off): no zero-filled tensors.
-        gs = _grad_or_zeros(grad_spikes, (steps, n), h.dtype)
-        gv = per_neuron(grad_v, h.dtype)
+        if grad_spikes is None:
+            gs = POOL.empty((steps, n), h.dtype).zero_()
+        else:
+            gs = layout.seq(grad_spikes.detach().to(h.dtype))
+        gv = per_neuron(None if grad_v is None else layout.state(grad_v), h.dtype)
         if plan.surrogate_id < 0:
             sg = plan.surrogate.derivative(h - plan.v_threshold)
             sg = sg.to(h.dtype).expand(steps, n).contiguous()
@@ -151,8 +147,8 @@ class _FusedNeuron(torch.autograd.Function):
             need_k, block,
         )  # fmt: skip
         g_decay = torch.tensor(gk_part.sum(), dtype=h.dtype) if need_k else None
-        g_v0 = gv0.view(v_shape).to(v_dtype) if need_v0 else None
-        return gx.view(x_shape), g_v0, g_decay, None
+        g_v0 = layout.state_out(gv0).to(ctx.v_dtype) if need_v0 else None
+        return layout.seq_out(gx), g_v0, g_decay, None
 
 
 def _run(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import math
 from functools import cache
 from typing import Any
 
@@ -26,7 +25,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from spikestack.kernels._plan import FusedOps, NeuronPlan
+from spikestack.kernels._plan import FusedOps, NeuronLayout, NeuronPlan
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
 
@@ -84,9 +83,10 @@ class _TritonNeuron(torch.autograd.Function):
     ) -> tuple[Tensor, Tensor]:
         kern = _kernels()
         steps = x.shape[0]
-        xc = x.detach().reshape(steps, math.prod(x.shape[1:])).contiguous()
+        layout = NeuronLayout(x)
+        xc = layout.seq(x.detach())
         n = xc.shape[1]
-        v0 = v_init.detach().to(x.dtype).reshape(-1).contiguous()
+        v0 = layout.state(v_init.detach()).to(x.dtype).reshape(-1).contiguous()
         spikes = torch.empty_like(xc)
         v_final = torch.empty(n, dtype=x.dtype, device=x.device)
         prm = _params(plan, decay, x.device)
@@ -102,10 +102,9 @@ class _TritonNeuron(torch.autograd.Function):
                 enable_fp_fusion=False,
             )  # fmt: skip
         ctx.save_for_backward(xc, v0, h if save_h else None, prm)
-        ctx.plan = plan
-        ctx.shapes = (x.shape, v_init.shape, v_init.dtype)
+        ctx.plan, ctx.layout, ctx.v_dtype = plan, layout, v_init.dtype
         ctx.has_decay = decay is not None
-        return spikes.view(x.shape), v_final.view(v_init.shape).to(v_init.dtype)
+        return layout.seq_out(spikes), layout.state_out(v_final).to(v_init.dtype)
 
     @staticmethod
     @once_differentiable
@@ -113,10 +112,10 @@ class _TritonNeuron(torch.autograd.Function):
         kern = _kernels()
         xc, v0, h, prm = ctx.saved_tensors
         plan: NeuronPlan = ctx.plan
-        x_shape, v_shape, v_dtype = ctx.shapes
+        layout: NeuronLayout = ctx.layout
         steps, n = xc.shape
-        gs = grad_spikes.reshape(steps, n).contiguous()
-        gv = grad_v.reshape(n).contiguous()
+        gs = layout.seq(grad_spikes)
+        gv = layout.state(grad_v).reshape(n).contiguous()
         if plan.surrogate_id < 0:
             sg = (
                 plan.surrogate.derivative(h - plan.v_threshold)
@@ -138,7 +137,8 @@ class _TritonNeuron(torch.autograd.Function):
                 SID=plan.surrogate_id, NEED_K=need_k, BLOCK=BLOCK,
             )  # fmt: skip
         g_decay = gk.sum() if need_k else None
-        return gx.view(x_shape), gv0.view(v_shape).to(v_dtype), g_decay, None
+        g_v0 = layout.state_out(gv0).to(ctx.v_dtype)
+        return layout.seq_out(gx), g_v0, g_decay, None
 
 
 def _run(
