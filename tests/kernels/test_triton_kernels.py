@@ -187,3 +187,15 @@ def test_lif_divides_as_torch_does_on_each_device() -> None:
         detach_reset=False, surrogate=S.ATan(),
     )  # fmt: skip
     assert device_plan(two, torch.device("cuda")) is two  # already an exact multiply
+
+
+def test_backward_keeps_only_the_membrane() -> None:
+    """LIF saves H (float32) and v_init for backward, not X as well."""
+    from spikestack.kernels.bench import LIF_OPTIONS, _saved_bytes
+
+    backend = _backend()
+    steps, n = 8, 4096
+    x = torch.randn(steps, n, device=DEVICE)
+    v0 = torch.zeros(n, device=DEVICE)
+    saved = _saved_bytes(lambda t: backend.lif(t, v0, **LIF_OPTIONS)[0], x)
+    assert saved == pytest.approx(4 + 4 / steps, rel=1e-3)  # plus the few-byte constants

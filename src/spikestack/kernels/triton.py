@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from spikestack.kernels._plan import FusedOps, NeuronLayout, NeuronPlan
+from spikestack.kernels._plan import FORM_A, FusedOps, NeuronLayout, NeuronPlan
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
 
@@ -101,7 +101,10 @@ class _TritonNeuron(torch.autograd.Function):
                 FORM=plan.form, USE_DIV=plan.use_div, HARD=plan.hard, SAVE_H=save_h, BLOCK=BLOCK,
                 enable_fp_fusion=False,
             )  # fmt: skip
-        ctx.save_for_backward(xc, v0, h if save_h else None, prm)
+        # backward reads X only for PLIF's dL/dk in FORM_A; H (float32) is all it needs else
+        need_x = decay is not None and ctx.needs_input_grad[2] and plan.form == FORM_A
+        ctx.save_for_backward(xc if need_x else None, v0, h if save_h else None, prm)
+        ctx.x_dtype = x.dtype
         ctx.plan, ctx.layout, ctx.v_dtype = plan, layout, v_init.dtype
         ctx.has_decay = decay is not None
         return layout.seq_out(spikes), layout.state_out(v_final).to(v_init.dtype)
@@ -111,9 +114,10 @@ class _TritonNeuron(torch.autograd.Function):
     def backward(ctx: Any, grad_spikes: Tensor, grad_v: Tensor) -> tuple[Tensor | None, ...]:
         kern = _kernels()
         xc, v0, h, prm = ctx.saved_tensors
+        dtype = ctx.x_dtype
         plan: NeuronPlan = ctx.plan
         layout: NeuronLayout = ctx.layout
-        steps, n = xc.shape
+        steps, n = h.shape
         gs = layout.seq(grad_spikes)
         gv = layout.state(grad_v).reshape(n).contiguous()
         if plan.surrogate_id < 0:
@@ -125,14 +129,14 @@ class _TritonNeuron(torch.autograd.Function):
             )
         else:
             sg = h  # unused by the kernel
-        gx = torch.empty_like(xc)
-        gv0 = torch.empty(n, dtype=xc.dtype, device=xc.device)
+        gx = torch.empty(steps, n, dtype=dtype, device=h.device)
+        gv0 = torch.empty(n, dtype=dtype, device=h.device)
         nprog = max(1, -(-n // BLOCK))
-        gk = torch.zeros(nprog, dtype=torch.float32, device=xc.device)
+        gk = torch.zeros(nprog, dtype=torch.float32, device=h.device)
         need_k = bool(ctx.has_decay and ctx.needs_input_grad[2])
         if n:
             kern.backward[(nprog,)](
-                xc, v0, h, gs, gv, sg, gx, gv0, gk, prm, steps, n,
+                h if xc is None else xc, v0, h, gs, gv, sg, gx, gv0, gk, prm, steps, n,
                 FORM=plan.form, USE_DIV=plan.use_div, HARD=plan.hard, DETACH=plan.detach_reset,
                 SID=plan.surrogate_id, NEED_K=need_k, BLOCK=BLOCK,
             )  # fmt: skip
