@@ -344,6 +344,24 @@ def forward(
         _forward_block(x, v0, s_out, v_out, h_out, prm, form, use_div, hard, save_h, lo, hi)
 
 
+@njit(inline="always", **_OPTS)
+def _dk_loop(form, from_h, acc, gxr, prev, xr, prm, hard):  # type: ignore[no-untyped-def]
+    """acc[j] += dH[t] * dH[t]/dk for PLIF, with dH[t] in gxr and V[t-1] = reset(prev[j])
+    (``from_h``: prev is H[t-1]) or prev[j] (V_init); FORM_A then scales gxr to dX = dH * k
+    (PLIF multiplies by k; only LIF divides). Called with literal flags: one loop each."""
+    vth, vr, k, zero = prm[VTH], prm[VR], prm[K], prm[ZERO]
+    for j in range(acc.shape[0]):
+        d = gxr[j]
+        vp = _fire(prev[j], vth, vr, hard, zero)[1] if from_h else prev[j]
+        if form == 0:
+            acc[j] += np.float64(d) * np.float64(xr[j] - (vp - vr))
+            gxr[j] = d * k
+        elif form == 1:
+            acc[j] += np.float64(d) * np.float64(-(vp - vr))
+        else:
+            acc[j] += np.float64(d) * np.float64(-vp)
+
+
 @njit(**_OPTS)
 def _backward_block(
     h: Array, x: Array, v0: Array, gs: Array, gv_final: Array, sg_in: Array, gx: Array,
@@ -351,7 +369,6 @@ def _backward_block(
     need_k: int, lo: int, hi: int,
 ) -> float:  # fmt: skip
     """Backward of neurons lo..hi-1 (see :func:`backward`); returns their dL/dk."""
-    vth, vr, k, zero = prm[VTH], prm[VR], prm[K], prm[ZERO]
     m = hi - lo
     # G = dL/dV[t]; ends as dL/dV_init (kept when gv0 has N entries)
     g = gv0[lo:hi] if gv0.shape[0] > 0 else np.empty(m, dtype=gx.dtype)
@@ -365,25 +382,23 @@ def _backward_block(
         _reverse_step(
             sid, hr, g, gs[t, lo:hi], sgr, gxr, prm, hard, detach, form, use_div, 1 - need_k
         )
-        if need_k:  # gxr holds dH[t]; dH[t]/dk from V[t-1] (vp) and, FORM_A, X[t]
-            if t > 0:
+        if need_k:  # gxr holds dH[t]; dH[t]/dk needs V[t-1] (and X[t] for FORM_A)
+            if t > 0:  # V[t-1] = reset(H[t-1])
                 hp = h[t - 1, lo:hi]
-                for j in range(m):
-                    vp[j] = _fire(hp[j], vth, vr, hard, zero)[1]
-            else:
+                if form == 0:
+                    _dk_loop(0, 1, acc, gxr, hp, x[t, lo:hi], prm, hard)
+                elif form == 1:
+                    _dk_loop(1, 1, acc, gxr, hp, hr, prm, hard)
+                else:
+                    _dk_loop(2, 1, acc, gxr, hp, hr, prm, hard)
+            else:  # V[-1] = V_init
                 _load(vp, v0, lo, hi)
-            if form == 0:
-                xr = x[t, lo:hi]
-                for j in range(m):
-                    d = gxr[j]
-                    acc[j] += np.float64(d) * np.float64(xr[j] - (vp[j] - vr))
-                    gxr[j] = d / k if use_div else d * k
-            elif form == 1:
-                for j in range(m):
-                    acc[j] += np.float64(gxr[j]) * np.float64(-(vp[j] - vr))
-            else:
-                for j in range(m):
-                    acc[j] += np.float64(gxr[j]) * np.float64(-vp[j])
+                if form == 0:
+                    _dk_loop(0, 0, acc, gxr, vp, x[t, lo:hi], prm, hard)
+                elif form == 1:
+                    _dk_loop(1, 0, acc, gxr, vp, hr, prm, hard)
+                else:
+                    _dk_loop(2, 0, acc, gxr, vp, hr, prm, hard)
     return acc.sum() if need_k else 0.0
 
 
