@@ -162,28 +162,24 @@ def _step(
     ``write_h`` ran 4x slower without H: hout is then s, and LLVM's runtime alias
     check sends aliasing arrays to the scalar loop.)"""
     num = (prm[K], prm[C], prm[VR], prm[VTH], prm[ONE], prm[ZERO])
-    div = use_div and form != 2
-    if write_h:
-        if form == 2:
-            _step_loop(2, 0, 1, xr, v, s, hout, num, hard)
-        elif form == 0:
-            if div:
-                _step_loop(0, 1, 1, xr, v, s, hout, num, hard)
-            else:
-                _step_loop(0, 0, 1, xr, v, s, hout, num, hard)
-        elif div:
-            _step_loop(1, 1, 1, xr, v, s, hout, num, hard)
-        else:
-            _step_loop(1, 0, 1, xr, v, s, hout, num, hard)
+    if form == 2 and write_h:
+        _step_loop(2, 0, 1, xr, v, s, hout, num, hard)
     elif form == 2:
         _step_loop(2, 0, 0, xr, v, s, hout, num, hard)
+    elif form == 0 and use_div and write_h:
+        _step_loop(0, 1, 1, xr, v, s, hout, num, hard)
+    elif form == 0 and use_div:
+        _step_loop(0, 1, 0, xr, v, s, hout, num, hard)
+    elif form == 0 and write_h:
+        _step_loop(0, 0, 1, xr, v, s, hout, num, hard)
     elif form == 0:
-        if div:
-            _step_loop(0, 1, 0, xr, v, s, hout, num, hard)
-        else:
-            _step_loop(0, 0, 0, xr, v, s, hout, num, hard)
-    elif div:
+        _step_loop(0, 0, 0, xr, v, s, hout, num, hard)
+    elif use_div and write_h:
+        _step_loop(1, 1, 1, xr, v, s, hout, num, hard)
+    elif use_div:
         _step_loop(1, 1, 0, xr, v, s, hout, num, hard)
+    elif write_h:
+        _step_loop(1, 0, 1, xr, v, s, hout, num, hard)
     else:
         _step_loop(1, 0, 0, xr, v, s, hout, num, hard)
 
