@@ -36,7 +36,7 @@ def test_get_with_parameters_and_errors():
         surrogates.get("atn")
     with pytest.raises(TypeError):
         surrogates.get("atan", beta=1.0)
-    with pytest.raises(ValueError, match="alpha must be a positive"):
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0"):
         ATan(alpha=-1.0)
 
 

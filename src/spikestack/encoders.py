@@ -12,12 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from spikestack.validation import check_int
+
 __all__ = ["Direct", "Latency", "Poisson"]
-
-
-def _check_steps(num_steps: int) -> None:
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be an int >= 1; got {num_steps!r}")
 
 
 def _check_input(x: object) -> Tensor:
@@ -39,34 +36,32 @@ def _check_unit_range(x: Tensor) -> None:
 class Direct:
     """Repeat the analog input at every step (direct / constant-current encoding)."""
 
-    num_steps: int
+    T: int
 
     def __post_init__(self) -> None:
-        _check_steps(self.num_steps)
+        check_int("T", self.T)
 
     def __call__(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         x = _check_input(x)
-        return x.unsqueeze(0).expand(self.num_steps, *x.shape)
+        return x.unsqueeze(0).expand(self.T, *x.shape)
 
 
 @dataclass(frozen=True)
 class Poisson:
     """Rate coding: at each step a neuron spikes with probability ``gain · x`` (x in [0, 1])."""
 
-    num_steps: int
+    T: int
     gain: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_steps(self.num_steps)
+        check_int("T", self.T)
         if not 0 < self.gain <= 1:
             raise ValueError(f"gain must be in (0, 1]; got {self.gain!r}")
 
     def __call__(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         x = _check_input(x)
         _check_unit_range(x)
-        u = torch.rand(
-            (self.num_steps, *x.shape), generator=generator, device=x.device, dtype=x.dtype
-        )
+        u = torch.rand((self.T, *x.shape), generator=generator, device=x.device, dtype=x.dtype)
         return (u < self.gain * x).to(x.dtype)
 
 
@@ -74,29 +69,29 @@ class Poisson:
 class Latency:
     """Time-to-first-spike coding: each input fires once, stronger inputs earlier.
 
-    ``linear=True``: t = round((1 - x) · (num_steps - 1)).
+    ``linear=True``: t = round((1 - x) · (T - 1)).
     ``linear=False``: the RC-charging time t = tau · ln(x / (x - threshold)), normalised so
     that x = 1 fires at 0 and clipped to the last step (snnTorch-style).
     Inputs ``x <= threshold`` never fire. Deterministic (the generator is unused).
     """
 
-    num_steps: int
+    T: int
     threshold: float = 0.0
     linear: bool = True
     tau: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_steps(self.num_steps)
+        check_int("T", self.T)
         if not 0 <= self.threshold < 1:
             raise ValueError(f"threshold must be in [0, 1); got {self.threshold!r}")
         if self.tau <= 0:
             raise ValueError(f"tau must be > 0; got {self.tau!r}")
 
     def spike_times(self, x: Tensor) -> Tensor:
-        """Integer firing step of every input; ``num_steps`` marks inputs that never fire."""
+        """Integer firing step of every input; ``T`` marks inputs that never fire."""
         x = _check_input(x)
         _check_unit_range(x)
-        last = self.num_steps - 1
+        last = self.T - 1
         fires = x > self.threshold
         if self.linear:
             t = torch.round((1 - x) * last)
@@ -105,9 +100,9 @@ class Latency:
             raw = self.tau * torch.log(safe / (safe - self.threshold).clamp_min(1e-12))
             at_one = self.tau * math.log(1 / (1 - self.threshold)) if self.threshold > 0 else 0.0
             t = torch.clamp(torch.round(raw - at_one), 0, last)
-        return torch.where(fires, t, torch.full_like(t, self.num_steps)).long()
+        return torch.where(fires, t, torch.full_like(t, self.T)).long()
 
     def __call__(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         times = self.spike_times(x)
-        steps = torch.arange(self.num_steps, device=x.device).view(-1, *([1] * x.dim()))
+        steps = torch.arange(self.T, device=x.device).view(-1, *([1] * x.dim()))
         return (steps == times.unsqueeze(0)).to(x.dtype)

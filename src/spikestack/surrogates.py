@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from spikestack.registry import Registry
+from spikestack.validation import check_positive
 
 __all__ = [
     "Surrogate",
@@ -41,6 +42,7 @@ __all__ = [
     "SoftSign",
     "PiecewiseExp",
     "LeakyKReLU",
+    "check_surrogate",
     "heaviside",
     "get",
     "list_surrogates",
@@ -153,13 +155,19 @@ def get(name: str | Surrogate, **params: float) -> Surrogate:
     return _REGISTRY.get(name)(**params)
 
 
+def check_surrogate(surrogate: object) -> Surrogate:
+    """``surrogate`` itself; raise a TypeError unless it is a :class:`Surrogate` instance."""
+    if not isinstance(surrogate, Surrogate):
+        raise TypeError(
+            "surrogate must be a spikestack.surrogates.Surrogate (e.g. ATan()); "
+            f"got {type(surrogate).__name__}"
+        )
+    return surrogate
+
+
 def _check_positive(obj: Surrogate, *names: str) -> None:
     for name in names:
-        value = getattr(obj, name)
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(
-                f"{type(obj).__name__}.{name} must be a positive finite number; got {value!r}"
-            )
+        check_positive(f"{type(obj).__name__}.{name}", getattr(obj, name))
 
 
 @_builtin("atan", 0)
@@ -315,8 +323,7 @@ class LeakyKReLU(Surrogate):
 
     def __post_init__(self) -> None:
         _check_positive(self, "k")
-        if not math.isfinite(self.leak) or self.leak < 0:
-            raise ValueError(f"LeakyKReLU.leak must be a finite number >= 0; got {self.leak!r}")
+        check_positive("LeakyKReLU.leak", self.leak, allow_zero=True)
 
     def derivative(self, x: Tensor) -> Tensor:
         return torch.where(x >= 0, self.k, self.leak).to(x.dtype)

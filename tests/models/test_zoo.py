@@ -174,7 +174,7 @@ def test_unknown_argument_is_named_with_a_suggestion() -> None:
         ("spikformer_4_384", {"patch_size": 6}, "patch_size must be a power of two"),
         ("spikformer_4_384", {"embed_dim": 36}, "divisible by 8"),
         ("qkformer_4_384", {"depths": (1, 1)}, "depths must be three"),
-        ("sew_resnet18", {"T": 0}, "T must be a positive int"),
+        ("sew_resnet18", {"T": 0}, "T must be an int >= 1"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(name: str, kwargs: dict, match: str) -> None:

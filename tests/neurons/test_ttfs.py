@@ -9,8 +9,13 @@ import torch
 from torch import nn
 
 import spikestack
-from spikestack.layers import TemporalWeightingDecoder, TimeDistributed
-from spikestack.neurons import TTFS, check_ttfs_pooling, create_neuron, ttfs_avg_pool2d, ttfs_init_
+from spikestack.layers import (
+    TemporalWeightingDecoder,
+    TimeDistributed,
+    check_ttfs_pooling,
+    ttfs_avg_pool2d,
+)
+from spikestack.neurons import TTFS, create_neuron, ttfs_init_
 from spikestack.surrogates import Sigmoid
 
 

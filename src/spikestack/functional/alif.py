@@ -24,14 +24,9 @@ import math
 import torch
 from torch import Tensor
 
-from spikestack.functional.neurons import (
-    check_neuron_params,
-    check_sequence,
-    check_surrogate,
-    check_tau,
-    initial_state,
-)
-from spikestack.surrogates import ATan, Surrogate
+from spikestack.functional.neurons import initial_state
+from spikestack.surrogates import ATan, Surrogate, check_surrogate
+from spikestack.validation import check_neuron_params, check_sequence, check_tau
 
 __all__ = ["alif", "check_adaptation"]
 

@@ -7,65 +7,16 @@ the spikes, or ``(spikes, v_final)`` with ``return_state=True``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from spikestack.kernels import get_op
-from spikestack.surrogates import ATan, Surrogate
+from spikestack.surrogates import ATan, Surrogate, check_surrogate
+from spikestack.validation import check_neuron_params, check_sequence, check_tau
 
 _DEFAULT_SURROGATE = ATan()
-
-
-def check_sequence(x: object, *, name: str = "x") -> Tensor:
-    """Raise a clear error unless ``x`` is a floating tensor ``[T, B, ...]`` with T >= 1."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor [T, B, ...]; got {type(x).__name__}")
-    if x.dim() < 2:
-        raise ValueError(
-            f"{name} must be [T, B, ...] with at least 2 dims; got shape {tuple(x.shape)}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}")
-    if x.shape[0] < 1:
-        raise ValueError(f"{name} must have T >= 1 time steps; got shape {tuple(x.shape)}")
-    return x
-
-
-def check_neuron_params(*, v_threshold: float, v_reset: float | None) -> None:
-    if (
-        not isinstance(v_threshold, (int, float))
-        or not math.isfinite(v_threshold)
-        or v_threshold <= 0
-    ):
-        raise ValueError(f"v_threshold must be a positive finite number; got {v_threshold!r}")
-    if v_reset is not None:
-        if not isinstance(v_reset, (int, float)) or not math.isfinite(v_reset):
-            raise ValueError(
-                f"v_reset must be a finite number or None (soft reset); got {v_reset!r}"
-            )
-        if v_reset >= v_threshold:
-            raise ValueError(
-                f"v_reset must be below v_threshold; got v_reset={v_reset}, v_threshold={v_threshold}"
-            )
-
-
-def check_tau(tau: float) -> None:
-    if not isinstance(tau, (int, float)) or not math.isfinite(tau) or tau <= 1:
-        raise ValueError(
-            f"tau must be a finite number > 1 (tau <= 1 makes the membrane forget or diverge); got {tau!r}"
-        )
-
-
-def check_surrogate(surrogate: object) -> Surrogate:
-    if not isinstance(surrogate, Surrogate):
-        raise TypeError(
-            "surrogate must be a spikestack.surrogates.Surrogate (e.g. ATan()); "
-            f"got {type(surrogate).__name__}"
-        )
-    return surrogate
 
 
 def initial_state(
@@ -121,7 +72,7 @@ def if_(
     return_state: bool = False,
     backend: str = "auto",
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Integrate-and-fire over ``x [T, B, ...]``; see :mod:`spikestack.functional.reference`."""
+    """Integrate-and-fire over ``x [T, B, ...]``; see :mod:`spikestack.kernels.reference`."""
     check_sequence(x)
     return _dispatch(
         "if_", x, v_init=v_init, v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate,
@@ -142,7 +93,7 @@ def lif(
     return_state: bool = False,
     backend: str = "auto",
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Leaky integrate-and-fire over ``x [T, B, ...]``; see :mod:`spikestack.functional.reference`."""
+    """Leaky integrate-and-fire over ``x [T, B, ...]``; see :mod:`spikestack.kernels.reference`."""
     check_sequence(x)
     check_tau(tau)
     return _dispatch(

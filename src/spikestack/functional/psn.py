@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from spikestack.functional.neurons import check_sequence, check_surrogate
-from spikestack.surrogates import ATan, Surrogate
+from spikestack.surrogates import ATan, Surrogate, check_surrogate
+from spikestack.validation import check_sequence
 
 __all__ = [
     "band_mask",
@@ -70,11 +70,11 @@ def psn(
 
 
 def band_mask(
-    num_steps: int, k: int, *, device: torch.device | None = None, dtype: torch.dtype | None = None
+    T: int, k: int, *, device: torch.device | None = None, dtype: torch.dtype | None = None
 ) -> Tensor:
     """M_k [T, T]: 1 where 0 <= i - j <= k - 1 (step i sees steps i-k+1 .. i), else 0."""
     check_k(k)
-    i = torch.arange(num_steps, device=device)
+    i = torch.arange(T, device=device)
     lag = i.unsqueeze(1) - i.unsqueeze(0)
     return ((lag >= 0) & (lag < k)).to(dtype or torch.get_default_dtype())
 
@@ -105,14 +105,14 @@ def masked_psn(
     return psn(x, masked_weight(weight, k, masking_factor), bias, surrogate=surrogate)
 
 
-def sliding_weight_matrix(weight: Tensor, num_steps: int) -> Tensor:
+def sliding_weight_matrix(weight: Tensor, T: int) -> Tensor:
     """The [T, T] Toeplitz matrix of a sliding PSN: W[i, j] = w[k-1-(i-j)] for 0 <= i-j < k."""
     if not isinstance(weight, Tensor) or weight.dim() != 1:
         raise ValueError(
             f"weight must be a 1-D [k] tensor; got {tuple(getattr(weight, 'shape', ()))}"
         )
     k = weight.shape[0]
-    i = torch.arange(num_steps, device=weight.device)
+    i = torch.arange(T, device=weight.device)
     lag = i.unsqueeze(1) - i.unsqueeze(0)
     inside = (lag >= 0) & (lag < k)
     index = (k - 1 - lag).clamp(0, k - 1)

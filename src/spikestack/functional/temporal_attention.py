@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from spikestack.functional.neurons import check_sequence
+from spikestack.validation import check_sequence
 
 __all__ = ["SQUEEZES", "apply_temporal_attention", "temporal_attention_scores"]
 

@@ -21,8 +21,9 @@ import math
 import torch
 from torch import Tensor
 
-from spikestack.functional.neurons import check_sequence, check_surrogate, initial_state
-from spikestack.surrogates import ATan, Surrogate
+from spikestack.functional.neurons import initial_state
+from spikestack.surrogates import ATan, Surrogate, check_surrogate
+from spikestack.validation import check_sequence
 
 __all__ = ["ttfs"]
 

@@ -2,7 +2,7 @@
 
 ``backend="auto" | "torch" | "cpu" | "triton"``:
 
-- ``torch``: the plain reference in :mod:`spikestack.functional.reference`,
+- ``torch``: the plain reference in :mod:`spikestack.kernels.reference`,
   always available, any device and dtype.
 - ``cpu``: fused numba kernels for CPU tensors (float32/float64).
 - ``triton``: fused Triton kernels for CUDA tensors.
@@ -35,7 +35,7 @@ BACKENDS = ("auto", "torch", "cpu", "triton")
 _MODULES: dict[str, str] = {
     "triton": "spikestack.kernels.triton",
     "cpu": "spikestack.kernels.cpu",
-    "torch": "spikestack.functional.reference",
+    "torch": "spikestack.kernels.reference",
 }
 _loaded: dict[str, ModuleType | None] = {}
 

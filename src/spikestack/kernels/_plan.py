@@ -1,6 +1,6 @@
 """What a fused neuron kernel needs to know, shared by the cpu and triton backends.
 
-The reference (:mod:`spikestack.functional.reference`) writes the charge of IF, LIF
+The reference (:mod:`spikestack.kernels.reference`) writes the charge of IF, LIF
 and PLIF in five ways, chosen to match SpikingJelly's rounding. They reduce to
 three forms with a decay operator ``op`` (``/ tau`` for LIF, ``* k`` with
 ``k = sigmoid(w)`` for PLIF):

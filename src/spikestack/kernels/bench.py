@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from spikestack import functional
-from spikestack.functional import reference
+from spikestack.kernels import get_op, reference
 from spikestack.surrogates import ATan
 
 LIF_OPTIONS = {
@@ -160,8 +159,11 @@ def run_neurons(
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     v0 = torch.zeros(neurons, device=device)
     eager: Step = lambda x: reference.lif(x, v0, **LIF_OPTIONS)[0]  # noqa: E731
-    # the public op from rest, as users call it (it hands the kernel a one-value state)
-    fused: Step = lambda x: functional.lif(x, backend=backend, **LIF_OPTIONS)  # noqa: E731
+    # from rest as spikestack.functional.lif calls it: a stride-0 resting state, which the
+    # kernel reads as one value for all neurons
+    rest = torch.zeros((), device=device).expand(neurons)
+    fused_op = get_op("lif", backend, v0)
+    fused: Step = lambda x: fused_op(x, rest, **LIF_OPTIONS)[0]  # noqa: E731
     fused_name = f"spikestack {backend} (fused)"
     sj = _spikingjelly_step()
     results: dict[int, list[Row]] = {}

@@ -1,6 +1,6 @@
 """Fused CPU backend: numba kernels for IF, LIF and PLIF (float32 and float64).
 
-Same contract as :mod:`spikestack.functional.reference`: ``(spikes, v_final)`` with
+Same contract as :mod:`spikestack.kernels.reference`: ``(spikes, v_final)`` with
 gradients for ``x``, ``v_init`` and (PLIF) ``w``. Forward reads X once and writes S
 once, plus H when a gradient will be needed; backward reads H and dS once and writes
 dX once (see :mod:`spikestack.kernels.cpu_kernels`). Built-in surrogates are

@@ -1,6 +1,6 @@
 """Fused Triton backend for CUDA tensors: IF, LIF, PLIF in float32, float16 and bfloat16.
 
-Same contract as :mod:`spikestack.functional.reference`. Arithmetic is float32 for
+Same contract as :mod:`spikestack.kernels.reference`. Arithmetic is float32 for
 every storage dtype (so float16/bfloat16 results equal the reference run on the
 input upcast to float32, not the reference's own half-precision rounding); S,
 dX and dV_init come back in the input's dtype. Forward saves H (float32, 4 bytes

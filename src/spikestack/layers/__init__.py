@@ -8,6 +8,7 @@ from spikestack.layers.registry import LAYERS, create_layer, list_layers, regist
 from spikestack.layers.sharing import SharingReport, count_parameters, share_kernels
 from spikestack.layers.temporal_attention import TemporalAttention
 from spikestack.layers.time_distributed import Flatten, TimeDistributed
+from spikestack.layers.ttfs_pooling import check_ttfs_pooling, ttfs_avg_pool2d
 
 register_layer("dcls_conv1d")(DCLSConv1d)
 register_layer("dcls_conv2d")(DCLSConv2d)
@@ -32,10 +33,12 @@ __all__ = [
     "TemporalAttention",
     "TemporalWeightingDecoder",
     "TimeDistributed",
+    "check_ttfs_pooling",
     "count_parameters",
     "create_layer",
     "list_layers",
     "register_layer",
     "share_kernels",
     "sigma_at",
+    "ttfs_avg_pool2d",
 ]

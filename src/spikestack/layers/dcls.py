@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.functional.dcls import INTERPOLATIONS, dcls_kernel
-from spikestack.functional.neurons import check_sequence
+from spikestack.validation import check_sequence
 
 __all__ = ["DCLSConv1d", "DCLSConv2d"]
 

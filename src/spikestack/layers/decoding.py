@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from spikestack.functional.neurons import check_sequence
+from spikestack.validation import check_int, check_sequence
 
 __all__ = ["TemporalWeightingDecoder"]
 
@@ -21,27 +21,24 @@ class TemporalWeightingDecoder(nn.Module):
     confirmed here; both choices train.
     """
 
-    def __init__(self, num_steps: int, *, init: str = "linear") -> None:
+    def __init__(self, T: int, *, init: str = "linear") -> None:
         super().__init__()
-        if not isinstance(num_steps, int) or num_steps < 1:
-            raise ValueError(f"num_steps must be an int >= 1; got {num_steps!r}")
+        check_int("T", T)
         if init == "linear":
-            w = (num_steps - torch.arange(num_steps, dtype=torch.float32)) / num_steps
+            w = (T - torch.arange(T, dtype=torch.float32)) / T
         elif init == "uniform":
-            w = torch.full((num_steps,), 1.0 / num_steps)
+            w = torch.full((T,), 1.0 / T)
         else:
             raise ValueError(f"init must be 'linear' or 'uniform'; got {init!r}")
-        self.num_steps = num_steps
+        self.T = T
         self.weight = nn.Parameter(w)
 
     def forward(self, x: Tensor) -> Tensor:
         check_sequence(x)
-        if x.shape[0] != self.num_steps:
-            raise ValueError(
-                f"decoder was built for T={self.num_steps} steps; got x with T={x.shape[0]}"
-            )
+        if x.shape[0] != self.T:
+            raise ValueError(f"decoder was built for T={self.T} steps; got x with T={x.shape[0]}")
         w = self.weight.to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
         return (w * x).sum(0)
 
     def extra_repr(self) -> str:
-        return f"num_steps={self.num_steps}"
+        return f"T={self.T}"

@@ -9,9 +9,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from spikestack.functional.neurons import check_sequence
 from spikestack.neurons.base import StatefulModule
 from spikestack.neurons.liaf import LIAF
+from spikestack.validation import check_sequence
 
 __all__ = ["LIAFConv2d", "LIAFLinear"]
 

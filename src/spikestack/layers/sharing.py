@@ -41,13 +41,17 @@ class SharingReport:
         )
 
 
-def count_parameters(modules: nn.Module | Iterable[nn.Module]) -> int:
-    """Number of parameter elements, counting a tensor shared by several layers once."""
+def count_parameters(
+    modules: nn.Module | Iterable[nn.Module], *, trainable_only: bool = False
+) -> int:
+    """Number of parameter elements, counting a tensor shared by several layers once
+    (``trainable_only``: only those with ``requires_grad``)."""
     modules = [modules] if isinstance(modules, nn.Module) else list(modules)
     seen: dict[int, int] = {}
     for module in modules:
         for p in module.parameters():
-            seen[id(p)] = p.numel()
+            if p.requires_grad or not trainable_only:
+                seen[id(p)] = p.numel()
     return sum(seen.values())
 
 

@@ -6,6 +6,7 @@ the PLIF networks, Spikformer, Spikingformer, their CML variants, QKFormer, the 
 U-Net, an SVFormer-style video transformer and a recurrent SEW network.
 """
 
+from spikestack.layers.sharing import count_parameters
 from spikestack.models import (  # noqa: F401  (each module registers its models)
     cml,
     csnn,
@@ -20,12 +21,6 @@ from spikestack.models import (  # noqa: F401  (each module registers its models
     unet,
     vgg,
 )
-from spikestack.models.registry import (
-    MODELS,
-    count_parameters,
-    create_model,
-    list_models,
-    register_model,
-)
+from spikestack.models.registry import MODELS, create_model, list_models, register_model
 
 __all__ = ["MODELS", "count_parameters", "create_model", "list_models", "register_model"]

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from spikestack.layers import Flatten, TimeDistributed
 from spikestack.models.registry import register_model
 from spikestack.neurons import NEURONS
+from spikestack.validation import check_int
 
 CONNECT_FUNCTIONS = ("ADD", "AND", "IAND")
 
@@ -46,7 +47,7 @@ class NeuronSpec:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     surrogate: Any = None
     backend: str = "auto"
-    num_steps: int | None = None  # given to neurons that take ``T`` (the PSN family)
+    T: int | None = None  # given to neurons that take ``T`` (the PSN family)
 
     def __post_init__(self) -> None:
         if isinstance(self.name, str):
@@ -72,8 +73,8 @@ class NeuronSpec:
             kwargs.setdefault("surrogate", self.surrogate)
         if accepted is None or "backend" in accepted:  # a neuron without one has one implementation
             kwargs.setdefault("backend", self.backend)
-        if self.num_steps is not None and accepted is not None and "T" in accepted:
-            kwargs.setdefault("T", self.num_steps)
+        if self.T is not None and accepted is not None and "T" in accepted:
+            kwargs.setdefault("T", self.T)
         for key, value in defaults.items():
             if accepted is None or key in accepted:
                 if force:
@@ -137,22 +138,17 @@ def connect_spikes(out: Tensor, identity: Tensor, connect: str) -> Tensor:
     return (1.0 - out) * identity
 
 
-def check_positive(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-
-
-def to_sequence(x: Tensor, num_steps: int, *, static_dims: int = 4) -> Tensor:
-    """``[T, B, ...]`` as is, or a static ``[B, ...]`` sample repeated over ``num_steps``."""
+def to_sequence(x: Tensor, T: int, *, static_dims: int = 4) -> Tensor:
+    """``[T, B, ...]`` as is, or a static ``[B, ...]`` sample repeated over ``T`` steps."""
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
     if x.dim() == static_dims:
-        return x.unsqueeze(0).repeat(num_steps, *([1] * static_dims))
+        return x.unsqueeze(0).repeat(T, *([1] * static_dims))
     if x.dim() == static_dims + 1:
         return x
     raise ValueError(
         f"x must be a sequence of {static_dims + 1} dims [T, B, ...] or a static "
-        f"{static_dims}-dim [B, ...] input (repeated over T={num_steps}); got shape {tuple(x.shape)}"
+        f"{static_dims}-dim [B, ...] input (repeated over T={T}); got shape {tuple(x.shape)}"
     )
 
 
@@ -166,7 +162,7 @@ class SpikingNet(nn.Module):
 
     def __init__(self, *, T: int, mean_output: bool) -> None:
         super().__init__()
-        check_positive("T", T)
+        check_int("T", T)
         self.T = T
         self.mean_output = bool(mean_output)
 

@@ -23,11 +23,11 @@ from torch import Tensor, nn
 from spikestack.layers import Flatten, TimeDistributed
 from spikestack.models._blocks import (
     SpikingNet,
-    check_positive,
     conv_bn,
     neuron_spec,
     register_variant,
 )
+from spikestack.validation import check_int
 
 
 class SequenceDropout(nn.Module):
@@ -83,7 +83,7 @@ class PLIFNet(SpikingNet):
             ("num_classes", num_classes),
             ("voting", voting),
         ):
-            check_positive(name, value)
+            check_int(name, value)
         if img_size < 2**stages:
             raise ValueError(f"img_size {img_size} is too small for {stages} 2x2 pools")
         layers: list[nn.Module] = []

@@ -23,12 +23,12 @@ from spikestack.models._attention import TransformerBlock
 from spikestack.models._blocks import (
     NeuronSpec,
     SpikingNet,
-    check_positive,
     conv_bn,
     max_pool,
     neuron_spec,
     register_variant,
 )
+from spikestack.validation import check_int
 
 
 class PatchEmbedInit(nn.Module):
@@ -89,7 +89,7 @@ class QKFormer(SpikingNet):
         mean_output: bool,
     ) -> None:
         super().__init__(T=T, mean_output=mean_output)
-        check_positive("num_classes", num_classes)
+        check_int("num_classes", num_classes)
         if patch_size not in (4, 16):
             raise ValueError(
                 f"patch_size must be 4 (CIFAR) or 16 (ImageNet, DVS); got {patch_size!r}"
@@ -146,8 +146,8 @@ def qkformer(
 ) -> QKFormer:
     """QKFormer (Zhou et al., NeurIPS 2024); ``depths`` = blocks per stage,
     ``qk_attention`` = "qk_token" (QKTA, the paper's default) or "qk_channel" (QKCA)."""
-    check_positive("img_size", img_size)
-    check_positive("in_channels", in_channels)
+    check_int("img_size", img_size)
+    check_int("in_channels", in_channels)
     if img_size % patch_size:
         raise ValueError(f"img_size ({img_size}) must be divisible by patch_size ({patch_size})")
     depths = tuple(depths)  # type: ignore[assignment]

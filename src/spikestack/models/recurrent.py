@@ -20,13 +20,13 @@ from spikestack.models._blocks import (
     NeuronSpec,
     SpikingNet,
     check_connect,
-    check_positive,
     conv_bn,
     linear_head,
     neuron_spec,
     register_variant,
 )
 from spikestack.models.resnet import ResidualBlock
+from spikestack.validation import check_int
 
 
 class RecurrentSpikingConv(nn.Module):
@@ -75,13 +75,13 @@ class RecurrentSEWNet(SpikingNet):
             ("num_classes", num_classes),
             ("blocks", blocks),
         ):
-            check_positive(name, value)
+            check_int(name, value)
         if not channels:
             raise ValueError("channels must list at least one stage width")
         layers: list[nn.Module] = [conv_bn(in_channels, channels[0]), spec()]
         cin = channels[0]
         for i, width in enumerate(channels):
-            check_positive("channels", width)
+            check_int("channels", width)
             for j in range(blocks):
                 stride = 2 if (i > 0 and j == 0) else 1
                 layers.append(

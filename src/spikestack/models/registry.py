@@ -47,8 +47,3 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
                 f"accepted: {', '.join(signature.parameters)}"
             )
     return builder(**kwargs)
-
-
-def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
-    """Number of parameters (shared parameters counted once)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

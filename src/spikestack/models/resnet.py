@@ -21,7 +21,6 @@ from spikestack.models._blocks import (
     NeuronSpec,
     SpikingNet,
     check_connect,
-    check_positive,
     connect_spikes,
     conv_bn,
     linear_head,
@@ -29,6 +28,7 @@ from spikestack.models._blocks import (
     neuron_spec,
     register_variant,
 )
+from spikestack.validation import check_int
 
 # depth -> (blocks per stage, bottleneck)
 RESNET_LAYOUTS: dict[int, tuple[tuple[int, int, int, int], bool]] = {
@@ -110,7 +110,7 @@ class SpikingResNet(SpikingNet):
             ("in_channels", in_channels),
             ("width", width),
         ):
-            check_positive(name, value)
+            check_int(name, value)
         self.stem = nn.Sequential(
             conv_bn(in_channels, width, 7, 2, 3), spec(detach_reset=True), max_pool(3, 2, 1)
         )

@@ -21,12 +21,12 @@ from spikestack.models._blocks import (
     NeuronSpec,
     SpikingNet,
     check_connect,
-    check_positive,
     connect_spikes,
     conv_bn,
     neuron_spec,
     register_variant,
 )
+from spikestack.validation import check_int
 
 BLOCK_TYPES = ("sew", "spiking", "plain")
 
@@ -71,7 +71,7 @@ class SEWDVSNet(SpikingNet):
             ("img_size", img_size),
             ("num_classes", num_classes),
         ):
-            check_positive(name, value)
+            check_int(name, value)
         if block not in BLOCK_TYPES:
             raise ValueError(f"block must be one of {BLOCK_TYPES}; got {block!r}")
         if img_size < 2 ** len(channels):
@@ -79,7 +79,7 @@ class SEWDVSNet(SpikingNet):
         layers: list[nn.Module] = []
         cin, size = in_channels, img_size
         for cout in channels:
-            check_positive("channels", cout)
+            check_int("channels", cout)
             if cout != cin:
                 layers += [conv_bn(cin, cout, 1), spec(detach_reset=True)]
             layers += [DVSBlock(cout, spec, block=block, connect=connect) for _ in range(blocks)]

@@ -25,12 +25,12 @@ from spikestack.models._attention import TransformerBlock
 from spikestack.models._blocks import (
     NeuronSpec,
     SpikingNet,
-    check_positive,
     conv_bn,
     max_pool,
     neuron_spec,
     register_variant,
 )
+from spikestack.validation import check_int
 
 DOWNSAMPLE_MODES = ("maxpool", "cml")
 
@@ -105,8 +105,8 @@ class SpikingTransformer(SpikingNet):
         pre_activation: bool = False,
     ) -> None:
         super().__init__(T=T, mean_output=mean_output)
-        check_positive("num_classes", num_classes)
-        check_positive("depth", depth)
+        check_int("num_classes", num_classes)
+        check_int("depth", depth)
         self.patch_size = patch_size
         self.tokenizer = tokenizer
         self.blocks = nn.Sequential(
@@ -131,8 +131,8 @@ class SpikingTransformer(SpikingNet):
 
 
 def check_image(img_size: int, patch_size: int, in_channels: int) -> None:
-    check_positive("img_size", img_size)
-    check_positive("in_channels", in_channels)
+    check_int("img_size", img_size)
+    check_int("in_channels", in_channels)
     num_pools(patch_size)
     if img_size % patch_size:
         raise ValueError(f"img_size ({img_size}) must be divisible by patch_size ({patch_size})")

@@ -22,11 +22,11 @@ from spikestack.layers import TimeDistributed
 from spikestack.models._attention import SpikingMLP, TransformerBlock
 from spikestack.models._blocks import (
     SpikingNet,
-    check_positive,
     conv_bn,
     neuron_spec,
     register_variant,
 )
+from spikestack.validation import check_int
 
 
 class SpikingLocalConv(nn.Module):
@@ -77,8 +77,8 @@ class SVFormer(SpikingNet):
         mean_output: bool,
     ) -> None:
         super().__init__(T=T, mean_output=mean_output)
-        check_positive("in_channels", in_channels)
-        check_positive("num_classes", num_classes)
+        check_int("in_channels", in_channels)
+        check_int("num_classes", num_classes)
         if len(embed_dims) != len(depths) or not embed_dims:
             raise ValueError(
                 f"embed_dims and depths must be non-empty and of equal length; got {embed_dims!r}, {depths!r}"
@@ -95,7 +95,7 @@ class SVFormer(SpikingNet):
         ]
         cin = d0
         for i, (dim, depth) in enumerate(zip(embed_dims, depths, strict=True)):
-            check_positive("embed_dims", dim)
+            check_int("embed_dims", dim)
             if i > 0:
                 layers += [spec(detach_reset=True), conv_bn(cin, dim, 3, 2)]
             for _ in range(depth):

@@ -27,11 +27,11 @@ from torch import Tensor, nn
 from spikestack.layers import TimeDistributed
 from spikestack.models._blocks import (
     SpikingNet,
-    check_positive,
     conv_bn,
     neuron_spec,
     register_variant,
 )
+from spikestack.validation import check_int
 
 
 class _Residual(nn.Module):
@@ -67,7 +67,7 @@ class SpikingUNet(SpikingNet):
             ("base_channels", base_channels),
             ("depth", depth),
         ):
-            check_positive(name, value)
+            check_int(name, value)
         if skip not in ("concat", "add"):
             raise ValueError(f"skip must be 'concat' or 'add'; got {skip!r}")
         if head not in ("analog", "spiking"):

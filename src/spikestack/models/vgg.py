@@ -17,10 +17,10 @@ from torch import Tensor, nn
 from spikestack.layers import Flatten, TimeDistributed
 from spikestack.models._blocks import (
     SpikingNet,
-    check_positive,
     neuron_spec,
     register_variant,
 )
+from spikestack.validation import check_int
 
 VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
@@ -49,7 +49,7 @@ class SpikingVGG(SpikingNet):
             ("pool_size", pool_size),
             ("hidden", hidden),
         ):
-            check_positive(name, value)
+            check_int(name, value)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
         layers: list[nn.Module] = []

@@ -13,7 +13,7 @@ from spikestack.neurons.psn import (
     set_masking_factor,
 )
 from spikestack.neurons.registry import NEURONS, create_neuron, list_neurons, register_neuron
-from spikestack.neurons.ttfs import TTFS, check_ttfs_pooling, ttfs_avg_pool2d, ttfs_init_
+from spikestack.neurons.ttfs import TTFS, ttfs_init_
 
 register_neuron("if")(IF)
 register_neuron("lif")(LIF)
@@ -39,13 +39,11 @@ __all__ = [
     "SpikingNeuron",
     "StatefulModule",
     "TTFS",
-    "check_ttfs_pooling",
     "create_neuron",
     "list_neurons",
     "masking_factor_at",
     "register_neuron",
     "reset",
     "set_masking_factor",
-    "ttfs_avg_pool2d",
     "ttfs_init_",
 ]

@@ -7,9 +7,9 @@ import math
 from torch import Tensor
 
 from spikestack.functional.alif import alif, check_adaptation
-from spikestack.functional.neurons import check_tau
 from spikestack.neurons.multistate import MultiStateNeuron
 from spikestack.surrogates import Surrogate
+from spikestack.validation import check_tau
 
 __all__ = ["ALIF"]
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from spikestack.functional.neurons import check_neuron_params, check_surrogate
 from spikestack.kernels import check_backend_name
-from spikestack.surrogates import ATan, Surrogate
+from spikestack.surrogates import ATan, Surrogate, check_surrogate
+from spikestack.validation import check_neuron_params
 
 
 class StatefulModule(nn.Module):

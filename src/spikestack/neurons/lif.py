@@ -8,9 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from spikestack import functional as F
-from spikestack.functional.neurons import check_tau
 from spikestack.neurons.base import SpikingNeuron
 from spikestack.surrogates import Surrogate
+from spikestack.validation import check_tau
 
 
 class IF(SpikingNeuron):

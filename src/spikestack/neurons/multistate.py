@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from spikestack.functional.neurons import check_sequence
 from spikestack.neurons.base import SpikingNeuron
+from spikestack.validation import check_sequence
 
 __all__ = ["MultiStateNeuron"]
 

@@ -13,10 +13,10 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.functional import psn as P
-from spikestack.functional.neurons import check_sequence, check_surrogate
 from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import StatefulModule
-from spikestack.surrogates import ATan, Surrogate
+from spikestack.surrogates import ATan, Surrogate, check_surrogate
+from spikestack.validation import check_int, check_sequence
 
 __all__ = [
     "PSN",
@@ -28,17 +28,11 @@ __all__ = [
 ]
 
 
-def _check_steps(num_steps: object) -> int:
-    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
-        raise ValueError(f"T (num_steps) must be an int >= 1; got {num_steps!r}")
-    return num_steps
-
-
-def _check_length(x: Tensor, num_steps: int, name: str) -> None:
+def _check_length(x: Tensor, T: int, name: str) -> None:
     check_sequence(x)
-    if x.shape[0] != num_steps:
+    if x.shape[0] != T:
         raise ValueError(
-            f"{name} was built for T={num_steps} steps; got x with T={x.shape[0]} "
+            f"{name} was built for T={T} steps; got x with T={x.shape[0]} "
             f"(shape {tuple(x.shape)}). Use SlidingPSN for sequences of any length."
         )
 
@@ -57,7 +51,7 @@ class PSN(nn.Module):
         self, T: int, *, surrogate: Surrogate | None = None, backend: str = "auto"
     ) -> None:
         super().__init__()
-        self.T = _check_steps(T)
+        self.T = check_int("T", T)
         self.surrogate = check_surrogate(ATan() if surrogate is None else surrogate)
         check_backend_name(backend)
         self.backend = backend
@@ -240,9 +234,9 @@ class SlidingPSN(StatefulModule):
     def reset(self) -> None:
         self.history = None
 
-    def toeplitz(self, num_steps: int) -> tuple[Tensor, Tensor]:
-        """The equivalent masked-PSN ``(weight [T, T], bias [T])`` for T = ``num_steps``."""
-        return P.sliding_weight_matrix(self.weight, num_steps), self.bias.expand(num_steps)
+    def toeplitz(self, T: int) -> tuple[Tensor, Tensor]:
+        """The equivalent masked-PSN ``(weight [T, T], bias [T])`` for ``T`` steps."""
+        return P.sliding_weight_matrix(self.weight, T), self.bias.expand(T)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

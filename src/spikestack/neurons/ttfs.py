@@ -1,14 +1,10 @@
-"""TTFS neuron, its initialisation, and the pooling rule of TTFS networks.
+"""TTFS neuron and its initialisation.
 
 Che, Fang et al., "Efficiently Training Time-to-First-Spike Spiking Neural Networks
 from Scratch" (arXiv:2410.23619). The dynamics are in :mod:`spikestack.functional.ttfs`;
 the temporal-weighting decoder is :class:`spikestack.layers.TemporalWeightingDecoder`.
-
-Pooling: a TTFS network must use average pooling, not max pooling. Average pooling
-of single-spike maps sums, over time, to (number of inputs that fired) / window <= 1
-per output, so the single-spike property survives; max pooling passes on a spike
-every time any input in the window fires, i.e. up to one per input.
-:func:`check_ttfs_pooling` finds max-pooling layers in a model.
+The pooling rule of TTFS networks (average, never max) is
+:mod:`spikestack.layers.ttfs_pooling`.
 """
 
 from __future__ import annotations
@@ -19,11 +15,10 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.functional.ttfs import ttfs
-from spikestack.layers.time_distributed import TimeDistributed
 from spikestack.neurons.multistate import MultiStateNeuron
 from spikestack.surrogates import Surrogate
 
-__all__ = ["TTFS", "check_ttfs_pooling", "ttfs_avg_pool2d", "ttfs_init_"]
+__all__ = ["TTFS", "ttfs_init_"]
 
 
 class TTFS(MultiStateNeuron):
@@ -101,28 +96,3 @@ def ttfs_init_(
     if not found:
         raise ValueError("ttfs_init_: the module contains no Linear or Conv layer")
     return module
-
-
-_MAX_POOLS = (
-    nn.MaxPool1d,
-    nn.MaxPool2d,
-    nn.MaxPool3d,
-    nn.AdaptiveMaxPool1d,
-    nn.AdaptiveMaxPool2d,
-    nn.AdaptiveMaxPool3d,
-)
-
-
-def check_ttfs_pooling(model: nn.Module) -> None:
-    """Raise ``ValueError`` naming every max-pooling layer in a TTFS ``model``."""
-    bad = [name or "<root>" for name, m in model.named_modules() if isinstance(m, _MAX_POOLS)]
-    if bad:
-        raise ValueError(
-            f"TTFS networks must use average pooling: max pooling breaks the one-spike-per-neuron "
-            f"property; replace {', '.join(bad)} with ttfs_avg_pool2d / nn.AvgPool2d"
-        )
-
-
-def ttfs_avg_pool2d(kernel_size: int, stride: int | None = None) -> TimeDistributed:
-    """The pooling layer of a TTFS network: average pooling over ``[T, B, C, H, W]``."""
-    return TimeDistributed(nn.AvgPool2d(kernel_size, stride))

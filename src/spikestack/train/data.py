@@ -83,12 +83,12 @@ def holdout_splits(
     return rest[rel_train], rest[rel_val], test_idx
 
 
-def make_encoder(name: str, num_steps: int) -> InputTransform:
-    """Input transform for static images: ``direct``, ``poisson`` or ``latency`` over ``num_steps``."""
+def make_encoder(name: str, T: int) -> InputTransform:
+    """Input transform for static images: ``direct``, ``poisson`` or ``latency`` over ``T``."""
     table = {"direct": encoders.Direct, "poisson": encoders.Poisson, "latency": encoders.Latency}
     if name not in table:
         raise ValueError(f"encoding must be one of {', '.join(table)}; got {name!r}")
-    encoder = table[name](num_steps)
+    encoder = table[name](T)
 
     def transform(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return encoder(x, generator=generator)

@@ -28,17 +28,6 @@ def check_sensor_size(sensor_size: Sequence[int], *, name: str = "sensor_size") 
         raise ValueError(f"{name} must be (W, H, P) with positive ints; got {sensor_size!r}")
 
 
-def check_probability(value: float, *, name: str) -> None:
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
-
-
-def check_positive(value: float, *, name: str, allow_zero: bool = False) -> None:
-    if value is None or (value < 0 if allow_zero else value <= 0):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {bound}; got {value!r}")
-
-
 def ycoord(events: np.ndarray) -> np.ndarray:
     """The y column, or zeros for 1-D events."""
     if "y" in events.dtype.names:

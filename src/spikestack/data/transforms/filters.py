@@ -9,13 +9,12 @@ import numpy as np
 
 from spikestack.data.transforms._common import (
     as_rng,
-    check_positive,
-    check_probability,
     check_sensor_size,
     checked,
     sorted_events,
     ycoord,
 )
+from spikestack.validation import check_fraction, check_positive
 
 
 @numba.njit(cache=True)
@@ -60,7 +59,7 @@ class Denoise:
 
     def __post_init__(self) -> None:
         check_sensor_size(self.sensor_size)
-        check_positive(self.filter_time, name="filter_time")
+        check_positive("filter_time", self.filter_time)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         ev = sorted_events(checked(events, self.sensor_size))
@@ -87,7 +86,7 @@ class RefractoryPeriod:
 
     def __post_init__(self) -> None:
         check_sensor_size(self.sensor_size)
-        check_positive(self.refractory_period, name="refractory_period", allow_zero=True)
+        check_positive("refractory_period", self.refractory_period, allow_zero=True)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         ev = sorted_events(checked(events, self.sensor_size))
@@ -106,7 +105,7 @@ class DropEvent:
     p: float
 
     def __post_init__(self) -> None:
-        check_probability(self.p, name="p")
+        check_fraction("p", self.p)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         ev = checked(events)
@@ -130,7 +129,7 @@ class DropPixel:
         if (self.coordinates is None) == (self.hot_pixel_frequency is None):
             raise ValueError("DropPixel needs exactly one of coordinates, hot_pixel_frequency")
         if self.hot_pixel_frequency is not None:
-            check_positive(self.hot_pixel_frequency, name="hot_pixel_frequency")
+            check_positive("hot_pixel_frequency", self.hot_pixel_frequency)
         if self.coordinates is not None:
             object.__setattr__(
                 self, "coordinates", tuple(tuple(map(int, c)) for c in self.coordinates)

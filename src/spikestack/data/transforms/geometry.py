@@ -8,13 +8,12 @@ import numpy as np
 
 from spikestack.data.transforms._common import (
     as_rng,
-    check_positive,
-    check_probability,
     check_sensor_size,
     checked,
     need_y,
     sorted_events,
 )
+from spikestack.validation import check_fraction, check_positive
 
 
 def _flip_p(p: np.ndarray) -> np.ndarray:
@@ -31,7 +30,7 @@ class RandomFlipLR:
 
     def __post_init__(self) -> None:
         check_sensor_size(self.sensor_size)
-        check_probability(self.p, name="p")
+        check_fraction("p", self.p)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         out = checked(events, self.sensor_size).copy()
@@ -49,7 +48,7 @@ class RandomFlipUD:
 
     def __post_init__(self) -> None:
         check_sensor_size(self.sensor_size)
-        check_probability(self.p, name="p")
+        check_fraction("p", self.p)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         out = checked(events, self.sensor_size).copy()
@@ -66,7 +65,7 @@ class RandomFlipPolarity:
     p: float = 0.5
 
     def __post_init__(self) -> None:
-        check_probability(self.p, name="p")
+        check_fraction("p", self.p)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         out = checked(events).copy()
@@ -98,8 +97,8 @@ class Downsample:
     time_factor: float = 1.0
 
     def __post_init__(self) -> None:
-        check_positive(self.spatial_factor, name="spatial_factor")
-        check_positive(self.time_factor, name="time_factor")
+        check_positive("spatial_factor", self.spatial_factor)
+        check_positive("time_factor", self.time_factor)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         out = checked(events).copy()
@@ -174,8 +173,8 @@ class SpatialJitter:
 
     def __post_init__(self) -> None:
         check_sensor_size(self.sensor_size)
-        check_positive(self.std_x, name="std_x", allow_zero=True)
-        check_positive(self.std_y, name="std_y", allow_zero=True)
+        check_positive("std_x", self.std_x, allow_zero=True)
+        check_positive("std_y", self.std_y, allow_zero=True)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         ev = checked(events, self.sensor_size)
@@ -202,7 +201,7 @@ class TimeJitter:
     clip_negative: bool = True
 
     def __post_init__(self) -> None:
-        check_positive(self.std, name="std", allow_zero=True)
+        check_positive("std", self.std, allow_zero=True)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         out = checked(events).copy()
@@ -220,7 +219,7 @@ class TimeSkew:
     offset: float = 0.0
 
     def __post_init__(self) -> None:
-        check_positive(self.coefficient, name="coefficient")
+        check_positive("coefficient", self.coefficient)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         out = checked(events).copy()

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikestack.data.transforms._common import (
-    check_positive,
     check_sensor_size,
     checked,
     polarity_channel,
     sorted_events,
     ycoord,
 )
+from spikestack.validation import check_positive
 
 
 def _time_slices(t: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -69,7 +69,7 @@ class ToFrame:
                 f"event_count; got {chosen or 'none'}"
             )
         mode = chosen[0]
-        check_positive(modes[mode], name=mode)
+        check_positive(mode, modes[mode])
         if mode in ("n_time_bins", "n_event_bins"):
             if not 0.0 <= self.overlap < 1.0:
                 raise ValueError(
@@ -139,7 +139,7 @@ class ToVoxelGrid:
 
     def __post_init__(self) -> None:
         check_sensor_size(self.sensor_size)
-        check_positive(self.n_time_bins, name="n_time_bins")
+        check_positive("n_time_bins", self.n_time_bins)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         ev = checked(events, self.sensor_size)
@@ -180,8 +180,8 @@ class ToTimeSurface:
 
     def __post_init__(self) -> None:
         check_sensor_size(self.sensor_size)
-        check_positive(self.dt, name="dt")
-        check_positive(self.tau, name="tau")
+        check_positive("dt", self.dt)
+        check_positive("tau", self.tau)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         ev = sorted_events(checked(events, self.sensor_size))
