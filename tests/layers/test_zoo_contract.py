@@ -1,5 +1,6 @@
-"""Every zoo neuron and layer follows the [T, B, ...] contract: starts from rest, streams
-where the math allows, resets through spikestack.reset, pickles, and is registered."""
+"""Every zoo layer follows the [T, B, ...] contract: starts from rest, streams where the
+math allows, resets through spikestack.reset, pickles, and is registered. (The neurons'
+protocol sweep is tests/neurons/test_protocol.py.)"""
 
 from __future__ import annotations
 
@@ -12,21 +13,11 @@ from torch import nn
 
 import spikestack
 from spikestack.layers import create_layer, list_layers
-from spikestack.neurons import StatefulModule, create_neuron, list_neurons
+from spikestack.neurons import StatefulModule, list_neurons
 
 T = 6
 CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], bool]] = {
     # name: (factory, input shape, has step)
-    "psn": (lambda: create_neuron("psn", T=T), (T, 2, 3), False),
-    "masked_psn": (
-        lambda: create_neuron("masked_psn", k=2, T=T, masking_factor=1.0),
-        (T, 2, 3),
-        False,
-    ),
-    "sliding_psn": (lambda: create_neuron("sliding_psn", k=3), (T, 2, 3), True),
-    "alif": (lambda: create_neuron("alif"), (T, 2, 3), True),
-    "liaf": (lambda: create_neuron("liaf"), (T, 2, 3), True),
-    "ttfs": (lambda: create_neuron("ttfs"), (T, 2, 3), True),
     "temporal_attention": (
         lambda: create_layer("temporal_attention", T, reduction=2),
         (T, 2, 3, 4),
@@ -53,7 +44,7 @@ def test_everything_is_registered() -> None:
     for name in ("psn", "masked_psn", "sliding_psn", "alif", "liaf", "ttfs"):
         assert name in list_neurons()
     for name in CASES:
-        assert name in list_neurons() or name in list_layers()
+        assert name in list_layers()
     assert "temporal_weighting_decoder" in list_layers()
     with pytest.raises(ValueError, match="already registered"):
         spikestack.layers.register_layer("temporal_attention")(nn.Identity)
@@ -82,24 +73,3 @@ def test_contract(name: str) -> None:
     if isinstance(module, StatefulModule):
         spikestack.reset(module)
         assert torch.equal(module(x), y)
-
-
-@pytest.mark.parametrize(
-    ("name", "kwargs"),
-    [
-        ("psn", {"T": T}),
-        ("masked_psn", {"k": 2, "T": T}),
-        ("sliding_psn", {"k": 2}),
-        ("alif", {}),
-        ("liaf", {}),
-        ("ttfs", {}),
-    ],
-)
-def test_zoo_neurons_take_the_model_keywords(name: str, kwargs: dict) -> None:
-    """Models build every neuron with ``surrogate=`` and ``backend=``; the zoo accepts both."""
-    from spikestack.surrogates import Sigmoid
-
-    neuron = create_neuron(name, surrogate=Sigmoid(), backend="auto", **kwargs)
-    assert neuron(torch.rand(T, 2, 3)).shape == (T, 2, 3)
-    with pytest.raises(ValueError, match="backend"):
-        create_neuron(name, backend="gpu", **kwargs)

@@ -66,7 +66,7 @@ def test_alif_streaming_equals_multi_step_and_stateful_chunks() -> None:
     stateful = ALIF(beta=0.5, v_reset=0.0, stateful=True)
     assert torch.equal(torch.cat([stateful(x[:5]), stateful(x[5:])]), full)
     spikestack.reset(stateful)
-    assert stateful.v is None
+    assert stateful.state is None
 
 
 def test_alif_gradients_and_errors_and_pickle() -> None:

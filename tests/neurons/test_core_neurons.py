@@ -137,12 +137,12 @@ def test_multistep_call_keeps_no_state_and_stateful_carries_it():
     x = torch.rand(8, 2, 4) * 2
     lif = LIF()
     assert torch.equal(lif(x), lif(x))
-    assert lif.v is None
+    assert lif.state is None
     carry = LIF(stateful=True)
     first, second = carry(x[:4]), carry(x[4:])
     assert torch.equal(torch.cat([first, second]), lif(x))
     model = torch.nn.Sequential(carry)
-    assert ss.reset(model) is model and carry.v is None
+    assert ss.reset(model) is model and carry.state is None
     assert torch.equal(carry(x[4:]), lif(x[4:]))
     with pytest.raises(ValueError, match="stateful"):
         carry(torch.rand(2, 3, 4))

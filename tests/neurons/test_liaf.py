@@ -13,6 +13,7 @@ from spikestack.neurons import LIAF
 
 
 def _membrane(xs: torch.Tensor, decay: float, v_th: float) -> torch.Tensor:
+    """LIAF-Net's membrane with its leak factor ``decay`` (= 1 - 1/tau), reset to 0."""
     v = torch.zeros_like(xs[0])
     us = []
     for x in xs:
@@ -26,7 +27,7 @@ def _membrane(xs: torch.Tensor, decay: float, v_th: float) -> torch.Tensor:
 def test_liaf_output_equals_f_of_membrane(activation: str) -> None:
     torch.manual_seed(0)
     x = torch.randn(10, 3, 4, dtype=torch.float64)
-    y = LIAF(0.6, 0.8, activation=activation)(x)
+    y = LIAF(2.5, 0.8, activation=activation)(x)  # tau = 2.5 is LIAF-Net's leak factor 0.6
     u = _membrane(x, 0.6, 0.8)
     f = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "identity": lambda z: z}[
         activation
@@ -36,9 +37,9 @@ def test_liaf_output_equals_f_of_membrane(activation: str) -> None:
 
 
 def test_liaf_spike_drives_reset() -> None:
-    # a constant input of 0.6 with decay 1: U = 0.6, 1.2 (fires, reset), 0.6, 1.2, ...
-    y = LIAF(1.0, 1.0, activation="identity")(torch.full((4, 1), 0.6, dtype=torch.float64))
-    assert torch.allclose(y.flatten(), torch.tensor([0.6, 1.2, 0.6, 1.2], dtype=torch.float64))
+    # a constant input of 0.8 with tau 2 (leak factor 0.5): U = 0.8, 1.2 (fires, reset), 0.8, ...
+    y = LIAF(2.0, 1.0, activation="identity")(torch.full((4, 1), 0.8, dtype=torch.float64))
+    assert torch.allclose(y.flatten(), torch.tensor([0.8, 1.2, 0.8, 1.2], dtype=torch.float64))
 
 
 def test_liaf_streaming_and_gradients() -> None:
@@ -55,8 +56,10 @@ def test_liaf_streaming_and_gradients() -> None:
     assert x.grad is not None and x.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="activation"):
         LIAF(activation="softplusx")
-    with pytest.raises(ValueError, match="decay"):
-        LIAF(decay=1.5)
+    with pytest.raises(ValueError, match="tau must be a finite number > 1"):
+        LIAF(tau=0.5)
+    with pytest.raises(TypeError, match="decay"):  # the leak is tau, as for LIF
+        LIAF(decay=0.5)  # type: ignore[call-arg]
 
 
 def test_liaf_layers_shapes_streaming_reset_and_pickle() -> None:

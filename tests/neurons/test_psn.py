@@ -114,7 +114,7 @@ def test_sliding_psn_streaming_equals_batch_and_chunks() -> None:
     chunks = torch.cat([stateful(x[:4]), stateful(x[4:])])
     assert torch.equal(chunks, full)
     spikestack.reset(stateful)
-    assert stateful.history is None
+    assert stateful.state is None
     assert torch.equal(stateful(x[4:]), neuron(x[4:]))
 
 

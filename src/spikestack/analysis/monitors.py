@@ -7,11 +7,15 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
-from spikestack.neurons.base import SpikingNeuron
+from spikestack.neurons.base import Neuron
 
 
 class FiringRateMonitor:
     """Accumulates spike counts and firing rates of every spiking layer of a model.
+
+    The layers are the model's :class:`~spikestack.neurons.Neuron` modules (every neuron of
+    the protocol, the PSN family and fused backends included) whose output is spikes;
+    neurons with analog outputs (``emits_spikes`` False, e.g. LIAF) are left out.
 
     ``rates()`` gives mean spikes per neuron per step for each layer (by module
     name) over everything seen since the last :meth:`clear`; ``spike_counts()``
@@ -20,7 +24,7 @@ class FiringRateMonitor:
     """
 
     def __init__(
-        self, model: nn.Module, *, layer_types: tuple[type[nn.Module], ...] = (SpikingNeuron,)
+        self, model: nn.Module, *, layer_types: tuple[type[nn.Module], ...] = (Neuron,)
     ) -> None:
         self.model = model
         self.layer_types = layer_types
@@ -30,7 +34,7 @@ class FiringRateMonitor:
 
     def layers(self) -> Iterator[tuple[str, nn.Module]]:
         for name, module in self.model.named_modules():
-            if isinstance(module, self.layer_types):
+            if isinstance(module, self.layer_types) and getattr(module, "emits_spikes", True):
                 yield name, module
 
     def _hook(self, name: str):

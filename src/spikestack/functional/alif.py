@@ -25,8 +25,14 @@ import torch
 from torch import Tensor
 
 from spikestack.functional.neurons import initial_state
+from spikestack.kernels.reference import leaky_charge
 from spikestack.surrogates import ATan, Surrogate, check_surrogate
-from spikestack.validation import check_neuron_params, check_sequence, check_tau
+from spikestack.validation import (
+    check_neuron_params,
+    check_positive,
+    check_sequence,
+    check_tau,
+)
 
 __all__ = ["alif", "check_adaptation"]
 
@@ -34,12 +40,8 @@ _DEFAULT_SURROGATE = ATan()
 
 
 def check_adaptation(*, tau_adapt: float, beta: float) -> None:
-    if not isinstance(tau_adapt, (int, float)) or not math.isfinite(tau_adapt) or tau_adapt <= 0:
-        raise ValueError(f"tau_adapt must be a positive finite number; got {tau_adapt!r}")
-    if not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
-        raise ValueError(
-            f"beta (threshold increase per unit of adaptation) must be >= 0; got {beta!r}"
-        )
+    check_positive("tau_adapt", tau_adapt)
+    check_positive("beta (threshold increase per unit of adaptation)", beta, allow_zero=True)
 
 
 def alif(
@@ -73,14 +75,12 @@ def alif(
         v = initial_state(x, state[0], v_reset)
         a = initial_state(x, state[1], None)
     rho = math.exp(-1.0 / tau_adapt)
-    rest = 0.0 if v_reset is None else v_reset
+    # the LIF charge of the reference, so ALIF's membrane rounds exactly as LIF's does
+    charge = leaky_charge(decay_input, v_reset, lambda d: d / tau, 1.0 - 1.0 / tau)
     spikes = []
     # unbind, not x[t]: each x[t] would back-propagate a full [T, ...] zero-padded gradient
     for x_t in x.unbind(0):
-        if decay_input:
-            h = v + (x_t - (v - rest)) / tau
-        else:
-            h = v - (v - rest) / tau + x_t
+        h = charge(x_t, v)
         theta = v_threshold + beta * a
         s = surrogate(h - theta)
         s_reset = s.detach() if detach_reset else s

@@ -6,26 +6,27 @@ The membrane follows LIF dynamics; the neuron sends the analog value f(U) instea
 a spike, and the spike only drives the reset. Over ``x [T, B, ...]`` (the synaptic
 input I, e.g. a convolution of the previous layer's output):
 
-    integrate  U[t] = decay * V[t-1] + X[t]
+    integrate  U[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t]   (LIF's charge, no input decay)
     fire       S[t] = Θ(U[t] - v_threshold)     (drives the reset only)
     output     Y[t] = f(U[t])                   (f = ReLU, sigmoid, tanh, identity ...)
     reset      V[t] = U[t] (1 - S[t]) + v_reset S[t]
 
-LIAF-Net writes the leak as a multiplicative factor on the previous membrane
-(U[t] = tau U[t-1] (1 - S[t-1]) + I[t] with v_reset = 0); ``decay`` is that factor.
+The leak is a time constant ``tau``, as for LIF. LIAF-Net writes it as a multiplicative
+factor on the previous membrane (U[t] = d U[t-1] (1 - S[t-1]) + I[t], v_reset = 0): that
+factor is d = 1 - 1/tau, so tau = 1 / (1 - d) (LIAF-Net's d = 0.5 is tau = 2, the default).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from spikestack.functional.neurons import initial_state
+from spikestack.kernels.reference import leaky_charge
 from spikestack.surrogates import ATan, Surrogate, check_surrogate
-from spikestack.validation import check_sequence
+from spikestack.validation import check_neuron_params, check_sequence, check_tau
 
 __all__ = ["ACTIVATIONS", "liaf", "resolve_activation"]
 
@@ -52,15 +53,10 @@ def resolve_activation(activation: str | Callable[[Tensor], Tensor]) -> Callable
     return activation
 
 
-def check_decay(decay: float) -> None:
-    if not isinstance(decay, (int, float)) or not math.isfinite(decay) or not 0.0 <= decay <= 1.0:
-        raise ValueError(f"decay (membrane leak factor) must lie in [0, 1]; got {decay!r}")
-
-
 def liaf(
     x: Tensor,
     *,
-    decay: float = 0.5,
+    tau: float = 2.0,
     v_threshold: float = 1.0,
     v_reset: float = 0.0,
     activation: str | Callable[[Tensor], Tensor] = "relu",
@@ -71,18 +67,18 @@ def liaf(
 ) -> Tensor | tuple[Tensor, Tensor]:
     """LIAF over ``x [T, B, ...]``; returns Y = f(U), or ``(Y, v_final)`` with ``return_state``."""
     check_sequence(x)
-    check_decay(decay)
-    if not isinstance(v_threshold, (int, float)) or not math.isfinite(v_threshold):
-        raise ValueError(f"v_threshold must be a finite number; got {v_threshold!r}")
-    if not isinstance(v_reset, (int, float)) or not math.isfinite(v_reset):
-        raise ValueError(f"v_reset must be a finite number (LIAF resets hard); got {v_reset!r}")
+    check_tau(tau)
+    if v_reset is None:
+        raise ValueError("LIAF resets hard: v_reset must be a number, not None")
+    check_neuron_params(v_threshold=v_threshold, v_reset=v_reset)
     check_surrogate(surrogate)
     f = resolve_activation(activation)
     v = initial_state(x, v_init, v_reset)
+    charge = leaky_charge(False, v_reset, lambda d: d / tau, 1.0 - 1.0 / tau)
     out = []
     # unbind, not x[t]: each x[t] would back-propagate a full [T, ...] zero-padded gradient
     for x_t in x.unbind(0):
-        u = decay * v + x_t
+        u = charge(x_t, v)
         s = surrogate(u - v_threshold)
         if detach_reset:
             s = s.detach()

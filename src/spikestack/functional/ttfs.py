@@ -16,14 +16,12 @@ gradient flows through Θ only while the neuron has not fired.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
 from spikestack.functional.neurons import initial_state
 from spikestack.surrogates import ATan, Surrogate, check_surrogate
-from spikestack.validation import check_sequence
+from spikestack.validation import check_positive, check_sequence
 
 __all__ = ["ttfs"]
 
@@ -40,12 +38,7 @@ def ttfs(
 ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
     """TTFS over ``x [T, B, ...]`` from ``state = (v, fired)`` (None = rest, nothing fired)."""
     check_sequence(x)
-    if (
-        not isinstance(v_threshold, (int, float))
-        or not math.isfinite(v_threshold)
-        or v_threshold <= 0
-    ):
-        raise ValueError(f"v_threshold must be a positive finite number; got {v_threshold!r}")
+    check_positive("v_threshold", v_threshold)
     check_surrogate(surrogate)
     if state is None:
         v, fired = torch.zeros_like(x[0]), torch.zeros_like(x[0])

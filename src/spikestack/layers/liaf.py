@@ -22,9 +22,6 @@ class _LIAFLayer(StatefulModule):
     synapse: nn.Module
     norm: nn.Module
 
-    def _build_neuron(self, neuron_kwargs: dict[str, Any]) -> None:
-        self.neuron = LIAF(**neuron_kwargs)
-
     def _current(self, x: Tensor) -> Tensor:
         return self.norm(self.synapse(x))
 
@@ -43,22 +40,6 @@ class _LIAFLayer(StatefulModule):
         self.neuron.reset()
 
 
-def _neuron_kwargs(
-    decay: float,
-    v_threshold: float,
-    activation: str | Callable[[Tensor], Tensor],
-    stateful: bool,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "decay": decay,
-        "v_threshold": v_threshold,
-        "activation": activation,
-        "stateful": stateful,
-        **extra,
-    }
-
-
 class LIAFLinear(_LIAFLayer):
     """Dense LIAF layer: ``[T, B, in_features] -> [T, B, out_features]`` (analog outputs)."""
 
@@ -69,7 +50,7 @@ class LIAFLinear(_LIAFLayer):
         *,
         bias: bool = True,
         norm: bool = False,
-        decay: float = 0.5,
+        tau: float = 2.0,
         v_threshold: float = 1.0,
         activation: str | Callable[[Tensor], Tensor] = "relu",
         stateful: bool = False,
@@ -78,8 +59,8 @@ class LIAFLinear(_LIAFLayer):
         super().__init__()
         self.synapse = nn.Linear(in_features, out_features, bias=bias)
         self.norm = nn.BatchNorm1d(out_features) if norm else nn.Identity()
-        self._build_neuron(
-            _neuron_kwargs(decay, v_threshold, activation, stateful, **neuron_kwargs)
+        self.neuron = LIAF(
+            tau, v_threshold, activation=activation, stateful=stateful, **neuron_kwargs
         )
 
 
@@ -97,7 +78,7 @@ class LIAFConv2d(_LIAFLayer):
         padding: int | str = 0,
         bias: bool = False,
         norm: bool = True,
-        decay: float = 0.5,
+        tau: float = 2.0,
         v_threshold: float = 1.0,
         activation: str | Callable[[Tensor], Tensor] = "relu",
         stateful: bool = False,
@@ -108,8 +89,8 @@ class LIAFConv2d(_LIAFLayer):
             in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias
         )
         self.norm = nn.BatchNorm2d(out_channels) if norm else nn.Identity()
-        self._build_neuron(
-            _neuron_kwargs(decay, v_threshold, activation, stateful, **neuron_kwargs)
+        self.neuron = LIAF(
+            tau, v_threshold, activation=activation, stateful=stateful, **neuron_kwargs
         )
 
     def forward(self, x: Tensor) -> Tensor:

@@ -14,78 +14,72 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from spikestack import surrogates
+from spikestack.kernels import check_backend_name
 from spikestack.layers import Flatten, TimeDistributed
 from spikestack.models.registry import register_model
-from spikestack.neurons import NEURONS
+from spikestack.neurons import Neuron, neuron_class
+from spikestack.neurons.base import check_options
 from spikestack.validation import check_int
 
 CONNECT_FUNCTIONS = ("ADD", "AND", "IAND")
 
 
-def _accepted_kwargs(factory: Callable[..., Any]) -> set[str] | None:
-    """Keyword names ``factory`` accepts; ``None`` if it takes ``**kwargs``."""
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params}
-
-
 @dataclass(frozen=True)
 class NeuronSpec:
-    """The neuron of a model: registry name (or factory), its kwargs, surrogate and backend.
+    """The neuron of a model: registry name (or Neuron class), its kwargs, surrogate and backend.
 
-    ``spec(detach_reset=True)`` builds one neuron; keywords given in the call are model
-    defaults (the user's ``neuron_kwargs`` win) and are dropped when the neuron does not
-    take them; ``spec(v_threshold=0.5, force=True)`` overrides the user's value
-    (Spikformer's attention neuron fires at 0.5 by design).
+    ``spec(detach_reset=True)`` builds one neuron. Keywords given in the call are the
+    model's defaults: the user's ``neuron_kwargs`` win, and a default the neuron does not
+    take (its declared ``options``) is left out; ``spec(v_threshold=0.5, force=True)``
+    overrides the user's value (Spikformer's attention neuron fires at 0.5 by design).
+    What the user asks for is never dropped: a ``neuron_kwargs`` key, a surrogate or a
+    backend other than ``"auto"`` that the neuron does not take raises at once, naming
+    the neuron and the option.
     """
 
-    name: str | Callable[..., nn.Module] = "lif"
+    name: str | type[Neuron] = "lif"
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     surrogate: Any = None
     backend: str = "auto"
     T: int | None = None  # given to neurons that take ``T`` (the PSN family)
 
     def __post_init__(self) -> None:
-        if isinstance(self.name, str):
-            NEURONS.get(self.name)  # unknown names fail here, with close matches
-        elif not callable(self.name):
-            raise TypeError(f"neuron must be a registry name or a callable; got {self.name!r}")
+        cls = neuron_class(self.name)  # unknown names fail here, with close matches
         if not isinstance(self.kwargs, Mapping):
             raise TypeError(f"neuron_kwargs must be a dict; got {type(self.kwargs).__name__}")
+        label = repr(self.name) if isinstance(self.name, str) else None
+        check_options(cls, self.kwargs, label=label)
+        check_backend_name(self.backend)
+        if self.backend != "auto" and "backend" not in cls.options:
+            raise ValueError(
+                f"neuron {label or cls.__name__} has one (torch) implementation and takes no "
+                f"backend; got backend={self.backend!r} (leave it 'auto')"
+            )
         if isinstance(self.surrogate, str):
-            from spikestack import surrogates
-
             object.__setattr__(self, "surrogate", surrogates.get(self.surrogate))
 
     @property
-    def factory(self) -> Callable[..., nn.Module]:
-        return NEURONS.get(self.name) if isinstance(self.name, str) else self.name
+    def neuron_class(self) -> type[Neuron]:
+        return neuron_class(self.name)
 
-    def __call__(self, *, force: bool = False, **defaults: Any) -> nn.Module:
-        factory = self.factory
-        accepted = _accepted_kwargs(factory)
-        kwargs = dict(self.kwargs or {})
+    def __call__(self, *, force: bool = False, **defaults: Any) -> Neuron:
+        cls = self.neuron_class
+        kwargs = dict(self.kwargs)
         if self.surrogate is not None:
             kwargs.setdefault("surrogate", self.surrogate)
-        if accepted is None or "backend" in accepted:  # a neuron without one has one implementation
+        if "backend" in cls.options:
             kwargs.setdefault("backend", self.backend)
-        if self.T is not None and accepted is not None and "T" in accepted:
+        if self.T is not None and "T" in cls.options:
             kwargs.setdefault("T", self.T)
         for key, value in defaults.items():
-            if accepted is None or key in accepted:
-                if force:
-                    kwargs[key] = value
-                else:
-                    kwargs.setdefault(key, value)
-        return factory(**kwargs)
+            if key in cls.options:
+                kwargs[key] = value if force else kwargs.get(key, value)
+        return cls(**kwargs)
 
 
 def neuron_spec(
-    neuron: str | Callable[..., nn.Module],
+    neuron: str | type[Neuron],
     neuron_kwargs: Mapping[str, Any] | None,
     surrogate: Any,
     backend: str,

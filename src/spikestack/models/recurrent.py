@@ -39,10 +39,10 @@ class RecurrentSpikingConv(nn.Module):
             channels, channels, kernel_size, padding=kernel_size // 2, bias=False
         )
         self.neuron = spec()
-        if not callable(getattr(self.neuron, "step", None)):
+        if not self.neuron.streaming:
             raise ValueError(
-                f"a recurrent model needs a neuron with a step(x_t, state) method; "
-                f"{type(self.neuron).__name__} has none"
+                "a recurrent model runs its neuron step by step; "
+                f"{type(self.neuron).__name__} has no step-by-step form"
             )
 
     def forward(self, x: Tensor) -> Tensor:

@@ -1,9 +1,10 @@
-"""Spiking neuron modules. Every module maps ``[T, B, ...]`` inputs to spikes of the same shape."""
+"""Spiking neurons. Every one derives from :class:`Neuron` and maps ``[T, B, ...]`` inputs
+to outputs of the same shape (see :mod:`spikestack.neurons.base` for the protocol)."""
 
 from spikestack.neurons.alif import ALIF
-from spikestack.neurons.base import SpikingNeuron, StatefulModule, reset
+from spikestack.neurons.base import Neuron, SpikingNeuron, State, StatefulModule, reset
 from spikestack.neurons.liaf import LIAF
-from spikestack.neurons.lif import IF, LIF, PLIF
+from spikestack.neurons.lif import IF, LIF, PLIF, FusedNeuron
 from spikestack.neurons.psn import (
     PSN,
     MaskedPSN,
@@ -12,7 +13,13 @@ from spikestack.neurons.psn import (
     masking_factor_at,
     set_masking_factor,
 )
-from spikestack.neurons.registry import NEURONS, create_neuron, list_neurons, register_neuron
+from spikestack.neurons.registry import (
+    NEURONS,
+    create_neuron,
+    list_neurons,
+    neuron_class,
+    register_neuron,
+)
 from spikestack.neurons.ttfs import TTFS, ttfs_init_
 
 register_neuron("if")(IF)
@@ -27,20 +34,24 @@ register_neuron("ttfs")(TTFS)
 
 __all__ = [
     "ALIF",
+    "FusedNeuron",
     "IF",
     "LIAF",
     "LIF",
     "MaskedPSN",
     "NEURONS",
+    "Neuron",
     "PLIF",
     "PSN",
     "ProgressiveMasking",
     "SlidingPSN",
     "SpikingNeuron",
+    "State",
     "StatefulModule",
     "TTFS",
     "create_neuron",
     "list_neurons",
+    "neuron_class",
     "masking_factor_at",
     "register_neuron",
     "reset",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor
 
 from spikestack.functional.alif import alif, check_adaptation
-from spikestack.neurons.multistate import MultiStateNeuron
+from spikestack.neurons.base import SpikingNeuron
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_tau
 
@@ -16,16 +17,17 @@ __all__ = ["ALIF"]
 State = tuple[Tensor, Tensor]
 
 
-class ALIF(MultiStateNeuron):
+class ALIF(SpikingNeuron):
     """Adaptive LIF: theta[t] = v_threshold + beta a[t], a[t] = rho a[t-1] + S[t-1].
 
-    rho = exp(-1 / tau_adapt). The membrane is a LIF (see :class:`LIF`); the default
-    reset is soft (subtract theta[t]), as in Bellec et al. The state is ``(v, a)``:
+    rho = exp(-1 / tau_adapt). The membrane is a LIF (see :class:`LIF`, same charge); the
+    default reset is soft (subtract theta[t]), as in Bellec et al. The state is ``(v, a)``:
     the membrane and the adaptation the next step uses; :meth:`threshold` turns ``a``
-    into theta.
-    ``backend`` is accepted for interchangeability with LIF (models pass it to every
-    neuron); every value runs the torch implementation.
+    into theta. It runs on the torch implementation (no fused kernel, no ``backend``).
     """
+
+    state_names = ("v", "a")
+    options = SpikingNeuron.options | {"tau", "tau_adapt", "beta", "decay_input"}
 
     def __init__(
         self,
@@ -38,7 +40,6 @@ class ALIF(MultiStateNeuron):
         decay_input: bool = True,
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
-        backend: str = "auto",
         stateful: bool = False,
     ) -> None:
         super().__init__(
@@ -46,12 +47,10 @@ class ALIF(MultiStateNeuron):
             v_reset=v_reset,
             detach_reset=detach_reset,
             surrogate=surrogate,
-            backend=backend,
             stateful=stateful,
         )
-        check_tau(tau)
         check_adaptation(tau_adapt=tau_adapt, beta=beta)
-        self.tau = float(tau)
+        self.tau = check_tau(tau)
         self.tau_adapt = float(tau_adapt)
         self.beta = float(beta)
         self.decay_input = bool(decay_input)
@@ -63,6 +62,9 @@ class ALIF(MultiStateNeuron):
     def threshold(self, a: Tensor) -> Tensor:
         """theta = v_threshold + beta a."""
         return self.v_threshold + self.beta * a
+
+    def init_state(self, x_t: Tensor) -> State:
+        return torch.full_like(x_t, self.v_rest), torch.zeros_like(x_t)
 
     def _run(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:  # type: ignore[override]
         return alif(  # type: ignore[return-value]
@@ -80,4 +82,5 @@ class ALIF(MultiStateNeuron):
         )
 
     def _extra_parts(self) -> list[str]:
-        return [f"tau={self.tau}", f"tau_adapt={self.tau_adapt}", f"beta={self.beta}"]
+        parts = [f"tau={self.tau}", f"tau_adapt={self.tau_adapt}", f"beta={self.beta}"]
+        return super()._extra_parts() + parts

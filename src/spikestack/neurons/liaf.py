@@ -5,64 +5,70 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
-from spikestack.functional.liaf import check_decay, liaf, resolve_activation
+from spikestack.functional.liaf import liaf, resolve_activation
 from spikestack.neurons.base import SpikingNeuron
 from spikestack.surrogates import Surrogate
+from spikestack.validation import check_tau
 
 __all__ = ["LIAF"]
 
 
 class LIAF(SpikingNeuron):
-    """Leaky integrate and analog fire: U[t] = decay V[t-1] + X[t], output Y[t] = f(U[t]).
+    """Leaky integrate and analog fire: U[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t],
+    output Y[t] = f(U[t]).
 
     The spike S[t] = Θ(U[t] - v_threshold) only resets the membrane (to ``v_reset``);
-    the module returns the analog Y, not spikes. ``activation`` is a name (relu,
-    sigmoid, tanh, identity) or a picklable callable (e.g. an ``nn.Module``).
-    ``backend`` is accepted for interchangeability with LIF (models pass it to every
-    neuron); every value runs the torch implementation.
+    the module returns the analog Y, not spikes (``emits_spikes`` is False). ``tau`` is
+    LIF's time constant; LIAF-Net's leak factor d is 1 - 1/tau (d = 0.5: tau = 2).
+    ``activation`` is a name (relu, sigmoid, tanh, identity) or a picklable callable
+    (e.g. an ``nn.Module``). It runs on the torch implementation (no ``backend``).
     """
+
+    options = SpikingNeuron.options | {"tau", "activation"}
+    emits_spikes = False
 
     def __init__(
         self,
-        decay: float = 0.5,
+        tau: float = 2.0,
         v_threshold: float = 1.0,
         v_reset: float = 0.0,
         *,
         activation: str | Callable[[Tensor], Tensor] = "relu",
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
-        backend: str = "auto",
         stateful: bool = False,
     ) -> None:
         if v_reset is None:
-            raise ValueError("LIAF resets hard: v_reset must be a number")
+            raise ValueError("LIAF resets hard: v_reset must be a number, not None")
         super().__init__(
             v_threshold=v_threshold,
             v_reset=v_reset,
             detach_reset=detach_reset,
             surrogate=surrogate,
-            backend=backend,
             stateful=stateful,
         )
-        check_decay(decay)
         resolve_activation(activation)
-        self.decay = float(decay)
+        self.tau = check_tau(tau)
         self.activation = activation
 
-    def _run(self, x: Tensor, v_init: Tensor | None) -> tuple[Tensor, Tensor]:
+    def init_state(self, x_t: Tensor) -> Tensor:
+        return torch.full_like(x_t, self.v_rest)
+
+    def _run(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         return liaf(  # type: ignore[return-value]
             x,
-            decay=self.decay,
+            tau=self.tau,
             v_threshold=self.v_threshold,
-            v_reset=float(self.v_reset or 0.0),
+            v_reset=self.v_rest,
             activation=self.activation,
             detach_reset=self.detach_reset,
             surrogate=self.surrogate,
-            v_init=v_init,
+            v_init=state,
             return_state=True,
         )
 
     def _extra_parts(self) -> list[str]:
-        return [f"decay={self.decay}", f"activation={self.activation!r}"]
+        return super()._extra_parts() + [f"tau={self.tau}", f"activation={self.activation!r}"]

@@ -1,4 +1,4 @@
-"""IF, LIF and PLIF neurons: thin modules over :mod:`spikestack.functional`."""
+"""IF, LIF and PLIF neurons: thin modules over :mod:`spikestack.functional`, fused backends."""
 
 from __future__ import annotations
 
@@ -8,34 +8,71 @@ import torch
 from torch import Tensor, nn
 
 from spikestack import functional as F
-from spikestack.neurons.base import SpikingNeuron
+from spikestack.kernels import check_backend_name
+from spikestack.neurons.base import SpikingNeuron, State
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_tau
 
+__all__ = ["IF", "LIF", "PLIF", "FusedNeuron"]
 
-class IF(SpikingNeuron):
+
+class FusedNeuron(SpikingNeuron):
+    """A membrane neuron with fused kernels: ``backend="auto" | "torch" | "cpu" | "triton"``
+    picks them (see :mod:`spikestack.kernels`). Its state is the membrane ``v``."""
+
+    options = SpikingNeuron.options | {"backend"}
+
+    def __init__(
+        self,
+        *,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        detach_reset: bool = False,
+        surrogate: Surrogate | None = None,
+        backend: str = "auto",
+        stateful: bool = False,
+    ) -> None:
+        super().__init__(
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            detach_reset=detach_reset,
+            surrogate=surrogate,
+            stateful=stateful,
+        )
+        check_backend_name(backend)
+        self.backend = backend
+
+    def init_state(self, x_t: Tensor) -> Tensor:
+        return torch.full_like(x_t, self.v_rest)
+
+    def _common(self, v_init: State | None) -> dict[str, object]:
+        return {
+            "v_threshold": self.v_threshold,
+            "v_reset": self.v_reset,
+            "detach_reset": self.detach_reset,
+            "surrogate": self.surrogate,
+            "v_init": v_init,
+            "return_state": True,
+            "backend": self.backend,
+        }
+
+
+class IF(FusedNeuron):
     """Integrate-and-fire: H[t] = V[t-1] + X[t]; fire at v_threshold; hard or soft reset."""
 
-    def _run(self, x: Tensor, v_init: Tensor | None) -> tuple[Tensor, Tensor]:
-        return F.if_(
-            x,
-            v_threshold=self.v_threshold,
-            v_reset=self.v_reset,
-            detach_reset=self.detach_reset,
-            surrogate=self.surrogate,
-            v_init=v_init,
-            return_state=True,
-            backend=self.backend,
-        )
+    def _run(self, x: Tensor, state: State | None) -> tuple[Tensor, Tensor]:
+        return F.if_(x, **self._common(state))  # type: ignore[return-value,arg-type]
 
 
-class LIF(SpikingNeuron):
+class LIF(FusedNeuron):
     """Leaky integrate-and-fire with a fixed time constant.
 
     H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau with ``decay_input=True``,
     H[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t] otherwise; S[t] = Θ(H[t] - v_threshold);
     hard reset to ``v_reset`` or, with ``v_reset=None``, soft reset (subtract v_threshold).
     """
+
+    options = FusedNeuron.options | {"tau", "decay_input"}
 
     def __init__(
         self,
@@ -57,35 +94,27 @@ class LIF(SpikingNeuron):
             backend=backend,
             stateful=stateful,
         )
-        check_tau(tau)
-        self.tau = float(tau)
+        self.tau = check_tau(tau)
         self.decay_input = bool(decay_input)
 
-    def _run(self, x: Tensor, v_init: Tensor | None) -> tuple[Tensor, Tensor]:
-        return F.lif(
-            x,
-            tau=self.tau,
-            v_threshold=self.v_threshold,
-            v_reset=self.v_reset,
-            decay_input=self.decay_input,
-            detach_reset=self.detach_reset,
-            surrogate=self.surrogate,
-            v_init=v_init,
-            return_state=True,
-            backend=self.backend,
+    def _run(self, x: Tensor, state: State | None) -> tuple[Tensor, Tensor]:
+        return F.lif(  # type: ignore[return-value]
+            x, tau=self.tau, decay_input=self.decay_input, **self._common(state)
         )
 
     def _extra_parts(self) -> list[str]:
-        return [f"tau={self.tau}", f"decay_input={self.decay_input}"]
+        return super()._extra_parts() + [f"tau={self.tau}", f"decay_input={self.decay_input}"]
 
 
-class PLIF(SpikingNeuron):
+class PLIF(FusedNeuron):
     """Parametric LIF (Fang et al., "Incorporating Learnable Membrane Time Constant to
     Enhance Learning of Spiking Neural Networks", ICCV 2021).
 
     As :class:`LIF` with 1/tau = sigmoid(w), ``w`` a learnable scalar initialised
     to -log(init_tau - 1) so that tau starts at ``init_tau``.
     """
+
+    options = FusedNeuron.options | {"init_tau", "decay_input"}
 
     def __init__(
         self,
@@ -107,7 +136,7 @@ class PLIF(SpikingNeuron):
             backend=backend,
             stateful=stateful,
         )
-        check_tau(init_tau)
+        check_tau(init_tau, name="init_tau")
         self.decay_input = bool(decay_input)
         self.w = nn.Parameter(torch.tensor(-math.log(init_tau - 1.0)))
 
@@ -116,19 +145,10 @@ class PLIF(SpikingNeuron):
         """The current time constant, 1 / sigmoid(w)."""
         return float(1.0 / torch.sigmoid(self.w.detach()))
 
-    def _run(self, x: Tensor, v_init: Tensor | None) -> tuple[Tensor, Tensor]:
-        return F.plif(
-            x,
-            self.w,
-            v_threshold=self.v_threshold,
-            v_reset=self.v_reset,
-            decay_input=self.decay_input,
-            detach_reset=self.detach_reset,
-            surrogate=self.surrogate,
-            v_init=v_init,
-            return_state=True,
-            backend=self.backend,
+    def _run(self, x: Tensor, state: State | None) -> tuple[Tensor, Tensor]:
+        return F.plif(  # type: ignore[return-value]
+            x, self.w, decay_input=self.decay_input, **self._common(state)
         )
 
     def _extra_parts(self) -> list[str]:
-        return [f"tau={self.tau:.4g}", f"decay_input={self.decay_input}"]
+        return super()._extra_parts() + [f"tau={self.tau:.4g}", f"decay_input={self.decay_input}"]

@@ -7,15 +7,13 @@ Long-term Dependencies", NeurIPS 2023. The math lives in :mod:`spikestack.functi
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from spikestack.functional import psn as P
-from spikestack.kernels import check_backend_name
-from spikestack.neurons.base import StatefulModule
-from spikestack.surrogates import ATan, Surrogate, check_surrogate
+from spikestack.neurons.base import Neuron
+from spikestack.surrogates import Surrogate
 from spikestack.validation import check_int, check_sequence
 
 __all__ = [
@@ -37,24 +35,22 @@ def _check_length(x: Tensor, T: int, name: str) -> None:
         )
 
 
-class PSN(nn.Module):
+class PSN(Neuron):
     """Parallel spiking neuron: H = W X + b over the T steps, S = Θ(H), no reset.
 
     ``weight [T, T]`` is initialised as in the paper's reference (Kaiming-uniform with
     a = sqrt(5), i.e. U(-1/sqrt(T), 1/sqrt(T))) and ``bias [T]`` to -1 (threshold 1).
-    The whole sequence is one matmul, so there is no step-by-step form: every output
-    step may depend on every input step. ``backend`` is accepted for interchangeability
-    with LIF; the matmul is plain torch on every device.
+    The whole sequence is one matmul (plain torch on every device), so there is no
+    step-by-step form and no state: every output step may depend on every input step.
     """
 
-    def __init__(
-        self, T: int, *, surrogate: Surrogate | None = None, backend: str = "auto"
-    ) -> None:
-        super().__init__()
+    state_names = ()
+    options = frozenset({"T", "surrogate"})
+    streaming = False
+
+    def __init__(self, T: int, *, surrogate: Surrogate | None = None) -> None:
+        super().__init__(surrogate=surrogate)
         self.T = check_int("T", T)
-        self.surrogate = check_surrogate(ATan() if surrogate is None else surrogate)
-        check_backend_name(backend)
-        self.backend = backend
         self.weight = nn.Parameter(torch.empty(T, T))
         self.bias = nn.Parameter(torch.empty(T))
         self.reset_parameters()
@@ -63,12 +59,12 @@ class PSN(nn.Module):
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         nn.init.constant_(self.bias, -1.0)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _run(self, x: Tensor, state: None) -> tuple[Tensor, None]:  # type: ignore[override]
         _check_length(x, self.T, type(self).__name__)
-        return P.psn(x, self.weight, self.bias, surrogate=self.surrogate)
+        return P.psn(x, self.weight, self.bias, surrogate=self.surrogate), None
 
-    def extra_repr(self) -> str:
-        return f"T={self.T}, surrogate={self.surrogate!r}"
+    def _extra_parts(self) -> list[str]:
+        return [f"T={self.T}"]
 
 
 class MaskedPSN(PSN):
@@ -82,6 +78,7 @@ class MaskedPSN(PSN):
     """
 
     masking_factor: Tensor
+    options = PSN.options | {"k", "masking_factor"}
 
     def __init__(
         self,
@@ -90,9 +87,8 @@ class MaskedPSN(PSN):
         *,
         masking_factor: float = 0.0,
         surrogate: Surrogate | None = None,
-        backend: str = "auto",
     ) -> None:
-        super().__init__(T, surrogate=surrogate, backend=backend)
+        super().__init__(T, surrogate=surrogate)
         self.k = P.check_k(k)
         self.register_buffer("masking_factor", torch.tensor(0.0))
         self.set_masking_factor(masking_factor)
@@ -107,12 +103,12 @@ class MaskedPSN(PSN):
     def masked_weight(self) -> Tensor:
         return P.masked_weight(self.weight, self.k, float(self.masking_factor))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _run(self, x: Tensor, state: None) -> tuple[Tensor, None]:  # type: ignore[override]
         _check_length(x, self.T, type(self).__name__)
-        return P.psn(x, self.masked_weight(), self.bias, surrogate=self.surrogate)
+        return P.psn(x, self.masked_weight(), self.bias, surrogate=self.surrogate), None
 
-    def extra_repr(self) -> str:
-        return f"k={self.k}, T={self.T}, masking_factor={float(self.masking_factor):.3g}, surrogate={self.surrogate!r}"
+    def _extra_parts(self) -> list[str]:
+        return [f"k={self.k}, T={self.T}, masking_factor={float(self.masking_factor):.3g}"]
 
 
 def set_masking_factor(model: nn.Module, value: float) -> int:
@@ -163,7 +159,7 @@ class ProgressiveMasking:
         return self.masking_factor
 
 
-class SlidingPSN(StatefulModule):
+class SlidingPSN(Neuron):
     """Sliding PSN: k shared weights and one bias slid over time, for any T.
 
     H[t] = sum_{i=0}^{k-1} w[k-1-i] X[t-i] + b,  S[t] = Θ(H[t])  (X before the start = 0).
@@ -172,8 +168,11 @@ class SlidingPSN(StatefulModule):
 
     Equals a :class:`MaskedPSN` at lambda = 1 whose weight is the Toeplitz matrix
     :func:`spikestack.functional.psn.sliding_weight_matrix` and bias b·1.
-    Streams step by step with a buffer of the last k-1 inputs as state.
+    Streams step by step; its state is the last k-1 inputs, ``history [k-1, B, ...]``.
     """
+
+    state_names = ("history",)
+    options = Neuron.options | {"k", "exp_init"}
 
     def __init__(
         self,
@@ -181,19 +180,13 @@ class SlidingPSN(StatefulModule):
         *,
         exp_init: bool = True,
         surrogate: Surrogate | None = None,
-        backend: str = "auto",
         stateful: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(surrogate=surrogate, stateful=stateful)
         self.k = P.check_k(k)
-        self.surrogate = check_surrogate(ATan() if surrogate is None else surrogate)
-        check_backend_name(backend)
-        self.backend = backend
         self.exp_init = bool(exp_init)
-        self.stateful = bool(stateful)
         self.weight = nn.Parameter(torch.empty(k))
         self.bias = nn.Parameter(torch.empty(()))
-        self.history: Tensor | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -206,44 +199,18 @@ class SlidingPSN(StatefulModule):
                 self.weight.copy_(w[0])
             self.bias.fill_(-1.0)
 
-    def forward(self, x: Tensor) -> Tensor:
-        history = self.history if self.stateful else None
-        if history is not None and history.shape[1:] != x.shape[1:]:
-            raise ValueError(
-                f"SlidingPSN is stateful and holds inputs of per-step shape {tuple(history.shape[1:])}, "
-                f"but got {tuple(x.shape[1:])}; call spikestack.reset(model) between sequences"
-            )
-        spikes, new_history = P.sliding_psn(
-            x, self.weight, self.bias, history=history, surrogate=self.surrogate
-        )
-        if self.stateful:
-            self.history = new_history
-        return spikes
+    def init_state(self, x_t: Tensor) -> Tensor:
+        return x_t.new_zeros((self.k - 1, *x_t.shape))
 
-    def step(self, x_t: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """One step: ``x_t [B, ...]`` and the last k-1 inputs ``state`` (None = rest)."""
-        if not isinstance(x_t, Tensor) or x_t.dim() < 1:
-            raise ValueError(
-                f"step expects x_t of shape [B, ...]; got {getattr(x_t, 'shape', x_t)}"
-            )
-        spikes, history = P.sliding_psn(
-            x_t.unsqueeze(0), self.weight, self.bias, history=state, surrogate=self.surrogate
-        )
-        return spikes[0], history
+    def state_step_shape(self, state: Tensor) -> tuple[int, ...]:  # type: ignore[override]
+        return tuple(state.shape[1:])
 
-    def reset(self) -> None:
-        self.history = None
+    def _run(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        return P.sliding_psn(x, self.weight, self.bias, history=state, surrogate=self.surrogate)
 
     def toeplitz(self, T: int) -> tuple[Tensor, Tensor]:
         """The equivalent masked-PSN ``(weight [T, T], bias [T])`` for ``T`` steps."""
         return P.sliding_weight_matrix(self.weight, T), self.bias.expand(T)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["history"] = None
-        return state
-
-    def extra_repr(self) -> str:
-        return f"k={self.k}, exp_init={self.exp_init}, surrogate={self.surrogate!r}" + (
-            ", stateful=True" if self.stateful else ""
-        )
+    def _extra_parts(self) -> list[str]:
+        return [f"k={self.k}", f"exp_init={self.exp_init}"]

@@ -15,46 +15,50 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.functional.ttfs import ttfs
-from spikestack.neurons.multistate import MultiStateNeuron
+from spikestack.neurons.base import Neuron
 from spikestack.surrogates import Surrogate
+from spikestack.validation import check_positive
 
 __all__ = ["TTFS", "ttfs_init_"]
 
 
-class TTFS(MultiStateNeuron):
+class TTFS(Neuron):
     """Integrate-and-fire neuron that fires at most once per sample (refractory after).
 
     V[t] = V[t-1] + X[t]; S[t] = Θ(V[t] - v_threshold)(1 - F[t-1]); F = fired so far.
-    The state is ``(v, fired)``; a multi-step call starts from rest. ``backend`` is
-    accepted for interchangeability with LIF; every value runs the torch implementation.
+    The state is ``(v, fired)``; a multi-step call starts from rest. It runs on the
+    torch implementation (no fused kernel, no ``backend``).
     """
+
+    state_names = ("v", "fired")
+    options = Neuron.options | {"v_threshold"}
 
     def __init__(
         self,
         v_threshold: float = 1.0,
         *,
         surrogate: Surrogate | None = None,
-        backend: str = "auto",
         stateful: bool = False,
     ) -> None:
-        super().__init__(
-            v_threshold=v_threshold,
-            v_reset=None,
-            surrogate=surrogate,
-            backend=backend,
-            stateful=stateful,
-        )
+        super().__init__(surrogate=surrogate, stateful=stateful)
+        self.v_threshold = check_positive("v_threshold", v_threshold)
+
+    def init_state(self, x_t: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.zeros_like(x_t), torch.zeros_like(x_t)
 
     def _run(
         self, x: Tensor, state: tuple[Tensor, Tensor] | None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # type: ignore[override]
-        return ttfs(
+        return ttfs(  # type: ignore[return-value]
             x,
             v_threshold=self.v_threshold,
             surrogate=self.surrogate,
             state=state,
             return_state=True,
-        )  # type: ignore[return-value]
+        )
+
+    def _extra_parts(self) -> list[str]:
+        return [f"v_threshold={self.v_threshold}"]
 
 
 @torch.no_grad()
