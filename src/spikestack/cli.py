@@ -8,6 +8,7 @@ function in its ``cli`` module; heavy imports happen inside the handlers, so
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -33,9 +34,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option string of ``parser`` and its subcommands (for close-match hints)."""
+    found = []
+    for action in parser._actions:
+        found += [s for s in action.option_strings if s.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _option_strings(sub)
+    return sorted(set(found))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        known = [option[2:] for option in _option_strings(parser)]
+        hints = []
+        for arg in unknown:
+            close = []
+            if arg.startswith("--"):
+                close = difflib.get_close_matches(arg[2:].split("=")[0], known, n=1, cutoff=0.7)
+            hints.append(arg + (f" (did you mean --{close[0]}?)" if close else ""))
+        parser.error(f"unrecognized arguments: {', '.join(hints)}")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -86,15 +86,12 @@ def test_cifar10_binary_records(tmp_path):
 
 def test_train_on_mnist_layout_through_encoders(tmp_path):
     fake_mnist(tmp_path / "m", n_train=100, n_test=30)
-    config = TrainConfig(
-        data="mnist",
-        root=str(tmp_path / "m"),
-        epochs=1,
-        encoding="poisson",
-        T=4,
-        out=str(tmp_path / "run"),
-        progress=False,
-        model_kwargs={"channels": 8},
+    config = TrainConfig.from_dict(
+        {
+            "data": {"name": "mnist", "root": str(tmp_path / "m"), "encoding": "poisson", "T": 4},
+            "model": {"model_kwargs": {"channels": 8}},
+            "run": {"epochs": 1, "out": str(tmp_path / "run"), "progress": False},
+        }
     )
     result = run_training(config, log=lambda *_: None)
     assert result["test_count"] == 30 and 0.0 <= result["test_accuracy"] <= 1.0

@@ -9,24 +9,29 @@ from spikestack.train.config import TrainConfig
 from spikestack.train.run import resume_training, run_training
 
 
-def small_config(out, **overrides):
-    values = dict(
-        out=str(out),
-        epochs=2,
-        max_samples=240,
-        batch_size=32,
-        progress=False,
-        deterministic=True,
-        model_kwargs={"channels": 8},
-        val_fraction=0.1,
+def small_config(out, *, data=(), model=(), optim=(), run=()):
+    """A quick digits run; each keyword updates one section of the configuration."""
+    return TrainConfig.from_dict(
+        {
+            "data": {"max_samples": 240, "batch_size": 32, "val_fraction": 0.1, **dict(data)},
+            "model": {"model_kwargs": {"channels": 8}, **dict(model)},
+            "optim": dict(optim),
+            "run": {
+                "out": str(out),
+                "epochs": 2,
+                "progress": False,
+                "deterministic": True,
+                **dict(run),
+            },
+        }
     )
-    values.update(overrides)
-    return TrainConfig(**values)
 
 
 def test_resume_continues_to_the_same_weights(tmp_path):
     straight = run_training(small_config(tmp_path / "a"), log=lambda *_: None)
-    run_training(small_config(tmp_path / "b", stop_after=1), log=lambda *_: None)  # interrupted
+    run_training(
+        small_config(tmp_path / "b", run={"stop_after": 1}), log=lambda *_: None
+    )  # interrupted
     resumed = resume_training(tmp_path / "b", log=lambda *_: None)
     a, _ = load_latest(tmp_path / "a")
     b, _ = load_latest(tmp_path / "b")
@@ -41,16 +46,18 @@ def test_resume_continues_to_the_same_weights(tmp_path):
 
 
 def test_amp_bfloat16_on_cpu_trains(tmp_path):
-    result = run_training(small_config(tmp_path / "amp", epochs=1, amp=True), log=lambda *_: None)
+    result = run_training(
+        small_config(tmp_path / "amp", run={"epochs": 1, "amp": True}), log=lambda *_: None
+    )
     assert 0.0 <= result["test_accuracy"] <= 1.0
     rows = (tmp_path / "amp" / "metrics.jsonl").read_text().splitlines()
     assert json.loads(rows[0])["train_loss"] < 5
 
 
 def test_refuses_to_overwrite_a_run(tmp_path):
-    run_training(small_config(tmp_path / "r", epochs=1), log=lambda *_: None)
+    run_training(small_config(tmp_path / "r", run={"epochs": 1}), log=lambda *_: None)
     with pytest.raises(FileExistsError, match="resume"):
-        run_training(small_config(tmp_path / "r", epochs=1), log=lambda *_: None)
+        run_training(small_config(tmp_path / "r", run={"epochs": 1}), log=lambda *_: None)
 
 
 def test_cli_train_eval_plot(tmp_path, capsys):
@@ -86,16 +93,29 @@ def test_cli_train_eval_plot(tmp_path, capsys):
 def test_cli_reads_toml_and_rejects_unknown_options(tmp_path, capsys):
     cfg = tmp_path / "run.toml"
     cfg.write_text(
-        "[train]\nepochs = 1\nmax_samples = 150\nprogress = false\nmodel_kwargs = {channels = 4}\n"
+        "[data]\nmax_samples = 150\n[model]\nmodel_kwargs = {channels = 4}\n"
+        "[run]\nepochs = 1\nprogress = false\n"
     )
     out = tmp_path / "run"
     assert main(["train", "--config", str(cfg), "--out", str(out), "--lr", "0.01"]) == 0
     saved = json.loads((out / "config.json").read_text())
-    assert saved["epochs"] == 1 and saved["lr"] == 0.01 and saved["model_kwargs"] == {"channels": 4}
+    assert saved["run"]["epochs"] == 1 and saved["optim"]["lr"] == 0.01
+    assert saved["model"]["model_kwargs"] == {"channels": 4}
+    assert saved["data"]["T"] is None  # the recipe's T (4 for digits) is used, not stored
     bad = tmp_path / "bad.toml"
-    bad.write_text("epoch = 3\n")
-    with pytest.raises(ValueError, match="did you mean 'epochs'"):
-        main(["train", "--config", str(bad)])
+    for text, match in [
+        ("epoch = 3\n", r"unknown config key 'epoch'.*did you mean \[run\] 'epochs'"),
+        ("epochs = 3\n", r"'epochs'.*belongs in the \[run\] table"),
+        ("[run]\nepoch = 3\n", r"unknown option 'epoch' in \[run\].*did you mean 'epochs'"),
+        ("[run]\nlr = 3\n", r"'lr' in \[run\].*belongs in \[optim\]"),
+        ("[optimiser]\nlr = 3\n", r"unknown config section \[optimiser\].*did you mean 'optim'"),
+    ]:
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=match):
+            main(["train", "--config", str(bad)])
+    with pytest.raises(SystemExit):
+        main(["train", "--sensor_size", "1", "2", "3"])
+    assert "did you mean --sensor-size" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -107,14 +127,16 @@ def test_default_training_reaches_95_percent(tmp_path, capsys):
 
 @pytest.mark.parametrize("loss", ["tet", "mse", "tcl", "stcl"])
 def test_every_loss_trains_end_to_end(tmp_path, loss):
-    result = run_training(small_config(tmp_path / loss, epochs=1, loss=loss), log=lambda *_: None)
+    result = run_training(
+        small_config(tmp_path / loss, optim={"loss": loss}, run={"epochs": 1}), log=lambda *_: None
+    )
     assert 0.0 <= result["test_accuracy"] <= 1.0
     row = json.loads((tmp_path / loss / "metrics.jsonl").read_text().splitlines()[0])
     assert row["train_loss"] == row["train_loss"]  # finite, not NaN
 
 
 def test_random_shift_moves_pixels_and_pads_with_zeros():
-    from spikestack.train.data import random_shift
+    from spikestack.train.recipes import random_shift
 
     x = torch.arange(1.0, 10.0).view(1, 1, 3, 3)
     g = torch.Generator().manual_seed(0)
@@ -131,5 +153,7 @@ def test_random_shift_moves_pixels_and_pads_with_zeros():
 
 def test_tensorboard_logging_when_installed(tmp_path):
     pytest.importorskip("tensorboard", reason="tensorboard is optional (pip install tensorboard)")
-    run_training(small_config(tmp_path / "tb", epochs=1, tensorboard=True), log=lambda *_: None)
+    run_training(
+        small_config(tmp_path / "tb", run={"epochs": 1, "tensorboard": True}), log=lambda *_: None
+    )
     assert any((tmp_path / "tb" / "tensorboard").iterdir())

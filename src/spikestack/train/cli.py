@@ -1,6 +1,6 @@
 """``spikestack train | eval | resume | plot``.
 
-Every :class:`~spikestack.train.config.TrainConfig` field is a flag
+Every option of :class:`~spikestack.train.config.TrainConfig`'s sections is a flag
 (``--batch-size 64``, ``--no-amp``/``--amp``, ``--model-kwargs '{"channels": 16}'``);
 ``--config FILE.toml`` loads a file first and flags override it.
 """
@@ -15,25 +15,27 @@ import typing
 from typing import Any
 
 _HELP = {
-    "data": "digits (embedded), mnist, fashion_mnist, cifar10, folder, or an event data set name",
-    "root": "folder holding the data set files",
-    "model": "model name (see `spikestack models`); auto picks one for the data",
-    "decoder": "mean (average over time) or temporal_weighting (learned weights per step, TTFS paper)",
-    "T": "number of time steps for static inputs",
-    "encoding": "encoder for static inputs: direct, poisson or latency",
-    "frames": "frames per sample for event data",
-    "out": "run folder (default runs/MODEL-DATA-TIMESTAMP)",
-    "amp": "mixed precision (bfloat16 on CPU, float16/bfloat16 on CUDA)",
-    "loss": "ce, mse, tet, ...",
-    "stop_after": "stop after this many epochs (schedules still plan for --epochs); resume later",
+    ("data", "name"): "the data set: digits (embedded, the default), folder (event files under "
+    "--root), or another recipe (`spikestack recipes` lists them)",
+    ("data", "root"): "folder holding the data set files",
+    ("data", "T"): "number of time steps: encoder steps for images, frames for event data "
+    "(default: the data set's; --frames is the same option)",
+    ("data", "encoding"): "encoder for static inputs: direct, poisson or latency",
+    ("data", "max_samples"): "use at most this many samples in all (a per-class, seeded subset)",
+    ("data", "eval_all"): "use every sample as test data",
+    ("model", "name"): "model name (see `spikestack models`); auto: the data set's default",
+    ("model", "decoder"): "mean (average over time) or temporal_weighting (learned weights per "
+    "step, TTFS paper)",
+    ("optim", "loss"): "ce, mse, tet, ...",
+    ("run", "out"): "run folder (default runs/MODEL-DATA-TIMESTAMP)",
+    ("run", "amp"): "mixed precision (bfloat16 on CPU, float16/bfloat16 on CUDA)",
+    ("run", "stop_after"): "stop after this many epochs (schedules still plan for --epochs); "
+    "resume later",
 }
 
 
-def _field_type(field: dataclasses.Field[Any]) -> Any:
-    from spikestack.train.config import TrainConfig
-
-    hints = typing.get_type_hints(TrainConfig)
-    tp = hints[field.name]
+def _field_type(cls: type, field: dataclasses.Field[Any]) -> Any:
+    tp = typing.get_type_hints(cls)[field.name]
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
         tp = args[0]
@@ -41,56 +43,57 @@ def _field_type(field: dataclasses.Field[Any]) -> Any:
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    from spikestack.train.config import TrainConfig
+    """One flag per option of every section (``--lr``, ``--data``, ``--T``/``--frames`` ...)."""
+    from spikestack.train.config import SECTIONS, flags_of
 
-    parser.add_argument(
-        "--config", help="TOML file with options (a [train] table or top-level keys)"
-    )
-    for field in dataclasses.fields(TrainConfig):
-        flag = "--" + field.name.replace("_", "-")
-        tp = _field_type(field)
-        help_text = _HELP.get(field.name, field.name.replace("_", " "))
-        default = (
-            field.default_factory()
-            if field.default_factory is not dataclasses.MISSING
-            else field.default
-        )
-        if default not in (None, {}, ""):
-            help_text += f" (default: {default})"
-        if tp is bool:
-            parser.add_argument(
-                flag,
-                dest=field.name,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=help_text,
+    parser.add_argument("--config", help="TOML file with [data], [model], [optim] and [run] tables")
+    for section, cls in SECTIONS.items():
+        group = parser.add_argument_group(f"[{section}] options")
+        for field in dataclasses.fields(cls):
+            flags, dest = flags_of(section, field.name), f"{section}.{field.name}"
+            tp = _field_type(cls, field)
+            help_text = _HELP.get((section, field.name), field.name.replace("_", " "))
+            default = (
+                field.default_factory()
+                if field.default_factory is not dataclasses.MISSING
+                else field.default
             )
-        elif typing.get_origin(tp) is dict:
-            parser.add_argument(
-                flag, dest=field.name, type=json.loads, default=None, help=help_text + " (JSON)"
-            )
-        elif typing.get_origin(tp) is tuple:
-            parser.add_argument(
-                flag,
-                dest=field.name,
-                type=int,
-                nargs=3,
-                default=None,
-                metavar=("W", "H", "P"),
-                help=help_text,
-            )
-        else:
-            parser.add_argument(flag, dest=field.name, type=tp, default=None, help=help_text)
+            if default not in (None, {}, ""):
+                help_text += f" (default: {default})"
+            if tp is bool:
+                group.add_argument(
+                    *flags, dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                    help=help_text,
+                )  # fmt: skip
+            elif typing.get_origin(tp) is dict:
+                group.add_argument(
+                    *flags, dest=dest, type=json.loads, default=None, metavar="JSON",
+                    help=help_text + " (JSON)",
+                )  # fmt: skip
+            elif typing.get_origin(tp) is tuple:
+                group.add_argument(
+                    *flags, dest=dest, type=int, nargs=3, default=None, metavar=("W", "H", "P"),
+                    help=help_text,
+                )  # fmt: skip
+            else:
+                group.add_argument(
+                    *flags, dest=dest, type=tp, default=None, metavar=field.name.upper(),
+                    help=help_text,
+                )  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    from spikestack.train.config import TrainConfig
+    """The TOML file's configuration (if ``--config``), with every flag given on top."""
+    from spikestack.train.config import SECTIONS, TrainConfig
 
     config = TrainConfig.from_toml(args.config) if getattr(args, "config", None) else TrainConfig()
-    for field in dataclasses.fields(TrainConfig):
-        value = getattr(args, field.name, None)
-        if value is not None:
-            setattr(config, field.name, tuple(value) if field.name == "sensor_size" else value)
+    for section, cls in SECTIONS.items():
+        values = {
+            field.name: getattr(args, f"{section}.{field.name}")
+            for field in dataclasses.fields(cls)
+            if getattr(args, f"{section}.{field.name}", None) is not None
+        }
+        config.update(section, values)
     return config
 
 
@@ -111,14 +114,28 @@ def _resume(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from spikestack.train.run import evaluate_run
 
-    overrides = {
-        k: getattr(args, k)
-        for k in ("data", "root", "batch_size", "device")
-        if getattr(args, k) is not None
+    data = {
+        key: getattr(args, key)
+        for key in ("name", "root", "batch_size")
+        if getattr(args, key) is not None
     }
-    if args.data is not None or args.root is not None:
-        overrides["eval_all"] = True
-    evaluate_run(args.run_dir, overrides=overrides)
+    if "name" in data or "root" in data:
+        data["eval_all"] = True
+    run = {"device": args.device} if args.device is not None else {}
+    evaluate_run(args.run_dir, overrides={"data": data, "run": run})
+    return 0
+
+
+def _recipes(args: argparse.Namespace) -> int:
+    from spikestack.train.recipes import RECIPES
+
+    print(f"{'name':12} {'layout':9} {'T':>3} {'classes':>7} {'step shape':14} {'model':11} what")
+    for name in RECIPES.names():
+        r = RECIPES.get(name)
+        shape = "from files" if r.input_shape is None else "x".join(map(str, r.input_shape))
+        classes = "files" if r.num_classes is None else str(r.num_classes)
+        model = r.default_model or "from shape"
+        print(f"{name:12} {r.layout:9} {r.T:>3} {classes:>7} {shape:14} {model:11} {r.summary}")
     return 0
 
 
@@ -149,11 +166,16 @@ def register(subparsers: Any) -> None:
         "eval", help="accuracy of a run's newest checkpoint on its test data or other data"
     )
     evaluate.add_argument("run_dir")
-    evaluate.add_argument("--data", default=None)
+    evaluate.add_argument("--data", dest="name", default=None, help="another data set")
     evaluate.add_argument("--root", default=None)
     evaluate.add_argument("--batch-size", dest="batch_size", type=int, default=None)
     evaluate.add_argument("--device", default=None)
     evaluate.set_defaults(func=_eval)
+
+    recipes = subparsers.add_parser(
+        "recipes", help="list the data sets `spikestack train --data` knows, with their defaults"
+    )
+    recipes.set_defaults(func=_recipes)
 
     plot = subparsers.add_parser(
         "plot", help="draw learning curves and firing rates of a run to PNG"

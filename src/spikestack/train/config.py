@@ -1,8 +1,22 @@
-"""Training configuration: one dataclass, settable by CLI flags or a TOML file."""
+"""Training configuration in four sections: data, model, optim and run.
+
+``TrainConfig`` holds one dataclass per section; a TOML file has tables of the same
+names, and every field is also a flag of ``spikestack train`` (see :data:`FLAGS` for the
+few whose flag differs from the field name):
+
+    [data]                      [model]                     [optim]           [run]
+    name = "digits"             name = "auto"               lr = 0.005        epochs = 12
+    T = 4                       neuron = "lif"              optimizer = "adamw"
+                                model_kwargs = {channels = 16}
+
+Unknown sections and keys are rejected with the closest known name. The resolved
+configuration is written to each run folder's ``config.json`` in the same layout.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,77 +27,170 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+__all__ = [
+    "DataConfig",
+    "FLAGS",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "SECTIONS",
+    "TrainConfig",
+]
+
 
 @dataclass
-class TrainConfig:
-    """Every option of a training run; the resolved config is written to ``config.json``."""
+class DataConfig:
+    """What to train on and how it becomes the model's ``[T, B, ...]`` input."""
 
-    data: str = "digits"
+    name: str = "digits"
     root: str | None = None
-    model: str = "auto"
+    T: int | None = None  # None: the recipe's number of steps (encoder steps or frames)
+    encoding: str = "direct"
+    sensor_size: tuple[int, int, int] | None = None
+    batch_size: int = 64
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    max_samples: int | None = None
+    num_workers: int = 0
+    eval_all: bool = False
+
+
+@dataclass
+class ModelConfig:
+    """Which network, with which neuron and output decoder."""
+
+    name: str = "auto"  # auto: the recipe's default model for the data
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     neuron: str = "lif"
     neuron_kwargs: dict[str, Any] = field(default_factory=dict)
     surrogate: str = "atan"
     backend: str = "auto"
-    T: int = 4
-    encoding: str = "direct"
-    frames: int = 10
-    sensor_size: tuple[int, int, int] | None = None
-    epochs: int = 12
-    stop_after: int | None = None
-    batch_size: int = 64
-    lr: float = 5e-3
+    decoder: str = "mean"
+
+
+@dataclass
+class OptimConfig:
+    """Loss, optimiser and learning-rate schedule."""
+
+    loss: str = "ce"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
     optimizer: str = "adamw"
+    lr: float = 5e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
     scheduler: str = "cosine"
     warmup_epochs: int = 0
     step_size: int = 10
     gamma: float = 0.1
-    loss: str = "ce"
-    decoder: str = "mean"
-    loss_kwargs: dict[str, Any] = field(default_factory=dict)
     grad_clip: float | None = None
-    amp: bool = False
-    amp_dtype: str = "bfloat16"
+
+
+@dataclass
+class RunConfig:
+    """How long, where, on what device, and what to record."""
+
+    epochs: int = 12
+    stop_after: int | None = None
     seed: int = 0
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    num_workers: int = 0
     device: str = "auto"
     out: str | None = None
+    amp: bool = False
+    amp_dtype: str = "bfloat16"
     sync_bn: bool = False
     deterministic: bool = False
     progress: bool = True
     tensorboard: bool = False
-    max_samples: int | None = None
-    eval_all: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "optim": OptimConfig,
+    "run": RunConfig,
+}
+
+# (section, field) -> the flags of ``spikestack train`` that set it, where they are not
+# simply ``--field-name``; the first is the canonical one.
+FLAGS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("data", "name"): ("--data",),
+    ("data", "T"): ("--T", "--frames"),
+    ("model", "name"): ("--model",),
+}
+
+
+def flags_of(section: str, name: str) -> tuple[str, ...]:
+    return FLAGS.get((section, name), ("--" + name.replace("_", "-"),))
+
+
+def _hint(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _section_of(key: str) -> str | None:
+    """The section that has a field ``key`` (a flat key placed outside its table)."""
+    for section, cls in SECTIONS.items():
+        if key in {f.name for f in dataclasses.fields(cls)}:
+            return section
+    return None
+
+
+@dataclass
+class TrainConfig:
+    """Every option of a training run, in four sections."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            import difflib
+    def update(self, section: str, values: dict[str, Any], *, where: str = "") -> None:
+        """Set ``values`` in ``section``; an unknown section or key raises with a hint."""
+        if section not in SECTIONS:
+            raise ValueError(
+                f"unknown config section {section!r}{where}{_hint(section, list(SECTIONS))}; "
+                f"sections: {', '.join(SECTIONS)}"
+            )
+        if not isinstance(values, dict):
+            raise ValueError(f"config section [{section}]{where} must be a table of options")
+        part = getattr(self, section)
+        known = [f.name for f in dataclasses.fields(part)]
+        for key, value in values.items():
+            if key not in known:
+                owner = _section_of(key)
+                hint = f" (it belongs in [{owner}])" if owner else _hint(key, known)
+                raise ValueError(f"unknown option {key!r} in [{section}]{where}{hint}")
+            if key == "sensor_size" and value is not None:
+                value = tuple(value)
+            setattr(part, key, value)
 
-            hints = [
-                k
-                + (
-                    f" (did you mean {m[0]!r}?)"
-                    if (m := difflib.get_close_matches(k, known, n=1))
-                    else ""
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, where: str = "") -> TrainConfig:
+        """From ``{"data": {...}, "model": {...}, ...}``; missing sections keep their defaults."""
+        config = cls()
+        for key, part in values.items():
+            if key in SECTIONS:
+                config.update(key, part, where=where)
+                continue
+            if isinstance(part, dict):
+                raise ValueError(
+                    f"unknown config section [{key}]{where}{_hint(key, list(SECTIONS))}; the "
+                    f"sections are {', '.join(f'[{s}]' for s in SECTIONS)}"
                 )
-                for k in unknown
-            ]
-            raise ValueError(f"unknown config option(s): {', '.join(hints)}")
-        values = dict(values)
-        if values.get("sensor_size") is not None:
-            values["sensor_size"] = tuple(values["sensor_size"])
-        return cls(**values)
+            owner = _section_of(key)
+            if owner is not None:
+                raise ValueError(f"option {key!r}{where} belongs in the [{owner}] table")
+            fields = {f.name: s for s, c in SECTIONS.items() for f in dataclasses.fields(c)}
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" (did you mean [{fields[close[0]]}] {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown config key {key!r}{where}{hint}; options sit in the tables "
+                f"{', '.join(f'[{s}]' for s in SECTIONS)}"
+            )
+        return config
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TrainConfig:
@@ -95,4 +202,4 @@ class TrainConfig:
                 values = tomllib.load(f)
             except tomllib.TOMLDecodeError as error:
                 raise ValueError(f"{path} is not valid TOML: {error}") from error
-        return cls.from_dict(values.get("train", values))
+        return cls.from_dict(values, where=f" of {path}")

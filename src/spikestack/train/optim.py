@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikestack.train.config import TrainConfig
+from spikestack.train.config import OptimConfig
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -24,7 +24,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     return groups
 
 
-def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
     groups = param_groups(model, config.weight_decay)
     name = config.optimizer.lower()
     if name == "sgd":
@@ -37,12 +37,12 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, config: TrainConfig
+    optimizer: torch.optim.Optimizer, config: OptimConfig, *, epochs: int
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
     name = config.scheduler.lower()
     if name not in ("none", "cosine", "step"):
         raise ValueError(f"scheduler must be none, cosine or step; got {config.scheduler!r}")
-    warm, total = config.warmup_epochs, config.epochs
+    warm, total = config.warmup_epochs, epochs
 
     def factor(epoch: int) -> float:
         """Linear warm-up, then constant, cosine to 0, or step decay."""

@@ -23,10 +23,10 @@ from torch.utils.data import DataLoader, Sampler
 from spikestack import surrogates
 from spikestack.models import create_model
 from spikestack.train.config import TrainConfig
-from spikestack.train.data import DataBundle, build_data, time_major
 from spikestack.train.engine import Engine, is_main_process
 from spikestack.train.losses import create_loss
 from spikestack.train.optim import build_optimizer, build_scheduler
+from spikestack.train.recipes import DataBundle, build_data
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -75,12 +75,9 @@ def setup_distributed() -> bool:
 
 
 def resolve_model_name(config: TrainConfig, data: DataBundle) -> str:
-    """``auto``: digits_csnn for 8×8 images, event_csnn for 2-D frames, mlp_snn for 1-D sensors."""
-    if config.model != "auto":
-        return config.model
-    if data.input_shape == (1, 8, 8):
-        return "digits_csnn"
-    return "mlp_snn" if len(data.input_shape) < 3 or data.input_shape[1] == 1 else "event_csnn"
+    """``auto``: the default model the data set's recipe declares."""
+    name = config.model.name
+    return data.default_model if name == "auto" else name  # type: ignore[return-value]
 
 
 class DecodedModel(nn.Module):
@@ -97,28 +94,29 @@ class DecodedModel(nn.Module):
 
 def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
     name = resolve_model_name(config, data)
+    m = config.model
     kwargs: dict[str, Any] = {
         "num_classes": data.num_classes,
-        "in_channels": data.input_shape[0],
-        "neuron": config.neuron,
-        "neuron_kwargs": dict(config.neuron_kwargs),
-        "surrogate": surrogates.get(config.surrogate),
-        "backend": config.backend,
+        "neuron": m.neuron,
+        "neuron_kwargs": dict(m.neuron_kwargs),
+        "surrogate": surrogates.get(m.surrogate),
+        "backend": m.backend,
         "mean_output": False,
     }
     if name == "mlp_snn":
         kwargs["in_features"] = int(np.prod(data.input_shape))
-    kwargs.update(config.model_kwargs)
+    else:
+        kwargs["in_channels"] = data.input_shape[0]
+    kwargs.update(m.model_kwargs)
     model = create_model(name, **kwargs)
-    if config.decoder == "temporal_weighting":
+    if m.decoder == "temporal_weighting":
         from spikestack.layers import TemporalWeightingDecoder
 
-        steps = config.T if data.input_transform is not time_major else config.frames
-        model = DecodedModel(model, TemporalWeightingDecoder(steps))
-    elif config.decoder != "mean":
-        raise ValueError(f"decoder must be mean or temporal_weighting; got {config.decoder!r}")
-    if config.sync_bn and dist.is_available() and dist.is_initialized():
-        if resolve_device(config.device).type != "cuda":
+        model = DecodedModel(model, TemporalWeightingDecoder(data.T))
+    elif m.decoder != "mean":
+        raise ValueError(f"decoder must be mean or temporal_weighting; got {m.decoder!r}")
+    if config.run.sync_bn and dist.is_available() and dist.is_initialized():
+        if resolve_device(config.run.device).type != "cuda":
             raise ValueError(
                 "--sync-bn needs CUDA devices (torch's SyncBatchNorm does not run on the CPU)"
             )
@@ -128,64 +126,63 @@ def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
 
 def default_run_dir(config: TrainConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.model}-{config.data}-{stamp}".replace("auto-", "")
+    return Path("runs") / f"{config.model.name}-{config.data.name}-{stamp}".replace("auto-", "")
 
 
 def _loader(dataset: Any, config: TrainConfig, *, shuffle: bool, distributed: bool) -> DataLoader:
-    batch = config.batch_size
+    batch, seed = config.data.batch_size, config.run.seed
     if distributed:
         from torch.utils.data.distributed import DistributedSampler
 
         world = dist.get_world_size()
         if batch % world:
             raise ValueError(f"batch_size {batch} must be divisible by the {world} processes")
-        sampler: Sampler[int] | None = DistributedSampler(
-            dataset, shuffle=shuffle, seed=config.seed
-        )
+        sampler: Sampler[int] | None = DistributedSampler(dataset, shuffle=shuffle, seed=seed)
         batch //= world
     else:
-        sampler = EpochShuffleSampler(len(dataset), seed=config.seed) if shuffle else None
-    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=config.num_workers)
+        sampler = EpochShuffleSampler(len(dataset), seed=seed) if shuffle else None
+    return DataLoader(
+        dataset, batch_size=batch, sampler=sampler, num_workers=config.data.num_workers
+    )
 
 
 def build_engine(
     config: TrainConfig, run_dir: Path | None
 ) -> tuple[Engine, DataBundle, dict[str, DataLoader | None]]:
     distributed = setup_distributed()
-    seed_everything(config.seed, deterministic=config.deterministic)
+    run = config.run
+    seed_everything(run.seed, deterministic=run.deterministic)
     data = build_data(config)
     model = build_model(config, data)
-    optimizer = build_optimizer(model, config)
-    scheduler = build_scheduler(optimizer, config)
-    amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.amp_dtype)
+    optimizer = build_optimizer(model, config.optim)
+    scheduler = build_scheduler(optimizer, config.optim, epochs=run.epochs)
+    amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(run.amp_dtype)
     if amp_dtype is None:
-        raise ValueError(f"amp_dtype must be bfloat16 or float16; got {config.amp_dtype!r}")
+        raise ValueError(f"amp_dtype must be bfloat16 or float16; got {run.amp_dtype!r}")
     engine = Engine(
         model,
         optimizer,
-        loss=create_loss(config.loss, **config.loss_kwargs),
+        loss=create_loss(config.optim.loss, **config.optim.loss_kwargs),
         scheduler=scheduler,
         input_transform=data.input_transform,
         augment=data.augment,
-        device=resolve_device(config.device),
+        device=resolve_device(run.device),
         run_dir=run_dir,
-        amp=config.amp,
+        amp=run.amp,
         amp_dtype=amp_dtype,
-        grad_clip=config.grad_clip,
-        progress=config.progress,
-        seed=config.seed,
+        grad_clip=config.optim.grad_clip,
+        progress=run.progress,
+        seed=run.seed,
         config=config.to_dict(),
     )
-    if config.tensorboard:
+    if run.tensorboard:
         engine.enable_tensorboard()
+    parts = {"train": data.train, "val": data.val, "test": data.test}
     loaders = {
-        "train": _loader(data.train, config, shuffle=True, distributed=distributed),
-        "val": _loader(data.val, config, shuffle=False, distributed=distributed)
-        if data.val is not None
-        else None,
-        "test": _loader(data.test, config, shuffle=False, distributed=distributed)
-        if data.test is not None
-        else None,
+        name: None
+        if part is None
+        else _loader(part, config, shuffle=name == "train", distributed=distributed)
+        for name, part in parts.items()
     }
     return engine, data, loaders
 
@@ -218,24 +215,30 @@ def _finish(
 
 def run_training(config: TrainConfig, *, log: Any = print) -> dict[str, Any]:
     """Train from scratch as ``config`` says; returns the final metrics (``test_accuracy`` …)."""
-    run_dir = Path(config.out) if config.out else default_run_dir(config)
+    run_dir = Path(config.run.out) if config.run.out else default_run_dir(config)
     if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
         raise FileExistsError(
             f"{run_dir} already holds a run; use `spikestack resume {run_dir}` or another --out"
         )
     engine, data, loaders = build_engine(config, run_dir)
+    if loaders["train"] is None:
+        raise ValueError(
+            f"{config.data.name} gives no training samples (--eval-all makes every sample test "
+            "data: use it with `spikestack eval`)"
+        )
     if is_main_process():
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         log(
-            f"training {config.model} ({config.neuron}) on {config.data}: {data.info}, T={config.T}, "
+            f"training {resolve_model_name(config, data)} ({config.model.neuron}) on "
+            f"{config.data.name}: {data.info}, T={data.T}, "
             f"{sum(p.numel() for p in engine.model.parameters()):,} parameters, device {engine.device}"
         )
     engine.fit(
         loaders["train"],
         loaders["val"],
-        epochs=config.epochs,
-        stop_after=config.stop_after,
+        epochs=config.run.epochs,
+        stop_after=config.run.stop_after,
         log=log,
     )
     return _finish(engine, loaders, run_dir, log)
@@ -245,7 +248,7 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
-    return TrainConfig.from_dict(json.loads(path.read_text()))
+    return TrainConfig.from_dict(json.loads(path.read_text()), where=f" of {path}")
 
 
 def resume_training(
@@ -254,36 +257,43 @@ def resume_training(
     """Continue the run in ``run_dir`` from its newest readable checkpoint."""
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
-    config.stop_after = None
+    config.run.stop_after = None
     if epochs is not None:
-        config.epochs = epochs
+        config.run.epochs = epochs
     engine, _, loaders = build_engine(config, run_dir)
     path = engine.resume()
-    log(f"resumed {run_dir} from {path.name} (epoch {engine.epoch} of {config.epochs})")
-    if engine.epoch < config.epochs:
-        engine.fit(loaders["train"], loaders["val"], epochs=config.epochs, log=log)
+    log(f"resumed {run_dir} from {path.name} (epoch {engine.epoch} of {config.run.epochs})")
+    if engine.epoch < config.run.epochs:
+        engine.fit(loaders["train"], loaders["val"], epochs=config.run.epochs, log=log)
     return _finish(engine, loaders, run_dir, log)
 
 
 def evaluate_run(
-    run_dir: str | Path, *, overrides: dict[str, Any] | None = None, log: Any = print
+    run_dir: str | Path,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    log: Any = print,
 ) -> dict[str, Any]:
-    """Accuracy of the newest checkpoint of ``run_dir`` on its test data or on other data (``overrides``)."""
+    """Accuracy of the newest checkpoint of ``run_dir`` on its test data, or on other data:
+    ``overrides`` maps sections to options (``{"data": {"name": "folder", "root": ...}}``)."""
     from spikestack.train.checkpoint import load_latest
 
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
-    for key, value in (overrides or {}).items():
-        setattr(config, key, value)
-    config.progress = False
+    for section, values in (overrides or {}).items():
+        config.update(section, values)
+    config.run.progress = False
     engine, data, loaders = build_engine(config, None)
     state, path = load_latest(run_dir, map_location=engine.device)
     engine.model.load_state_dict(state["model"])
     loader = loaders["test"] or loaders["val"] or loaders["train"]
+    if loader is None:
+        raise ValueError(f"{config.data.name} has no samples to evaluate on")
     result = engine.evaluate(loader, desc="eval")
+    root = config.data.root
     log(
-        f"evaluated {path.name} on {result['count']} samples of {config.data}"
-        f"{' at ' + str(config.root) if config.root else ''}"
+        f"evaluated {path.name} on {result['count']} samples of {config.data.name}"
+        f"{' at ' + str(root) if root else ''}"
     )
     log(f"test accuracy: {result['acc']:.4f}")
     return result

@@ -1,0 +1,129 @@
+"""Training-data recipes: declarations, what the run reads from them, and max_samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spikestack.cli import main
+from spikestack.data import make_events, write_events
+from spikestack.train import RECIPES, TrainConfig, build_data, list_recipes
+from spikestack.train.recipes import Recipe, register_recipe, time_major
+from spikestack.train.splits import subsample
+
+
+def config(**data: object) -> TrainConfig:
+    return TrainConfig.from_dict({"data": data})
+
+
+def test_every_recipe_declares_what_the_run_needs() -> None:
+    names = list_recipes()
+    assert {"digits", "mnist", "fashion_mnist", "cifar10", "folder", "nmnist", "shd"} <= set(names)
+    for name in names:
+        recipe = RECIPES.get(name)
+        assert recipe.layout in ("static", "sequence") and recipe.T >= 1
+        assert recipe.needs_root == (name != "digits")
+        if recipe.layout == "static":
+            assert recipe.input_shape is not None and len(recipe.input_shape) == 3
+    assert RECIPES.get("shd").default_model == "mlp_snn"
+    assert RECIPES.get("nmnist").input_shape == (2, 34, 34)
+
+
+def test_digits_bundle_follows_its_recipe() -> None:
+    bundle = build_data(config())
+    assert (bundle.num_classes, bundle.input_shape, bundle.T) == (10, (1, 8, 8), 4)
+    assert bundle.layout == "static" and bundle.default_model == "digits_csnn"
+    x, _ = bundle.train[0]
+    encoded = bundle.input_transform(x.unsqueeze(0), None)
+    assert encoded.shape == (4, 1, 1, 8, 8)  # static samples are encoded over T steps
+    assert build_data(config(T=7)).input_transform(x.unsqueeze(0), None).shape[0] == 7
+    sizes = bundle.info
+    assert sizes["train"] + sizes["val"] + sizes["test"] == 1797
+
+
+def test_max_samples_means_at_most_n_in_all_per_class() -> None:
+    bundle = build_data(config(max_samples=200))
+    info = bundle.info
+    assert info["train"] + info["val"] + info["test"] == 200
+    labels = [int(y) for _, y in bundle.train] + [int(y) for _, y in bundle.test]
+    counts = np.bincount(labels, minlength=10)
+    assert counts.min() >= 10  # drawn per class, not the first 200 files
+    picked = subsample(np.repeat(np.arange(4), [50, 30, 15, 5]), 20, seed=0)
+    assert len(picked) == 20 and set(np.repeat(np.arange(4), [50, 30, 15, 5])[picked]) == {
+        0,
+        1,
+        2,
+        3,
+    }
+
+
+def two_class_folder(root, per_class: int = 12) -> None:
+    """Class 0 fires on the left half of a 16x16 sensor, class 1 on the right half."""
+    rng = np.random.default_rng(0)
+    for label in (0, 1):
+        folder = root / str(label)
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            n = 300
+            x = rng.integers(0, 8, n) + 8 * label
+            events = make_events(
+                t=np.sort(rng.integers(0, 100_000, n)),
+                x=x,
+                y=rng.integers(0, 16, n),
+                p=rng.integers(0, 2, n),
+            )
+            write_events(folder / f"{i}.npz", events, sensor_size=(16, 16, 2))
+
+
+def test_folder_recipe_finds_classes_sensor_and_model_in_the_files(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SPIKESTACK_CACHE", str(tmp_path / "cache"))
+    two_class_folder(tmp_path / "ev")
+    bundle = build_data(config(name="folder", root=str(tmp_path / "ev"), T=5))
+    assert bundle.num_classes == 2 and bundle.input_shape == (2, 16, 16)
+    assert bundle.layout == "sequence" and bundle.input_transform is time_major
+    assert bundle.default_model == "event_csnn"
+    frames, _ = bundle.train[0]
+    assert tuple(frames.shape) == (5, 2, 16, 16)
+    with pytest.raises(ValueError, match="needs --root"):
+        build_data(config(name="folder"))
+    with pytest.raises(ValueError, match="unknown data set 'nmist'.*did you mean nmnist"):
+        build_data(config(name="nmist"))
+
+
+def test_training_on_written_event_files(tmp_path, capsys, monkeypatch) -> None:
+    """A fresh clone trains on event files it writes itself (no outside data)."""
+    monkeypatch.setenv("SPIKESTACK_CACHE", str(tmp_path / "cache"))
+    two_class_folder(tmp_path / "ev")
+    args = ["train", "--data", "folder", "--root", str(tmp_path / "ev"), "--frames", "4"]
+    args += ["--epochs", "8", "--no-progress", "--out", str(tmp_path / "run")]
+    args += ["--model-kwargs", '{"channels": 4}', "--val-fraction", "0", "--batch-size", "4"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "'sensor_size': [16, 16, 2]" in lines[0] and "T=4" in lines[0]
+    assert float(lines[-1].split(": ")[1]) >= 0.75
+
+
+def test_a_recipe_that_misdeclares_its_data_is_caught() -> None:
+    from spikestack.train.recipes_static import _digits
+
+    recipe = Recipe(
+        name="digits_misdeclared",
+        summary="digits with a wrong class count",
+        layout="static",
+        T=2,
+        default_model="digits_csnn",
+        num_classes=12,
+        input_shape=(1, 8, 8),
+        needs_root=False,
+        build=_digits,
+    )
+    register_recipe(recipe)
+    try:
+        with pytest.raises(ValueError, match="num_classes 10, but the recipe declares 12"):
+            build_data(config(name="digits_misdeclared"))
+    finally:
+        RECIPES._entries.pop("digits_misdeclared")
+    with pytest.raises(ValueError, match="layout"):
+        Recipe("x", "", "frames", 1, None, None, None, False, _digits)  # type: ignore[arg-type]
+    assert torch.is_tensor(build_data(config()).train[0][0])
