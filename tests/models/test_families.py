@@ -31,13 +31,13 @@ def test_neuron_is_an_argument() -> None:
     assert all(abs(m.tau - 3.0) < 1e-5 for m in plif.modules() if type(m).__name__ == "PLIF")
 
 
-def test_static_input_equals_its_repetition_over_time() -> None:
-    model = create_model(
-        "spikformer_4_384", embed_dim=32, num_heads=2, depth=1, T=3, backend="torch"
-    )
-    model.eval()
+def test_transformer_static_input_equals_its_repetition_over_time() -> None:
+    kwargs = {"embed_dim": 32, "num_heads": 2, "depth": 1, "T": 3, "backend": "torch"}
+    static = create_model("spikformer_4_384", **kwargs).eval()
+    sequence = create_model("spikformer_4_384", **kwargs, input_layout="sequence").eval()
+    sequence.load_state_dict(static.state_dict())
     x = torch.rand(2, 3, 32, 32)
-    torch.testing.assert_close(model(x), model(x.unsqueeze(0).repeat(3, 1, 1, 1, 1)))
+    torch.testing.assert_close(static(x), sequence(x.unsqueeze(0).repeat(3, 1, 1, 1, 1)))
 
 
 @pytest.mark.parametrize(

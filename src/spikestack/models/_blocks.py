@@ -7,8 +7,7 @@ any registered neuron ("if", "lif", "plif", "psn" ...) can be swapped into any m
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +16,8 @@ from torch import Tensor, nn
 from spikestack import surrogates
 from spikestack.kernels import check_backend_name
 from spikestack.layers import Flatten, TimeDistributed
-from spikestack.models.registry import register_model
 from spikestack.neurons import Neuron, neuron_class
 from spikestack.neurons.base import check_options
-from spikestack.validation import check_int
 
 CONNECT_FUNCTIONS = ("ADD", "AND", "IAND")
 
@@ -132,42 +129,6 @@ def connect_spikes(out: Tensor, identity: Tensor, connect: str) -> Tensor:
     return (1.0 - out) * identity
 
 
-def to_sequence(x: Tensor, T: int, *, static_dims: int = 4) -> Tensor:
-    """``[T, B, ...]`` as is, or a static ``[B, ...]`` sample repeated over ``T`` steps."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-    if x.dim() == static_dims:
-        return x.unsqueeze(0).repeat(T, *([1] * static_dims))
-    if x.dim() == static_dims + 1:
-        return x
-    raise ValueError(
-        f"x must be a sequence of {static_dims + 1} dims [T, B, ...] or a static "
-        f"{static_dims}-dim [B, ...] input (repeated over T={T}); got shape {tuple(x.shape)}"
-    )
-
-
-class SpikingNet(nn.Module):
-    """Base of the zoo: static input is repeated over ``T`` steps (direct encoding),
-    ``forward_sequence`` maps ``[T, B, ...]`` to per-step outputs, and the result is
-    their mean over time (``mean_output=True``) or the full ``[T, B, ...]``.
-    """
-
-    static_dims = 4
-
-    def __init__(self, *, T: int, mean_output: bool) -> None:
-        super().__init__()
-        check_int("T", T)
-        self.T = T
-        self.mean_output = bool(mean_output)
-
-    def forward_sequence(self, x: Tensor) -> Tensor:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.forward_sequence(to_sequence(x, self.T, static_dims=self.static_dims))
-        return y.mean(0) if self.mean_output else y
-
-
 def linear_head(features: int, num_classes: int) -> nn.Sequential:
     """Global average pool over space, then a per-step linear classifier."""
     return nn.Sequential(
@@ -175,31 +136,3 @@ def linear_head(features: int, num_classes: int) -> nn.Sequential:
         Flatten(),
         TimeDistributed(nn.Linear(features, num_classes)),
     )
-
-
-def register_variant(
-    name: str,
-    builder: Callable[..., nn.Module],
-    *,
-    doc: str,
-    fixed: Mapping[str, Any] | None = None,
-    defaults: Mapping[str, Any] | None = None,
-) -> Callable[..., nn.Module]:
-    """Register ``builder`` under ``name`` with some arguments ``fixed`` (hidden from the
-    signature, so ``create_model`` rejects them) and others given new ``defaults``."""
-    fixed = dict(fixed or {})
-    defaults = dict(defaults or {})
-    signature = inspect.signature(builder)
-    params = [
-        p.replace(default=defaults.get(n, p.default), kind=p.KEYWORD_ONLY)
-        for n, p in signature.parameters.items()
-        if n not in fixed
-    ]
-
-    def variant(**kwargs: Any) -> nn.Module:
-        return builder(**{**fixed, **defaults, **kwargs})
-
-    variant.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    variant.__name__ = variant.__qualname__ = name
-    variant.__doc__ = doc
-    return register_model(name)(variant)

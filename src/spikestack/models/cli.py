@@ -1,4 +1,5 @@
-"""``spikestack models [PATTERN]``: list the registered models and their parameter counts.
+"""``spikestack models [PATTERN]``: list the registered models, their default input layout
+(``static`` or ``sequence``) and their parameter counts.
 
 Models are built on ``torch.device("meta")`` (shapes only, no memory, no initialisation
 cost), so listing the ImageNet-sized models takes a moment, not minutes.
@@ -13,9 +14,10 @@ from typing import Any
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "models",
-        help="list registered models and their parameter counts",
+        help="list registered models, their input layout and parameter counts",
         description="List the registered models (optionally matching a shell-style pattern, "
-        "e.g. 'sew_*') with their parameter counts at default arguments.",
+        "e.g. 'sew_*') with their default input layout and their parameter counts at default "
+        "arguments.",
     )
     parser.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'sew_*'")
     parser.add_argument(
@@ -39,7 +41,7 @@ def format_count(count: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikestack.models import list_models
+    from spikestack.models import list_models, model_info
 
     names = list_models(args.pattern)
     if not names:
@@ -54,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
             count = format_count(meta_parameter_count(name))
         except Exception as error:  # a broken builder must not hide the others
             count = f"error: {error}"
-        print(f"{name:<{width}}  {count:>10}")
+        print(f"{name:<{width}}  {model_info(name).input_layout:<8}  {count:>10}")
     return 0

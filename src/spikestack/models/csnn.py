@@ -1,4 +1,6 @@
-"""Compact convolutional SNNs: the defaults of ``spikestack train``.
+"""Compact SNNs: the defaults of ``spikestack train``. All three take a time-major sequence
+``[T, B, ...]`` by default (``input_layout="sequence"``: the training run encodes its data
+over time); ``input_layout="static"`` repeats one ``[B, ...]`` sample over ``T`` steps.
 
 ``digits_csnn``: for 8×8 single-channel images (scikit-learn's digits) encoded over T steps,
     Conv(1, c, 3) - BN - neuron - Conv(c, 2c, 3) - BN - neuron - MaxPool2 - Flatten -
@@ -6,48 +8,70 @@
     or their mean over T (``[B, classes]``, the default).
 ``event_csnn``: the same pattern for event frames ``[T, B, P, H, W]`` with a global pool, so any
     sensor size works (N-MNIST 34×34, DVS 128×128 ...).
+``mlp_snn``: a fully connected SNN on the flattened steps of ``[T, B, ...]`` (spiking audio
+    such as SHD / SSC); its input size is ``in_features``, the flattened size of one step.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from torch import Tensor, nn
 
 from spikestack.layers import Flatten, TimeDistributed
 from spikestack.models._blocks import neuron_spec
+from spikestack.models.base import SpikingModel
 from spikestack.models.registry import register_model
+from spikestack.validation import check_int
 
 
-class SpikingClassifier(nn.Module):
-    """A ``[T, B, ...] -> [B, classes]`` classifier (mean over time) around a sequence body."""
+class SequentialSNN(SpikingModel):
+    """A model whose per-step computation is one ``nn.Sequential`` body on ``[T, B, ...]``."""
 
-    def __init__(self, body: nn.Module, *, mean_output: bool = True) -> None:
-        super().__init__()
+    def __init__(self, body: nn.Module, *, T: int, input_layout: str, mean_output: bool) -> None:
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         self.body = body
-        self.mean_output = mean_output
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() < 3:
-            raise ValueError(f"expected x of shape [T, B, ...]; got shape {tuple(x.shape)}")
-        y = self.body(x)
-        return y.mean(0) if self.mean_output else y
+    def forward_sequence(self, x: Tensor) -> Tensor:
+        return self.body(x)
 
 
-@register_model("digits_csnn")
+class MLPSNN(SequentialSNN):
+    """:class:`SequentialSNN` that flattens each step, so one sample may have any shape."""
+
+    sample_dims = None
+
+    def __init__(self, body: nn.Module, *, in_features: int, **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.in_features = in_features
+
+    def forward_sequence(self, x: Tensor) -> Tensor:
+        size = math.prod(x.shape[2:])
+        if size != self.in_features:  # before the first Linear, whose error names no argument
+            raise ValueError(
+                f"{self.model_name} was built with in_features={self.in_features}, but one step "
+                f"of its input [T, B, ...] = {tuple(x.shape)} has {size} features"
+            )
+        return self.body(x)
+
+
+@register_model("digits_csnn", input_layout="sequence")
 def digits_csnn(
     *,
     num_classes: int = 10,
     in_channels: int = 1,
     channels: int = 32,
+    T: int = 4,
+    input_layout: str = "sequence",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
     backend: str = "auto",
     mean_output: bool = True,
-) -> nn.Module:
-    """Two-conv spiking CNN for 8×8 inputs (the ``spikestack train`` default)."""
-    spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend)
+) -> SequentialSNN:
+    """Two-conv spiking CNN for 8×8 images encoded over T steps (the ``spikestack train`` default)."""
+    spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T)
     c = channels
     body = nn.Sequential(
         TimeDistributed(nn.Conv2d(in_channels, c, 3, padding=1, bias=False)),
@@ -60,24 +84,26 @@ def digits_csnn(
         Flatten(),
         TimeDistributed(nn.Linear(2 * c * 4 * 4, num_classes)),
     )
-    return SpikingClassifier(body, mean_output=mean_output)
+    return SequentialSNN(body, T=T, input_layout=input_layout, mean_output=mean_output)
 
 
-@register_model("event_csnn")
+@register_model("event_csnn", input_layout="sequence")
 def event_csnn(
     *,
     num_classes: int = 10,
     in_channels: int = 2,
     channels: int = 32,
+    pool_size: int = 4,
+    T: int = 10,
+    input_layout: str = "sequence",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
     backend: str = "auto",
     mean_output: bool = True,
-    pool_size: int = 4,
-) -> nn.Module:
+) -> SequentialSNN:
     """Three-stage spiking CNN for event frames ``[T, B, P, H, W]`` of any size."""
-    spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend)
+    spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T)
     c = channels
     layers: list[nn.Module] = []
     cin = in_channels
@@ -94,36 +120,39 @@ def event_csnn(
         Flatten(),
         TimeDistributed(nn.Linear(cin * pool_size * pool_size, num_classes)),
     ]
-    return SpikingClassifier(nn.Sequential(*layers), mean_output=mean_output)
+    return SequentialSNN(
+        nn.Sequential(*layers), T=T, input_layout=input_layout, mean_output=mean_output
+    )
 
 
-@register_model("mlp_snn")
+@register_model("mlp_snn", input_layout="sequence")
 def mlp_snn(
     *,
     num_classes: int = 10,
     in_features: int = 700,
     hidden: int = 128,
     layers: int = 2,
+    T: int = 10,
+    input_layout: str = "sequence",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
     backend: str = "auto",
     mean_output: bool = True,
-    in_channels: int | None = None,
-) -> nn.Module:
-    """Fully connected SNN on flattened inputs ``[T, B, ...]`` (spiking audio such as SHD/SSC).
-
-    ``in_channels`` is accepted for a uniform CLI and ignored; ``in_features`` is the
-    flattened size of one step.
-    """
-    spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend)
+) -> MLPSNN:
+    """Fully connected SNN on the flattened steps of ``[T, B, ...]`` (spiking audio: SHD, SSC)."""
+    check_int("in_features", in_features)
+    spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T)
     blocks: list[nn.Module] = [Flatten()]
     width = in_features
     for _ in range(layers):
-        blocks += [
-            TimeDistributed(nn.Linear(width, hidden)),
-            spec(),
-        ]
+        blocks += [TimeDistributed(nn.Linear(width, hidden)), spec()]
         width = hidden
     blocks.append(TimeDistributed(nn.Linear(width, num_classes)))
-    return SpikingClassifier(nn.Sequential(*blocks), mean_output=mean_output)
+    return MLPSNN(
+        nn.Sequential(*blocks),
+        in_features=in_features,
+        T=T,
+        input_layout=input_layout,
+        mean_output=mean_output,
+    )

@@ -11,7 +11,8 @@ Enhance Learning of Spiking Neural Networks" (ICCV 2021), for static and neuromo
 The output layer has ``voting`` spiking neurons per class; their spikes are averaged in
 groups (the "voting" average pool), so the mean over T is each class's firing rate.
 DP is dropout whose mask is drawn once per sequence and shared by all time steps.
-Static images are fed directly (the first conv + BN acts as the encoder).
+Static images are fed directly, repeated over T (``input_layout="static"``: the first
+conv + BN acts as the encoder); event frames come as ``[T, B, 2, H, W]`` (``"sequence"``).
 """
 
 from __future__ import annotations
@@ -21,12 +22,9 @@ from typing import Any
 from torch import Tensor, nn
 
 from spikestack.layers import Flatten, TimeDistributed
-from spikestack.models._blocks import (
-    SpikingNet,
-    conv_bn,
-    neuron_spec,
-    register_variant,
-)
+from spikestack.models._blocks import conv_bn, neuron_spec
+from spikestack.models.base import SpikingModel
+from spikestack.models.registry import register_model
 from spikestack.validation import check_int
 
 
@@ -57,7 +55,7 @@ class VotingPool(nn.Module):
         return x.unflatten(-1, (-1, self.voting)).mean(-1)
 
 
-class PLIFNet(SpikingNet):
+class PLIFNet(SpikingModel):
     def __init__(
         self,
         *,
@@ -72,9 +70,10 @@ class PLIFNet(SpikingNet):
         dropout: float,
         spec: Any,
         T: int,
+        input_layout: str,
         mean_output: bool,
     ) -> None:
-        super().__init__(T=T, mean_output=mean_output)
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         for name, value in (
             ("in_channels", in_channels),
             ("img_size", img_size),
@@ -121,6 +120,7 @@ def plif_net(
     voting: int = 10,
     dropout: float = 0.5,
     T: int = 8,
+    input_layout: str = "static",
     neuron: str = "plif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
@@ -140,30 +140,41 @@ def plif_net(
         dropout=dropout,
         spec=neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T),
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
     )
 
 
-_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "mnist": ("MNIST / Fashion-MNIST", {}),
-    "nmnist": ("N-MNIST", {"in_channels": 2, "img_size": 34, "T": 10}),
-    "cifar10": (
-        "CIFAR-10",
-        {"in_channels": 3, "img_size": 32, "channels": 256, "convs_per_stage": 3},
-    ),
-    "cifar10dvs": (
-        "CIFAR10-DVS",
-        {"in_channels": 2, "img_size": 128, "stages": 4, "hidden": 512, "T": 20},
-    ),
-    "dvsgesture": (
-        "DVS128 Gesture",
-        {"in_channels": 2, "img_size": 128, "stages": 5, "hidden": 512, "num_classes": 11, "T": 20},
-    ),
-}
-for _name, (_dataset, _defaults) in _VARIANTS.items():
-    register_variant(
-        f"plif_net_{_name}",
-        plif_net,
-        defaults=_defaults,
-        doc=f"The PLIF network for {_dataset} (Fang et al., ICCV 2021).",
-    )
+@register_model("plif_net_mnist", family=plif_net)
+def plif_net_mnist(**kwargs: Any) -> PLIFNet:
+    """The PLIF network for MNIST / Fashion-MNIST (Fang et al., ICCV 2021): 28x28 static images."""
+    return plif_net(**kwargs)
+
+
+@register_model("plif_net_nmnist", family=plif_net, input_layout="sequence")
+def plif_net_nmnist(**kwargs: Any) -> PLIFNet:
+    """The PLIF network for N-MNIST (Fang et al., ICCV 2021): 34x34 event frames, T=10."""
+    nmnist = {"in_channels": 2, "img_size": 34, "T": 10}
+    return plif_net(**{**nmnist, "input_layout": "sequence", **kwargs})
+
+
+@register_model("plif_net_cifar10", family=plif_net)
+def plif_net_cifar10(**kwargs: Any) -> PLIFNet:
+    """The PLIF network for CIFAR-10 (Fang et al., ICCV 2021): 32x32 static images, 3 convs a stage."""
+    cifar = {"in_channels": 3, "img_size": 32, "channels": 256, "convs_per_stage": 3}
+    return plif_net(**{**cifar, **kwargs})
+
+
+@register_model("plif_net_cifar10dvs", family=plif_net, input_layout="sequence")
+def plif_net_cifar10dvs(**kwargs: Any) -> PLIFNet:
+    """The PLIF network for CIFAR10-DVS (Fang et al., ICCV 2021): 128x128 event frames, T=20."""
+    dvs = {"in_channels": 2, "img_size": 128, "stages": 4, "hidden": 512, "T": 20}
+    return plif_net(**{**dvs, "input_layout": "sequence", **kwargs})
+
+
+@register_model("plif_net_dvsgesture", family=plif_net, input_layout="sequence")
+def plif_net_dvsgesture(**kwargs: Any) -> PLIFNet:
+    """The PLIF network for DVS128 Gesture (Fang et al., ICCV 2021): 128x128 event frames, T=20,
+    11 classes."""
+    dvs = {"in_channels": 2, "img_size": 128, "stages": 5, "hidden": 512, "T": 20}
+    return plif_net(**{**dvs, "num_classes": 11, "input_layout": "sequence", **kwargs})

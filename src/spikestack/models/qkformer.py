@@ -20,14 +20,9 @@ from torch import Tensor, nn
 
 from spikestack.layers import TimeDistributed
 from spikestack.models._attention import TransformerBlock
-from spikestack.models._blocks import (
-    NeuronSpec,
-    SpikingNet,
-    conv_bn,
-    max_pool,
-    neuron_spec,
-    register_variant,
-)
+from spikestack.models._blocks import NeuronSpec, conv_bn, max_pool, neuron_spec
+from spikestack.models.base import SpikingModel
+from spikestack.models.registry import register_model
 from spikestack.validation import check_int
 
 
@@ -72,7 +67,7 @@ class PatchEmbedStage(nn.Module):
         return self.main(x) + self.shortcut(x)
 
 
-class QKFormer(SpikingNet):
+class QKFormer(SpikingModel):
     def __init__(
         self,
         *,
@@ -86,9 +81,10 @@ class QKFormer(SpikingNet):
         qk_attention: str,
         spec: NeuronSpec,
         T: int,
+        input_layout: str,
         mean_output: bool,
     ) -> None:
-        super().__init__(T=T, mean_output=mean_output)
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         check_int("num_classes", num_classes)
         if patch_size not in (4, 16):
             raise ValueError(
@@ -138,6 +134,7 @@ def qkformer(
     mlp_ratio: float = 4.0,
     qk_attention: str = "qk_token",
     T: int = 4,
+    input_layout: str = "static",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
@@ -168,24 +165,42 @@ def qkformer(
         qk_attention=qk_attention,
         spec=neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T),
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
     )
 
 
-_IMAGENET = {"num_classes": 1000, "img_size": 224, "patch_size": 16, "in_channels": 3, "T": 4}
-_SIZES: dict[str, dict[str, Any]] = {
-    "10_384": {**_IMAGENET, "embed_dim": 384, "num_heads": 6, "depths": (1, 2, 7)},
-    "10_512": {**_IMAGENET, "embed_dim": 512, "num_heads": 8, "depths": (1, 2, 7)},
-    "10_768": {**_IMAGENET, "embed_dim": 768, "num_heads": 12, "depths": (1, 2, 7)},
-    "4_384": {"num_classes": 10, "img_size": 32, "patch_size": 4, "in_channels": 3, "T": 4,
-              "embed_dim": 384, "num_heads": 8, "depths": (1, 1, 2)},
-}  # fmt: skip
+# ImageNet: 224x224 static images, patch 16, blocks per stage 1 + 2 + 7 (10 in all).
+_IMAGENET: dict[str, Any] = {"num_classes": 1000, "img_size": 224, "patch_size": 16, "T": 4}
 
-for _size, _defaults in _SIZES.items():
-    register_variant(
-        f"qkformer_{_size}",
-        qkformer,
-        defaults=_defaults,
-        doc=f"QKFormer-{_size.replace('_', '-')} (Zhou et al., NeurIPS 2024); defaults for "
-        f"{_defaults['img_size']}x{_defaults['img_size']} input, {_defaults['num_classes']} classes.",
+
+@register_model("qkformer_10_384", family=qkformer)
+def qkformer_10_384(**kwargs: Any) -> QKFormer:
+    """QKFormer-10-384 (Zhou et al., NeurIPS 2024): widths 96/192/384, ImageNet, 16.47 M."""
+    return qkformer(
+        **{**_IMAGENET, "embed_dim": 384, "num_heads": 6, "depths": (1, 2, 7), **kwargs}
     )
+
+
+@register_model("qkformer_10_512", family=qkformer)
+def qkformer_10_512(**kwargs: Any) -> QKFormer:
+    """QKFormer-10-512 (Zhou et al., NeurIPS 2024): widths 128/256/512, ImageNet, 29.08 M."""
+    return qkformer(
+        **{**_IMAGENET, "embed_dim": 512, "num_heads": 8, "depths": (1, 2, 7), **kwargs}
+    )
+
+
+@register_model("qkformer_10_768", family=qkformer)
+def qkformer_10_768(**kwargs: Any) -> QKFormer:
+    """QKFormer-10-768 (Zhou et al., NeurIPS 2024): widths 192/384/768, ImageNet, 64.96 M."""
+    return qkformer(
+        **{**_IMAGENET, "embed_dim": 768, "num_heads": 12, "depths": (1, 2, 7), **kwargs}
+    )
+
+
+@register_model("qkformer_4_384", family=qkformer)
+def qkformer_4_384(**kwargs: Any) -> QKFormer:
+    """QKFormer-4-384 (Zhou et al., NeurIPS 2024): CIFAR 32x32 static images, patch 4, 1 + 1 + 2
+    blocks; 10 classes (the paper's 6.74 M is the 100-class head)."""
+    cifar = {"num_classes": 10, "img_size": 32, "patch_size": 4, "T": 4}
+    return qkformer(**{**cifar, "embed_dim": 384, "num_heads": 8, "depths": (1, 1, 2), **kwargs})

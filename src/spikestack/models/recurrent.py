@@ -18,13 +18,13 @@ from torch import Tensor, nn
 
 from spikestack.models._blocks import (
     NeuronSpec,
-    SpikingNet,
     check_connect,
     conv_bn,
     linear_head,
     neuron_spec,
-    register_variant,
 )
+from spikestack.models.base import SpikingModel
+from spikestack.models.registry import register_model
 from spikestack.models.resnet import ResidualBlock
 from spikestack.validation import check_int
 
@@ -56,7 +56,7 @@ class RecurrentSpikingConv(nn.Module):
         return x + torch.stack(out)
 
 
-class RecurrentSEWNet(SpikingNet):
+class RecurrentSEWNet(SpikingModel):
     def __init__(
         self,
         *,
@@ -67,9 +67,10 @@ class RecurrentSEWNet(SpikingNet):
         connect: str,
         spec: NeuronSpec,
         T: int,
+        input_layout: str,
         mean_output: bool,
     ) -> None:
-        super().__init__(T=T, mean_output=mean_output)
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         for name, value in (
             ("in_channels", in_channels),
             ("num_classes", num_classes),
@@ -98,6 +99,7 @@ class RecurrentSEWNet(SpikingNet):
         return self.head(self.features(x))
 
 
+@register_model("recurrent_sew_resnet", input_layout="sequence")
 def recurrent_sew_resnet(
     *,
     num_classes: int = 11,
@@ -106,13 +108,15 @@ def recurrent_sew_resnet(
     blocks: int = 2,
     connect: str = "ADD",
     T: int = 16,
+    input_layout: str = "sequence",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
     backend: str = "auto",
     mean_output: bool = True,
 ) -> RecurrentSEWNet:
-    """Recurrent deep SNN: SEW stages (``blocks`` basic blocks each) + recurrent modules."""
+    """Recurrent deep SNN: SEW stages (``blocks`` basic blocks each) with recurrent spiking
+    modules between them; event-data defaults (frames [T, B, 2, H, W], 11 classes, T=16)."""
     return RecurrentSEWNet(
         in_channels=in_channels,
         num_classes=num_classes,
@@ -121,12 +125,6 @@ def recurrent_sew_resnet(
         connect=check_connect(connect),
         spec=neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T),
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
     )
-
-
-register_variant(
-    "recurrent_sew_resnet",
-    recurrent_sew_resnet,
-    doc="SEW ResNet backbone with recurrent spiking modules between stages (event-data defaults).",
-)

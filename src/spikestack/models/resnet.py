@@ -19,15 +19,15 @@ from torch import Tensor, nn
 
 from spikestack.models._blocks import (
     NeuronSpec,
-    SpikingNet,
     check_connect,
     connect_spikes,
     conv_bn,
     linear_head,
     max_pool,
     neuron_spec,
-    register_variant,
 )
+from spikestack.models.base import SpikingModel
+from spikestack.models.registry import register_model
 from spikestack.validation import check_int
 
 # depth -> (blocks per stage, bottleneck)
@@ -87,7 +87,7 @@ class ResidualBlock(nn.Module):
         return connect_spikes(out, identity, self.connect)
 
 
-class SpikingResNet(SpikingNet):
+class SpikingResNet(SpikingModel):
     """Stem (7x7/2 conv, BN, SN, 3x3/2 max pool), four stages, global pool, linear head."""
 
     def __init__(
@@ -101,10 +101,11 @@ class SpikingResNet(SpikingNet):
         in_channels: int,
         width: int,
         T: int,
+        input_layout: str,
         mean_output: bool,
         zero_init_residual: bool = False,
     ) -> None:
-        super().__init__(T=T, mean_output=mean_output)
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         for name, value in (
             ("num_classes", num_classes),
             ("in_channels", in_channels),
@@ -155,6 +156,12 @@ class SpikingResNet(SpikingNet):
         return self.head(self.stages(self.stem(x)))
 
 
+def _check_depth(depth: int) -> tuple[tuple[int, ...], bool]:
+    if depth not in RESNET_LAYOUTS:
+        raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}; got {depth!r}")
+    return RESNET_LAYOUTS[depth]
+
+
 def sew_resnet(
     *,
     depth: int = 18,
@@ -163,6 +170,7 @@ def sew_resnet(
     in_channels: int = 3,
     width: int = 64,
     T: int = 4,
+    input_layout: str = "static",
     neuron: str = "if",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
@@ -171,9 +179,7 @@ def sew_resnet(
     zero_init_residual: bool = False,
 ) -> SpikingResNet:
     """SEW ResNet-``depth`` (Fang et al., NeurIPS 2021); ``connect`` is ADD, AND or IAND."""
-    if depth not in RESNET_LAYOUTS:
-        raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}; got {depth!r}")
-    layers, bottleneck = RESNET_LAYOUTS[depth]
+    layers, bottleneck = _check_depth(depth)
     return SpikingResNet(
         layers,
         bottleneck=bottleneck,
@@ -183,6 +189,7 @@ def sew_resnet(
         in_channels=in_channels,
         width=width,
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
         zero_init_residual=zero_init_residual,
     )
@@ -195,6 +202,7 @@ def spiking_resnet(
     in_channels: int = 3,
     width: int = 64,
     T: int = 4,
+    input_layout: str = "static",
     neuron: str = "if",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
@@ -203,9 +211,7 @@ def spiking_resnet(
     zero_init_residual: bool = False,
 ) -> SpikingResNet:
     """Spiking ResNet-``depth``: the ANN ResNet with ReLU replaced by spiking neurons."""
-    if depth not in RESNET_LAYOUTS:
-        raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}; got {depth!r}")
-    layers, bottleneck = RESNET_LAYOUTS[depth]
+    layers, bottleneck = _check_depth(depth)
     return SpikingResNet(
         layers,
         bottleneck=bottleneck,
@@ -215,23 +221,74 @@ def spiking_resnet(
         in_channels=in_channels,
         width=width,
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
         zero_init_residual=zero_init_residual,
     )
 
 
-for _depth in RESNET_LAYOUTS:
-    register_variant(
-        f"sew_resnet{_depth}",
-        sew_resnet,
-        fixed={"depth": _depth},
-        doc=f"SEW ResNet-{_depth} (Fang et al., NeurIPS 2021); connect = ADD | AND | IAND.",
-    )
-    register_variant(
-        f"spiking_resnet{_depth}",
-        spiking_resnet,
-        fixed={"depth": _depth},
-        doc=f"Spiking ResNet-{_depth} (as compared in Fang et al., NeurIPS 2021).",
-    )
+# The registered models: ImageNet layouts (224x224 static images, 1000 classes, IF neurons);
+# the parameter counts equal torchvision's ResNets.
+
+
+@register_model("sew_resnet18", family=sew_resnet, fixed=("depth",))
+def sew_resnet18(**kwargs: Any) -> SpikingResNet:
+    """SEW ResNet-18 (Fang et al., NeurIPS 2021): basic blocks (2, 2, 2, 2), 11.69 M params."""
+    return sew_resnet(depth=18, **kwargs)
+
+
+@register_model("sew_resnet34", family=sew_resnet, fixed=("depth",))
+def sew_resnet34(**kwargs: Any) -> SpikingResNet:
+    """SEW ResNet-34 (Fang et al., NeurIPS 2021): basic blocks (3, 4, 6, 3), 21.80 M params."""
+    return sew_resnet(depth=34, **kwargs)
+
+
+@register_model("sew_resnet50", family=sew_resnet, fixed=("depth",))
+def sew_resnet50(**kwargs: Any) -> SpikingResNet:
+    """SEW ResNet-50 (Fang et al., NeurIPS 2021): bottlenecks (3, 4, 6, 3), 25.56 M params."""
+    return sew_resnet(depth=50, **kwargs)
+
+
+@register_model("sew_resnet101", family=sew_resnet, fixed=("depth",))
+def sew_resnet101(**kwargs: Any) -> SpikingResNet:
+    """SEW ResNet-101 (Fang et al., NeurIPS 2021): bottlenecks (3, 4, 23, 3), 44.55 M params."""
+    return sew_resnet(depth=101, **kwargs)
+
+
+@register_model("sew_resnet152", family=sew_resnet, fixed=("depth",))
+def sew_resnet152(**kwargs: Any) -> SpikingResNet:
+    """SEW ResNet-152 (Fang et al., NeurIPS 2021): bottlenecks (3, 8, 36, 3), 60.19 M params."""
+    return sew_resnet(depth=152, **kwargs)
+
+
+@register_model("spiking_resnet18", family=spiking_resnet, fixed=("depth",))
+def spiking_resnet18(**kwargs: Any) -> SpikingResNet:
+    """Spiking ResNet-18 (the baseline of Fang et al., NeurIPS 2021): basic blocks (2, 2, 2, 2)."""
+    return spiking_resnet(depth=18, **kwargs)
+
+
+@register_model("spiking_resnet34", family=spiking_resnet, fixed=("depth",))
+def spiking_resnet34(**kwargs: Any) -> SpikingResNet:
+    """Spiking ResNet-34 (the baseline of Fang et al., NeurIPS 2021): basic blocks (3, 4, 6, 3)."""
+    return spiking_resnet(depth=34, **kwargs)
+
+
+@register_model("spiking_resnet50", family=spiking_resnet, fixed=("depth",))
+def spiking_resnet50(**kwargs: Any) -> SpikingResNet:
+    """Spiking ResNet-50 (the baseline of Fang et al., NeurIPS 2021): bottlenecks (3, 4, 6, 3)."""
+    return spiking_resnet(depth=50, **kwargs)
+
+
+@register_model("spiking_resnet101", family=spiking_resnet, fixed=("depth",))
+def spiking_resnet101(**kwargs: Any) -> SpikingResNet:
+    """Spiking ResNet-101 (the baseline of Fang et al., NeurIPS 2021): bottlenecks (3, 4, 23, 3)."""
+    return spiking_resnet(depth=101, **kwargs)
+
+
+@register_model("spiking_resnet152", family=spiking_resnet, fixed=("depth",))
+def spiking_resnet152(**kwargs: Any) -> SpikingResNet:
+    """Spiking ResNet-152 (the baseline of Fang et al., NeurIPS 2021): bottlenecks (3, 8, 36, 3)."""
+    return spiking_resnet(depth=152, **kwargs)
+
 
 __all__ = ["RESNET_LAYOUTS", "ResidualBlock", "SpikingResNet", "sew_resnet", "spiking_resnet"]

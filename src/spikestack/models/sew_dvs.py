@@ -19,13 +19,13 @@ from torch import Tensor, nn
 from spikestack.layers import Flatten, TimeDistributed
 from spikestack.models._blocks import (
     NeuronSpec,
-    SpikingNet,
     check_connect,
     connect_spikes,
     conv_bn,
     neuron_spec,
-    register_variant,
 )
+from spikestack.models.base import SpikingModel
+from spikestack.models.registry import register_model
 from spikestack.validation import check_int
 
 BLOCK_TYPES = ("sew", "spiking", "plain")
@@ -50,7 +50,7 @@ class DVSBlock(nn.Module):
         return out if self.block == "plain" else connect_spikes(out, x, self.connect)
 
 
-class SEWDVSNet(SpikingNet):
+class SEWDVSNet(SpikingModel):
     def __init__(
         self,
         *,
@@ -63,9 +63,10 @@ class SEWDVSNet(SpikingNet):
         num_classes: int,
         spec: NeuronSpec,
         T: int,
+        input_layout: str,
         mean_output: bool,
     ) -> None:
-        super().__init__(T=T, mean_output=mean_output)
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         for name, value in (
             ("in_channels", in_channels),
             ("img_size", img_size),
@@ -102,6 +103,7 @@ def sew_resnet_dvs(
     in_channels: int = 2,
     img_size: int = 128,
     T: int = 16,
+    input_layout: str = "sequence",
     neuron: str = "plif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
@@ -119,19 +121,20 @@ def sew_resnet_dvs(
         num_classes=num_classes,
         spec=neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T),
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
     )
 
 
-register_variant(
-    "sew_resnet_dvsgesture",
-    sew_resnet_dvs,
-    defaults={"num_classes": 11, "channels": (32,) * 7},
-    doc="SEW ResNet for DVS128 Gesture: {SEW block (c32) - MP2}*7 - FC11 (Fang et al., 2021).",
-)
-register_variant(
-    "sew_resnet_cifar10dvs",
-    sew_resnet_dvs,
-    defaults={"num_classes": 10, "channels": (64,) * 4 + (128,) * 3},
-    doc="SEW ResNet for CIFAR10-DVS: {SEW block - MP2}*7, 64 then 128 channels, FC10 (Fang et al., 2021).",
-)
+@register_model("sew_resnet_dvsgesture", family=sew_resnet_dvs, input_layout="sequence")
+def sew_resnet_dvsgesture(**kwargs: Any) -> SEWDVSNet:
+    """SEW ResNet for DVS128 Gesture (Fang et al., NeurIPS 2021): {SEW block (c32) - MP2}*7 -
+    FC11 on 128x128 event frames [T, B, 2, H, W]."""
+    return sew_resnet_dvs(**{"num_classes": 11, "channels": (32,) * 7, **kwargs})
+
+
+@register_model("sew_resnet_cifar10dvs", family=sew_resnet_dvs, input_layout="sequence")
+def sew_resnet_cifar10dvs(**kwargs: Any) -> SEWDVSNet:
+    """SEW ResNet for CIFAR10-DVS (Fang et al., NeurIPS 2021): {SEW block - MP2}*7 with 64 then
+    128 channels - FC10 on 128x128 event frames [T, B, 2, H, W]."""
+    return sew_resnet_dvs(**{"num_classes": 10, "channels": (64,) * 4 + (128,) * 3, **kwargs})

@@ -22,14 +22,9 @@ from torch import Tensor, nn
 
 from spikestack.layers import TimeDistributed
 from spikestack.models._attention import TransformerBlock
-from spikestack.models._blocks import (
-    NeuronSpec,
-    SpikingNet,
-    conv_bn,
-    max_pool,
-    neuron_spec,
-    register_variant,
-)
+from spikestack.models._blocks import NeuronSpec, conv_bn, max_pool, neuron_spec
+from spikestack.models.base import SpikingModel
+from spikestack.models.registry import register_model
 from spikestack.validation import check_int
 
 DOWNSAMPLE_MODES = ("maxpool", "cml")
@@ -86,7 +81,7 @@ class SpikingPatchSplitting(nn.Module):
         return x + self.rpe(x)
 
 
-class SpikingTransformer(SpikingNet):
+class SpikingTransformer(SpikingModel):
     """Tokenizer, transformer blocks, spatial mean, linear head (per step)."""
 
     def __init__(
@@ -101,10 +96,11 @@ class SpikingTransformer(SpikingNet):
         spec: NeuronSpec,
         patch_size: int,
         T: int,
+        input_layout: str,
         mean_output: bool,
         pre_activation: bool = False,
     ) -> None:
-        super().__init__(T=T, mean_output=mean_output)
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         check_int("num_classes", num_classes)
         check_int("depth", depth)
         self.patch_size = patch_size
@@ -150,6 +146,7 @@ def spikformer(
     mlp_ratio: float = 4.0,
     downsample: str = "maxpool",
     T: int = 4,
+    input_layout: str = "static",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
@@ -172,34 +169,50 @@ def spikformer(
         spec=spec,
         patch_size=patch_size,
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
     )
 
 
-# name -> (depth, embed_dim, dataset defaults)
-IMAGENET = {"num_classes": 1000, "img_size": 224, "patch_size": 16, "in_channels": 3, "T": 4}
-CIFAR = {"num_classes": 10, "img_size": 32, "patch_size": 4, "in_channels": 3, "T": 4}
-DVS = {"num_classes": 10, "img_size": 128, "patch_size": 16, "in_channels": 2, "T": 16}
-TRANSFORMER_SIZES: dict[str, tuple[int, int, dict[str, Any]]] = {
-    "8_384": (8, 384, IMAGENET),
-    "8_512": (8, 512, IMAGENET),
-    "8_768": (8, 768, IMAGENET),
-    "4_384": (4, 384, CIFAR),
-    "2_256": (2, 256, DVS),
+# The defaults of the papers' three settings: ImageNet (224x224 static images, patch 16),
+# CIFAR (32x32 static images, patch 4) and DVS (128x128 event frames [T, B, 2, H, W], T=16).
+IMAGENET: dict[str, Any] = {"num_classes": 1000, "img_size": 224, "patch_size": 16, "T": 4}
+CIFAR: dict[str, Any] = {"num_classes": 10, "img_size": 32, "patch_size": 4, "T": 4}
+DVS: dict[str, Any] = {
+    "num_classes": 10,
+    "img_size": 128,
+    "patch_size": 16,
+    "in_channels": 2,
+    "T": 16,
+    "input_layout": "sequence",
 }
-_HEADS = {256: 16, 384: 12, 512: 8, 768: 12}
 
 
-def register_sizes(prefix: str, builder: Any, paper: str, **fixed: Any) -> None:
-    for size, (depth, dim, data) in TRANSFORMER_SIZES.items():
-        register_variant(
-            f"{prefix}_{size}",
-            builder,
-            fixed=fixed,
-            defaults={"depth": depth, "embed_dim": dim, "num_heads": _HEADS[dim], **data},
-            doc=f"{paper}, {depth} blocks of width {dim}; defaults for "
-            f"{data['img_size']}x{data['img_size']} input, {data['num_classes']} classes.",
-        )
+@register_model("spikformer_8_384", family=spikformer)
+def spikformer_8_384(**kwargs: Any) -> SpikingTransformer:
+    """Spikformer-8-384 (Zhou et al., ICLR 2023): 8 blocks of width 384, ImageNet, 16.81 M."""
+    return spikformer(**{**IMAGENET, "depth": 8, "embed_dim": 384, "num_heads": 12, **kwargs})
 
 
-register_sizes("spikformer", spikformer, "Spikformer (Zhou et al., ICLR 2023)")
+@register_model("spikformer_8_512", family=spikformer)
+def spikformer_8_512(**kwargs: Any) -> SpikingTransformer:
+    """Spikformer-8-512 (Zhou et al., ICLR 2023): 8 blocks of width 512, ImageNet, 29.68 M."""
+    return spikformer(**{**IMAGENET, "depth": 8, "embed_dim": 512, "num_heads": 8, **kwargs})
+
+
+@register_model("spikformer_8_768", family=spikformer)
+def spikformer_8_768(**kwargs: Any) -> SpikingTransformer:
+    """Spikformer-8-768 (Zhou et al., ICLR 2023): 8 blocks of width 768, ImageNet, 66.34 M."""
+    return spikformer(**{**IMAGENET, "depth": 8, "embed_dim": 768, "num_heads": 12, **kwargs})
+
+
+@register_model("spikformer_4_384", family=spikformer)
+def spikformer_4_384(**kwargs: Any) -> SpikingTransformer:
+    """Spikformer-4-384 (Zhou et al., ICLR 2023): 4 blocks of width 384, CIFAR-10, 9.32 M."""
+    return spikformer(**{**CIFAR, "depth": 4, "embed_dim": 384, "num_heads": 12, **kwargs})
+
+
+@register_model("spikformer_2_256", family=spikformer, input_layout="sequence")
+def spikformer_2_256(**kwargs: Any) -> SpikingTransformer:
+    """Spikformer-2-256 (Zhou et al., ICLR 2023): 2 blocks of width 256, DVS event frames, 2.57 M."""
+    return spikformer(**{**DVS, "depth": 2, "embed_dim": 256, "num_heads": 16, **kwargs})

@@ -20,12 +20,15 @@ from typing import Any
 from torch import Tensor, nn
 
 from spikestack.models._blocks import NeuronSpec, conv_bn, max_pool, neuron_spec
+from spikestack.models.registry import register_model
 from spikestack.models.spikformer import (
+    CIFAR,
+    DVS,
+    IMAGENET,
     SpikingTransformer,
     check_downsample,
     check_image,
     num_pools,
-    register_sizes,
 )
 
 
@@ -79,6 +82,7 @@ def spikingformer(
     mlp_ratio: float = 4.0,
     downsample: str = "maxpool",
     T: int = 4,
+    input_layout: str = "static",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
@@ -99,9 +103,40 @@ def spikingformer(
         spec=spec,
         patch_size=patch_size,
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
         pre_activation=True,
     )
 
 
-register_sizes("spikingformer", spikingformer, "Spikingformer (Zhou et al., 2023)")
+# The sizes and dataset defaults of Spikformer (same parameter counts).
+
+
+@register_model("spikingformer_8_384", family=spikingformer)
+def spikingformer_8_384(**kwargs: Any) -> SpikingTransformer:
+    """Spikingformer-8-384 (Zhou et al., 2023): 8 blocks of width 384, ImageNet, 16.81 M."""
+    return spikingformer(**{**IMAGENET, "depth": 8, "embed_dim": 384, "num_heads": 12, **kwargs})
+
+
+@register_model("spikingformer_8_512", family=spikingformer)
+def spikingformer_8_512(**kwargs: Any) -> SpikingTransformer:
+    """Spikingformer-8-512 (Zhou et al., 2023): 8 blocks of width 512, ImageNet, 29.68 M."""
+    return spikingformer(**{**IMAGENET, "depth": 8, "embed_dim": 512, "num_heads": 8, **kwargs})
+
+
+@register_model("spikingformer_8_768", family=spikingformer)
+def spikingformer_8_768(**kwargs: Any) -> SpikingTransformer:
+    """Spikingformer-8-768 (Zhou et al., 2023): 8 blocks of width 768, ImageNet, 66.34 M."""
+    return spikingformer(**{**IMAGENET, "depth": 8, "embed_dim": 768, "num_heads": 12, **kwargs})
+
+
+@register_model("spikingformer_4_384", family=spikingformer)
+def spikingformer_4_384(**kwargs: Any) -> SpikingTransformer:
+    """Spikingformer-4-384 (Zhou et al., 2023): 4 blocks of width 384, CIFAR-10, 9.32 M."""
+    return spikingformer(**{**CIFAR, "depth": 4, "embed_dim": 384, "num_heads": 12, **kwargs})
+
+
+@register_model("spikingformer_2_256", family=spikingformer, input_layout="sequence")
+def spikingformer_2_256(**kwargs: Any) -> SpikingTransformer:
+    """Spikingformer-2-256 (Zhou et al., 2023): 2 blocks of width 256, DVS event frames, 2.57 M."""
+    return spikingformer(**{**DVS, "depth": 2, "embed_dim": 256, "num_heads": 16, **kwargs})

@@ -20,12 +20,9 @@ from torch import Tensor, nn
 
 from spikestack.layers import TimeDistributed
 from spikestack.models._attention import SpikingMLP, TransformerBlock
-from spikestack.models._blocks import (
-    SpikingNet,
-    conv_bn,
-    neuron_spec,
-    register_variant,
-)
+from spikestack.models._blocks import conv_bn, neuron_spec
+from spikestack.models.base import SpikingModel
+from spikestack.models.registry import register_model
 from spikestack.validation import check_int
 
 
@@ -61,7 +58,7 @@ class LocalBlock(nn.Module):
         return x + self.mlp(x)
 
 
-class SVFormer(SpikingNet):
+class SVFormer(SpikingModel):
     def __init__(
         self,
         *,
@@ -74,9 +71,10 @@ class SVFormer(SpikingNet):
         mlp_ratio: float,
         spec: Any,
         T: int,
+        input_layout: str,
         mean_output: bool,
     ) -> None:
-        super().__init__(T=T, mean_output=mean_output)
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         check_int("in_channels", in_channels)
         check_int("num_classes", num_classes)
         if len(embed_dims) != len(depths) or not embed_dims:
@@ -126,6 +124,7 @@ class SVFormer(SpikingNet):
         return self.head(self.features(x).flatten(3).mean(3))
 
 
+@register_model("svformer", input_layout="sequence")
 def svformer(
     *,
     num_classes: int = 101,
@@ -136,13 +135,15 @@ def svformer(
     num_heads: int = 8,
     mlp_ratio: float = 4.0,
     T: int = 16,
+    input_layout: str = "sequence",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
     backend: str = "auto",
     mean_output: bool = True,
 ) -> SVFormer:
-    """SVFormer-style spiking video transformer; input ``[T = frames, B, C, H, W]``."""
+    """SVFormer-style spiking video transformer (after Yu et al., 2024): clips
+    ``[T = frames, B, 3, H, W]``, UCF101 defaults (101 classes, 16 frames)."""
     return SVFormer(
         in_channels=in_channels,
         num_classes=num_classes,
@@ -153,18 +154,14 @@ def svformer(
         mlp_ratio=mlp_ratio,
         spec=neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T),
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
     )
 
 
-register_variant(
-    "svformer",
-    svformer,
-    doc="SVFormer-style spiking video transformer (UCF101 defaults: 101 classes, 16 frames).",
-)
-register_variant(
-    "svformer_tiny",
-    svformer,
-    defaults={"embed_dims": (32, 64, 128, 256), "depths": (1, 1, 2, 1), "num_heads": 4},
-    doc="A narrow SVFormer-style video transformer for quick experiments.",
-)
+@register_model("svformer_tiny", family=svformer, input_layout="sequence")
+def svformer_tiny(**kwargs: Any) -> SVFormer:
+    """A narrow SVFormer-style video transformer for quick experiments: widths 32-256,
+    depths (1, 1, 2, 1), 4 heads; clips ``[T = frames, B, 3, H, W]``."""
+    narrow = {"embed_dims": (32, 64, 128, 256), "depths": (1, 1, 2, 1), "num_heads": 4}
+    return svformer(**{**narrow, **kwargs})

@@ -13,8 +13,10 @@ Segmentation", 2022).
              membrane input of a non-firing layer, e.g. flow vectors), ``head="spiking"``
              passes them through a neuron (spike maps, their rate over T the prediction)
 
-Input ``[T, B, C, H, W]`` (H, W divisible by 2**depth) or a static ``[B, C, H, W]`` frame;
-output ``[B, num_classes, H, W]`` (mean over T) or ``[T, B, num_classes, H, W]``.
+Input ``[T, B, C, H, W]`` (``input_layout="sequence"``, the default of ``spiking_unet_flow``)
+or a static ``[B, C, H, W]`` frame repeated over T (``"static"``, that of ``spiking_unet_seg``),
+H and W divisible by 2**depth; output ``[B, num_classes, H, W]`` (mean over T) or
+``[T, B, num_classes, H, W]``.
 """
 
 from __future__ import annotations
@@ -25,12 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.layers import TimeDistributed
-from spikestack.models._blocks import (
-    SpikingNet,
-    conv_bn,
-    neuron_spec,
-    register_variant,
-)
+from spikestack.models._blocks import conv_bn, neuron_spec
+from spikestack.models.base import SpikingModel
+from spikestack.models.registry import register_model
 from spikestack.validation import check_int
 
 
@@ -45,7 +44,7 @@ class _Residual(nn.Module):
         return x + self.body(x)
 
 
-class SpikingUNet(SpikingNet):
+class SpikingUNet(SpikingModel):
     def __init__(
         self,
         *,
@@ -58,9 +57,10 @@ class SpikingUNet(SpikingNet):
         head: str,
         spec: Any,
         T: int,
+        input_layout: str,
         mean_output: bool,
     ) -> None:
-        super().__init__(T=T, mean_output=mean_output)
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         for name, value in (
             ("in_channels", in_channels),
             ("num_classes", num_classes),
@@ -123,6 +123,7 @@ def spiking_unet(
     skip: str = "concat",
     head: str = "analog",
     T: int = 10,
+    input_layout: str = "static",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
@@ -140,19 +141,20 @@ def spiking_unet(
         head=head,
         spec=neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T),
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
     )
 
 
-register_variant(
-    "spiking_unet_flow",
-    spiking_unet,
-    doc="Spiking U-Net for optical flow from event frames (2 polarities in, 2 flow channels "
-    "out, analog head).",
-)
-register_variant(
-    "spiking_unet_seg",
-    spiking_unet,
-    defaults={"num_classes": 21, "in_channels": 3, "T": 4},
-    doc="Spiking U-Net for semantic segmentation (per-pixel class scores, analog head).",
-)
+@register_model("spiking_unet_flow", family=spiking_unet, input_layout="sequence")
+def spiking_unet_flow(**kwargs: Any) -> SpikingUNet:
+    """Spiking U-Net for optical flow from event frames [T, B, 2, H, W] (after Spike-FlowNet,
+    Lee et al., ECCV 2020): 2 flow channels out, analog head."""
+    return spiking_unet(**{"input_layout": "sequence", **kwargs})
+
+
+@register_model("spiking_unet_seg", family=spiking_unet)
+def spiking_unet_seg(**kwargs: Any) -> SpikingUNet:
+    """Spiking U-Net for semantic segmentation of static images (after Kim et al., 2022):
+    3 channels in, 21 per-pixel class scores out, analog head, T=4."""
+    return spiking_unet(**{"num_classes": 21, "in_channels": 3, "T": 4, **kwargs})

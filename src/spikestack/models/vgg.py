@@ -15,17 +15,15 @@ from typing import Any
 from torch import Tensor, nn
 
 from spikestack.layers import Flatten, TimeDistributed
-from spikestack.models._blocks import (
-    SpikingNet,
-    neuron_spec,
-    register_variant,
-)
+from spikestack.models._blocks import neuron_spec
+from spikestack.models.base import SpikingModel
+from spikestack.models.registry import register_model
 from spikestack.validation import check_int
 
 VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 
-class SpikingVGG(SpikingNet):
+class SpikingVGG(SpikingModel):
     def __init__(
         self,
         *,
@@ -39,9 +37,10 @@ class SpikingVGG(SpikingNet):
         dropout: float,
         spec: Any,
         T: int,
+        input_layout: str,
         mean_output: bool,
     ) -> None:
-        super().__init__(T=T, mean_output=mean_output)
+        super().__init__(T=T, input_layout=input_layout, mean_output=mean_output)
         for name, value in (
             ("num_classes", num_classes),
             ("in_channels", in_channels),
@@ -80,7 +79,8 @@ class SpikingVGG(SpikingNet):
         return self.classifier(self.features(x))
 
 
-def spiking_vgg(
+@register_model("spiking_vgg11")
+def spiking_vgg11(
     *,
     num_classes: int = 1000,
     in_channels: int = 3,
@@ -90,13 +90,16 @@ def spiking_vgg(
     hidden: int = 4096,
     dropout: float = 0.5,
     T: int = 4,
+    input_layout: str = "static",
     neuron: str = "lif",
     neuron_kwargs: dict[str, Any] | None = None,
     surrogate: Any = None,
     backend: str = "auto",
     mean_output: bool = True,
 ) -> SpikingVGG:
-    """Spiking VGG-11 (``width`` = channels of the first layer, 64 in VGG)."""
+    """Spiking VGG-11 with BatchNorm (Simonyan & Zisserman, ICLR 2015, spiking): ImageNet
+    layout (224x224 static images, 7x7 pool, two 4096-wide FC layers), 132.87 M; ``width`` is
+    the channels of the first layer (64 in VGG), ``pool_size=1`` suits 32x32 input."""
     return SpikingVGG(
         config=VGG11,
         num_classes=num_classes,
@@ -108,12 +111,6 @@ def spiking_vgg(
         dropout=dropout,
         spec=neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T),
         T=T,
+        input_layout=input_layout,
         mean_output=mean_output,
     )
-
-
-register_variant(
-    "spiking_vgg11",
-    spiking_vgg,
-    doc="Spiking VGG-11 with BatchNorm (ImageNet layout: 7x7 pool, two 4096-wide FC layers).",
-)
