@@ -1,7 +1,7 @@
 """Build a training run from a :class:`TrainConfig`: data, model, optimiser, engine.
 
 Used by the ``spikestack train | eval | resume`` commands and usable from Python:
-``result = run_training(TrainConfig(epochs=5))``.
+``result = run_training(TrainConfig.from_dict({"run": {"epochs": 5}}))``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from spikestack import surrogates
-from spikestack.models import create_model
+from spikestack.models import create_model, model_info
 from spikestack.train.config import TrainConfig
 from spikestack.train.engine import Engine, is_main_process
 from spikestack.train.losses import create_loss
@@ -95,17 +95,21 @@ class DecodedModel(nn.Module):
 def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
     name = resolve_model_name(config, data)
     m = config.model
+    info = model_info(name)
+    # the engine feeds [T, B, ...] (encoded or framed by the recipe), and reads per-step outputs
     kwargs: dict[str, Any] = {
         "num_classes": data.num_classes,
+        "T": data.T,
+        "input_layout": "sequence",
+        "mean_output": False,
         "neuron": m.neuron,
         "neuron_kwargs": dict(m.neuron_kwargs),
         "surrogate": surrogates.get(m.surrogate),
         "backend": m.backend,
-        "mean_output": False,
     }
-    if name == "mlp_snn":
+    if info.input_arg == "in_features":
         kwargs["in_features"] = int(np.prod(data.input_shape))
-    else:
+    elif info.input_arg == "in_channels":
         kwargs["in_channels"] = data.input_shape[0]
     kwargs.update(m.model_kwargs)
     model = create_model(name, **kwargs)
