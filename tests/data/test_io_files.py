@@ -127,7 +127,7 @@ def test_write_events_replaces_atomically_and_rejects_bad_input(tmp_path) -> Non
     assert read_events(path).shape[0] == 20
     with pytest.raises(TypeError, match="structured numpy array"):
         write_events(path, np.zeros((5, 4)))
-    with pytest.raises(ValueError, match=".npz, .npy, .h5"):
+    with pytest.raises(ValueError, match="cannot tell which format"):
         write_events(tmp_path / "e.txt", events_2d(3))
     assert read_events(path).shape[0] == 20
 

@@ -56,6 +56,22 @@ def magic_format(head: bytes) -> str | None:
     return None
 
 
+def foreign_header(head: bytes) -> str | None:
+    """The format whose header starts ``head``: the content check of headerless formats.
+
+    Binary magics count as they are. A ``%`` header counts only when its first line is
+    printable text ending in a newline, because "% " (0x25 0x20) is also a plausible first
+    N-MNIST event (x = 37, y = 32) or AER address. Writers of headerless formats run the
+    same check on what they wrote, so that every file they write reads back.
+    """
+    found = magic_format(head)
+    if found != "prophesee":
+        return found
+    end = head.find(b"\n")
+    line = head[:end]
+    return found if end > 0 and all(0x20 <= b < 0x7F or b in (0x09, 0x0D) for b in line) else None
+
+
 def read_head(path: Path, n: int = 64) -> bytes:
     """The first ``n`` bytes of a file (fewer if it is shorter)."""
     with open(path, "rb") as f:
