@@ -283,25 +283,3 @@ def from_columns(columns: dict[str, np.ndarray], *, path: Path, sort: bool = Tru
             )
         events[name] = col
     return check_sorted(events, path=path) if sort else events
-
-
-# Known sensors -> (width, height); matched as case-insensitive substrings of a chip
-# or source name, first match wins (so "davis346" is tried before "davis").
-_CHIPS = (
-    ("dvs128", (128, 128)),
-    ("davis240", (240, 180)),
-    ("davis346", (346, 260)),
-    ("davis640", (640, 480)),
-    ("davis208", (208, 192)),
-    ("dvxplorer_lite", (320, 240)),
-    ("dvxplorer", (640, 480)),
-)
-
-
-def chip_sensor_size(name: str) -> tuple[int, int, int] | None:
-    """(W, H, 2) for a known chip / camera name (``"DVS128"``, ``"Davis346red"``), else None."""
-    lowered = name.lower().replace(" ", "")
-    for key, (w, h) in _CHIPS:
-        if key in lowered:
-            return w, h, 2
-    return None

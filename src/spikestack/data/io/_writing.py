@@ -128,8 +128,8 @@ def check_sensor(
     size = _positive_ints(sensor_size)
     if size is None:
         raise ValueError(
-            f"sensor_size must be a tuple of positive ints (W, H, P) (1-D: (W,) or (W, 1, 1)); "
-            f"got {sensor_size!r}"
+            f"{path}: sensor_size must be a tuple of positive ints (W, H, P) (1-D: (W,) or "
+            f"(W, 1, 1)); got {sensor_size!r}"
         )
     for axis, field in enumerate(("x", "y")):
         if axis >= len(size) or field not in events.dtype.names:

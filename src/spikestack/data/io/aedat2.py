@@ -26,10 +26,10 @@ import numpy as np
 
 from spikestack.atomic import atomic_write
 from spikestack.data.events import EVENT_DTYPE, EventFormatError
+from spikestack.data.io._chips import ANY_DAVIS, JAER_CHIPS, chip_sensor_size
 from spikestack.data.io._common import (
     Meta,
     check_path,
-    chip_sensor_size,
     concat,
     finish,
     iter_blocks,
@@ -41,16 +41,6 @@ from spikestack.data.io._common import (
 from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 _LAYOUTS = ("auto", "dvs128", "davis")
-# jAER chip classes the writer names in '# AEChip:': the name is the only place the format
-# has for the sensor, and the reader maps each back to its layout and size.
-_JAER_CHIPS = (
-    ("ch.unizh.ini.jaer.chip.retina.DVS128", "dvs128", (128, 128)),
-    ("eu.seebetter.ini.chips.davis.DAVIS240C", "davis", (240, 180)),
-    ("eu.seebetter.ini.chips.davis.Davis346B", "davis", (346, 260)),
-    ("eu.seebetter.ini.chips.davis.Davis640", "davis", (640, 480)),
-    ("eu.seebetter.ini.chips.davis.Davis208PixelParade", "davis", (208, 192)),
-)
-_ANY_DAVIS = "eu.seebetter.ini.chips.DavisChip"  # the DAVIS layout, no particular size
 _COORDINATES = {"dvs128": (128, 128), "davis": (1024, 512)}  # what the address bits hold
 
 
@@ -203,9 +193,9 @@ def write(
     check_polarity(events, path=path, fmt=fmt)
     check_range(events, "t", 0, 2**31 - 1, path=path, fmt=fmt, why="int32 timestamp")
     known = [
-        c for c, lay, wh in _JAER_CHIPS if lay == layout and size is not None and wh == size[:2]
+        c for c, lay, wh in JAER_CHIPS if lay == layout and size is not None and wh == size[:2]
     ]
-    chip = known[0] if known else (_JAER_CHIPS[0][0] if layout == "dvs128" else _ANY_DAVIS)
+    chip = known[0] if known else (JAER_CHIPS[0][0] if layout == "dvs128" else ANY_DAVIS)
     x, y, p = (events[k].astype(np.uint32) for k in "xyp")
     rec = np.empty(events.shape[0], dtype=[("addr", ">u4"), ("ts", ">i4")])
     rec["addr"] = (y << 8 | x << 1 | p) if layout == "dvs128" else (y << 22 | x << 12 | p << 11)

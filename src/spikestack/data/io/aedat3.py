@@ -27,10 +27,10 @@ import numpy as np
 
 from spikestack.atomic import atomic_write
 from spikestack.data.events import EVENT_DTYPE, EventFormatError
+from spikestack.data.io._chips import CAER_SOURCES, NO_SOURCE, chip_sensor_size
 from spikestack.data.io._common import (
     Meta,
     check_path,
-    chip_sensor_size,
     finish,
     mismatch,
     read_head,
@@ -41,15 +41,6 @@ from spikestack.data.io._writing import check_polarity, check_range, planar_sens
 _PACKET = struct.Struct("<hhiiiiii")
 _POLARITY = 1
 _EVENT = np.dtype([("data", "<u4"), ("ts", "<i4")])
-# cAER source names the writer puts in '#Source 1:', by sensor size (the reader maps them back)
-_SOURCES = {
-    (128, 128): "DVS128",
-    (240, 180): "DAVIS240C",
-    (346, 260): "DAVIS346B",
-    (640, 480): "DAVIS640",
-    (208, 192): "DAVIS208",
-}
-_NO_SOURCE = "Unknown"  # names no sensor: the file reads back with sensor_size None
 
 
 def _truncated(path: Path, msg: str, allow_truncated: bool) -> None:
@@ -148,7 +139,7 @@ def write(
         events, "t", 0, 2**62 - 1, path=path, fmt=fmt, why="int32 overflow << 31 | int32 timestamp"
     )
     size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(0x8000, 0x8000))
-    source = _SOURCES.get(size[:2], _NO_SOURCE) if size is not None else _NO_SOURCE
+    source = CAER_SOURCES.get(size[:2], NO_SOURCE) if size is not None else NO_SOURCE
     rec = np.empty(events.shape[0], dtype=_EVENT)
     rec["data"] = (
         events["x"].astype(np.uint32) << 17 | events["y"].astype(np.uint32) << 2
