@@ -19,9 +19,6 @@ from spikestack.data.audio import (
     spikes_to_events,
 )
 
-FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd_small"
-needs_fsdd = pytest.mark.skipif(not FSDD.is_dir(), reason=f"sample folder {FSDD} absent")
-
 
 def test_mel_filterbank_single_filter_by_hand() -> None:
     bank = mel_filterbank(n_mels=1, n_fft=8, sample_rate=8000, f_min=0.0, f_max=4000.0)
@@ -65,19 +62,20 @@ def test_lif_cochlea_period_by_hand() -> None:
         LIFCochlea(tau_ms=1.0, dt_ms=2.0)
 
 
-@needs_fsdd
-@pytest.mark.parametrize("method", ["delta", "lif"])
-def test_fsdd_recordings_give_spikes(method: str) -> None:
-    for name in ["0_theo_0.wav", "7_theo_9.wav"]:
-        signal, rate = read_wav(FSDD / name)
-        assert rate == 8000 and signal.ndim == 1 and np.abs(signal).max() <= 1.0
-        frames = 1 + (len(signal) - 200) // 80  # 25 ms window, 10 ms hop at 8 kHz
-        spikes, events = encode_wav(FSDD / name, method=method)
-        steps = frames * (4 if method == "lif" else 1)
-        assert spikes.shape == (steps, 32)
-        assert np.abs(spikes).sum() > 20
-        assert len(events) == np.abs(spikes.astype(np.int64)).sum()
-        assert events["x"].max() < 32 and np.all(np.diff(events["t"]) >= 0)
+def test_fsdd_small_recordings_give_spikes(sample_folder, subtests) -> None:
+    folder = sample_folder("fsdd_small")
+    for method in ("delta", "lif"):
+        for name in ["0_theo_0.wav", "7_theo_9.wav"]:
+            with subtests.test(f"{name} by {method}"):
+                signal, rate = read_wav(folder / name)
+                assert rate == 8000 and signal.ndim == 1 and np.abs(signal).max() <= 1.0
+                frames = 1 + (len(signal) - 200) // 80  # 25 ms window, 10 ms hop at 8 kHz
+                spikes, events = encode_wav(folder / name, method=method)
+                steps = frames * (4 if method == "lif" else 1)
+                assert spikes.shape == (steps, 32)
+                assert np.abs(spikes).sum() > 20
+                assert len(events) == np.abs(spikes.astype(np.int64)).sum()
+                assert events["x"].max() < 32 and np.all(np.diff(events["t"]) >= 0)
 
 
 def test_silence_gives_no_spikes(tmp_path: Path) -> None:

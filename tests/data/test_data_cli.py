@@ -1,4 +1,5 @@
-"""``spikestack data info|show|odg`` through ``spikestack.cli.main``."""
+"""``spikestack data info|show|odg|convert`` through ``spikestack.cli.main`` (the command on
+the real N-MNIST sample is run in test_real_files.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ import numpy as np
 import pytest
 
 import spikestack.cli
-from spikestack.data import make_events, write_events
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from spikestack.data import make_events, read_events, write_events
 
 
 @pytest.fixture(autouse=True)
@@ -36,13 +35,6 @@ def test_info_by_hand(recording: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "resolution:  10 x 8 (2-D, 2 polarities)" in out
     assert "event rate:  4.0 ev/s" in out
     assert "3 ON / 1 OFF (75.0% ON)" in out
-
-
-@pytest.mark.skipif(not (SHARED / "nmnist_small").is_dir(), reason="shared N-MNIST samples absent")
-def test_info_real_nmnist(capsys: pytest.CaptureFixture[str]) -> None:
-    assert spikestack.cli.main(["data", "info", str(SHARED / "nmnist_small" / "1.bs2")]) == 0
-    out = capsys.readouterr().out
-    assert "events:      4681" in out and "34 x 34" in out and "893 .. 305924 us" in out
 
 
 def test_info_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,3 +81,66 @@ def test_odg_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     events, meta = read_events(tmp_path / "ev" / "two.npz", return_meta=True)
     assert len(events) > 0 and tuple(meta["sensor_size"]) == (224, 224, 2)
     assert spikestack.cli.main(["data", "odg", str(tmp_path / "missing"), str(tmp_path / "o")]) == 2
+
+
+def convert(*args: object) -> int:
+    return spikestack.cli.main(["data", "convert", *(str(a) for a in args)])
+
+
+def test_convert_by_extension_and_format(
+    recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = read_events(recording)
+    out = tmp_path / "rec.aedat4"
+    assert convert(recording, out) == 0
+    assert f"wrote {out}: 4 events as aedat4" in capsys.readouterr().out
+    back, meta = read_events(out, return_meta=True)
+    np.testing.assert_array_equal(back, events)
+    assert meta["sensor_size"] == (10, 8, 2)  # carried over from the .npz
+    raw = tmp_path / "rec.raw"
+    assert convert(out, raw, "--format", "evt2") == 0
+    assert "4 events as evt2 (Prophesee EVT 2.0 .raw)" in capsys.readouterr().out
+    np.testing.assert_array_equal(read_events(raw), events)
+    hidden = tmp_path / "rec.bin"  # EVT 2.0 content under an N-MNIST name
+    hidden.write_bytes(raw.read_bytes())
+    assert convert(hidden, tmp_path / "x.npz") == 2
+    assert "spikestack data: error:" in capsys.readouterr().err
+    assert convert(hidden, tmp_path / "x.npz", "--in-format", "evt2") == 0
+    np.testing.assert_array_equal(read_events(tmp_path / "x.npz"), events)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{tmp}/missing.npz", "{tmp}/out.bin"], "missing.npz"),
+        (["{rec}", "{tmp}/out.raw"], "pass format='evt2' or format='evt3'"),
+        (["{rec}", "{tmp}/out.txt"], "cannot tell which format"),
+        (["{rec}", "{tmp}/out.bin", "--format", "mp4"], "format must be one of"),
+        (["{rec}", "{tmp}/out.npz", "--in-format", "evt3"], "EVT 3.0"),
+        (["{rec}", "{tmp}/out.bs1"], "SLAYER .bs1 stores 1-D events"),
+        (["{rec}", "{tmp}/no/such/folder/out.npz"], "does not exist"),
+    ],
+)
+def test_convert_errors_exit_2_and_write_nothing(
+    recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args, message
+) -> None:
+    before = sorted(p.name for p in tmp_path.iterdir())
+    filled = [a.format(tmp=tmp_path, rec=recording) for a in args]
+    assert convert(*filled) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spikestack data: error:") and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no OUT, no temp file
+
+
+def test_convert_refused_events_keep_the_old_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wide = tmp_path / "wide.npz"
+    write_events(wide, make_events([0, 5], [3, 1279], [2, 700], [1, 0]), sensor_size=(1280, 720, 2))
+    out = tmp_path / "out.bin"
+    out.write_bytes(b"old")
+    assert convert(wide, out) == 2
+    err = capsys.readouterr().err
+    assert "x = 1279" in err and "[0, 255]" in err and str(out) in err
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin", "wide.npz"]

@@ -1,5 +1,6 @@
-"""EventFolder, N-MNIST, N-Caltech101, CIFAR10-DVS on small fake files in the real
-on-disk formats, plus EventFolder on the real N-MNIST sample folder."""
+"""EventFolder, N-MNIST, N-Caltech101, CIFAR10-DVS on small files in the real on-disk
+formats, written with spikestack's writers (the real N-MNIST folder is read in
+test_real_files.py); the uniform split= argument."""
 
 from __future__ import annotations
 
@@ -9,32 +10,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikestack.data.datasets import CIFAR10DVS, NMNIST, EventFolder, NCaltech101, parse_labels
+from spikestack.data import make_events, write_events
+from spikestack.data.datasets import (
+    ASLDVS,
+    CIFAR10DVS,
+    NCARS,
+    NMNIST,
+    SHD,
+    SSC,
+    DVS128Gesture,
+    ESImageNet,
+    EventFolder,
+    NCaltech101,
+    parse_labels,
+)
+from spikestack.data.datasets.static_images import CIFAR10, MNIST, FashionMNIST
 from spikestack.data.transforms import DropEvent, RandomFlipLR, ToFrame
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def write_bin(path: Path, t, x, y, p) -> None:
-    """N-MNIST / N-Caltech101 ``.bin``: 5 bytes per event, 40-bit big-endian word."""
-    t, x, y, p = (np.asarray(v, dtype=np.int64) for v in (t, x, y, p))
-    raw = np.stack([x, y, (p << 7) | ((t >> 16) & 0x7F), (t >> 8) & 0xFF, t & 0xFF], axis=1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(raw.astype(np.uint8).tobytes())
-
-
-def write_aedat2_davis(path: Path, t, x, y, p) -> None:
-    """AEDAT 2.0 with jAER's DAVIS address layout (as CIFAR10-DVS files)."""
-    addr = (
-        (np.asarray(y, np.uint32) << 22)
-        | (np.asarray(x, np.uint32) << 12)
-        | (np.asarray(p, np.uint32) << 11)
-    )
-    rec = np.empty(len(addr), dtype=[("a", ">u4"), ("t", ">i4")])
-    rec["a"], rec["t"] = addr, t
-    path.parent.mkdir(parents=True, exist_ok=True)
-    header = b"#!AER-DAT2.0\r\n# This is a raw AE data file\r\n#End Of ASCII Header\r\n"
-    path.write_bytes(header + rec.tobytes())
+    write_events(path, make_events(t, x, y, p), format="nmnist")
 
 
 def sample(n: int, seed: int, size: int = 34) -> tuple:
@@ -57,7 +53,7 @@ def make_nmnist(root: Path, split: str, per_class: int = 2) -> None:
 
 def test_nmnist_from_folder(tmp_path: Path) -> None:
     make_nmnist(tmp_path, "Train")
-    ds = NMNIST(tmp_path, train=True, cache_dir=tmp_path / "cache")
+    ds = NMNIST(tmp_path, split="train", cache_dir=tmp_path / "cache")
     assert len(ds) == 20 and ds.classes == [str(d) for d in range(10)]
     assert ds.targets == [d for d in range(10) for _ in range(2)]
     events, label = ds[5]
@@ -77,11 +73,11 @@ def test_nmnist_extracts_the_official_zip_once(tmp_path: Path, monkeypatch) -> N
             zf.write(f, f.relative_to(staging))
     # a fake archive fails the official md5 with a clear error, and nothing is extracted ...
     with pytest.raises(ValueError, match="md5"):
-        NMNIST(root, train=False)
+        NMNIST(root, split="test")
     assert not (root / "Test").exists()
     # ... and extracts once when its checksum is the expected one
     monkeypatch.setitem(nmnist_module.MD5, "Test", md5sum(root / "Test.zip"))
-    ds = NMNIST(root, train=False)
+    ds = NMNIST(root, split="test")
     assert len(ds) == 10 and (root / "Test" / "9" / "00000.bin").exists()
     assert ds[9][1] == 9 and len(ds[9][0]) == 19
     assert not list(root.glob(".extract-*"))
@@ -135,8 +131,10 @@ def test_cifar10dvs_split_is_9_to_1_per_class(tmp_path: Path) -> None:
     for name in CLASSES:
         for k in range(10):
             t, x, y, p = sample(8, k, 128)
-            write_aedat2_davis(tmp_path / name / f"cifar10_{name}_{k}.aedat", t, x, y, p)
-    train, test = CIFAR10DVS(tmp_path, train=True), CIFAR10DVS(tmp_path, train=False)
+            path = tmp_path / name / f"cifar10_{name}_{k}.aedat"
+            path.parent.mkdir(exist_ok=True)
+            write_events(path, make_events(t, x, y, p), format="aedat2", layout="davis")
+    train, test = CIFAR10DVS(tmp_path, split="train"), CIFAR10DVS(tmp_path, split="test")
     assert len(train) == 90 and len(test) == 10
     assert test.targets == list(range(10))
     assert [p.name for p, _ in test.samples[:2]] == [
@@ -148,7 +146,6 @@ def test_cifar10dvs_split_is_9_to_1_per_class(tmp_path: Path) -> None:
     np.testing.assert_array_equal(events["x"], x[np.argsort(t, kind="stable")])
     np.testing.assert_array_equal(events["t"], np.sort(t))
     assert label == 0
-    assert len(CIFAR10DVS(tmp_path, train=None)) == 100
 
 
 def test_event_folder_class_subfolders_and_labels_file(tmp_path: Path) -> None:
@@ -177,15 +174,51 @@ def test_parse_labels_rejects_bad_lines(tmp_path: Path) -> None:
         parse_labels(f)
 
 
-@pytest.mark.skipif(
-    not (SHARED / "nmnist_small").is_dir(), reason=f"sample folder {SHARED / 'nmnist_small'} absent"
-)
-def test_event_folder_on_real_nmnist_small(tmp_path: Path) -> None:
-    ds = EventFolder(
-        SHARED / "nmnist_small", frames=ToFrame((34, 34, 2), n_time_bins=3), cache_dir=tmp_path
-    )
-    assert len(ds) == 1000
-    assert ds.targets[:10] == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
-    assert np.bincount(ds.targets).tolist() == [97, 116, 99, 93, 105, 92, 94, 117, 87, 100]
-    frames, label = ds[0]  # 1.bs2: 4681 events, label 5 (SOURCES.md)
-    assert label == 5 and frames.shape == (3, 2, 34, 34) and frames.sum() == 4681
+SPLITS = [
+    (ASLDVS, ("all",)),
+    (CIFAR10DVS, ("train", "test")),
+    (NCARS, ("train", "test")),
+    (NMNIST, ("train", "test")),
+    (SHD, ("train", "test")),
+    (SSC, ("train", "val", "test")),
+    (DVS128Gesture, ("train", "test")),
+    (ESImageNet, ("train", "test")),
+    (EventFolder, ("all",)),
+    (NCaltech101, ("all",)),
+    (MNIST, ("train", "test")),
+    (FashionMNIST, ("train", "test")),
+    (CIFAR10, ("train", "test")),
+]
+
+
+def test_every_data_set_declares_its_splits() -> None:
+    import inspect
+
+    import spikestack.data.datasets as datasets
+
+    classes = {
+        c
+        for c in vars(datasets).values()
+        if inspect.isclass(c) and hasattr(c, "__getitem__") and c is not datasets.EventDataset
+    }
+    assert classes == {c for c, _ in SPLITS}  # a new data set needs a line in SPLITS
+    for cls, splits in SPLITS:
+        assert cls.splits == splits
+        param = inspect.signature(cls.__init__).parameters["split"]
+        assert param.kind is param.KEYWORD_ONLY and param.default == splits[0]
+
+
+@pytest.mark.parametrize(("cls", "splits"), SPLITS, ids=lambda v: getattr(v, "__name__", ""))
+def test_unknown_split_names_the_data_set_and_its_splits(tmp_path: Path, cls, splits) -> None:
+    with pytest.raises(ValueError, match="split must be one of") as info:
+        cls(tmp_path, split="validation")
+    assert cls.__name__ in str(info.value) and str(splits) in str(info.value)
+
+
+def test_train_flag_is_the_deprecated_spelling_of_split(tmp_path: Path) -> None:
+    make_nmnist(tmp_path, "Test", per_class=1)
+    with pytest.warns(DeprecationWarning, match="split='test'"):
+        ds = NMNIST(tmp_path, train=False)
+    assert ds.split == "test" and len(ds) == 10
+    with pytest.raises(ValueError, match="split= only"):
+        NMNIST(tmp_path, split="test", train=True)

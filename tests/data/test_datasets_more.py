@@ -1,31 +1,20 @@
-"""DVS128 Gesture, ASL-DVS, N-CARS, SHD/SSC and ES-ImageNet on small fake files in
-each dataset's on-disk format."""
+"""DVS128 Gesture, ASL-DVS, N-CARS, SHD/SSC and ES-ImageNet on small files in each
+dataset's on-disk format (spikestack's writers, or tests/_data.py where the layout is
+not one that spikestack writes)."""
 
 from __future__ import annotations
 
 import gzip
-import struct
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.io
+from _data import write_asl_dvs_mat, write_shd
 
+from spikestack.data import make_events, write_events
 from spikestack.data.datasets import ASLDVS, NCARS, SHD, SSC, DVS128Gesture, ESImageNet
 from spikestack.data.transforms import ToFrame
-
-
-def write_aedat31(path: Path, t, x, y, p) -> None:
-    """AEDAT 3.1: text header, then one polarity packet (28-byte header + 8-byte events)."""
-    n = len(t)
-    data = (np.asarray(x, np.uint32) << 17) | (np.asarray(y, np.uint32) << 2)
-    data |= (np.asarray(p, np.uint32) << 1) | 1
-    ev = np.empty(n, dtype=[("d", "<u4"), ("t", "<i4")])
-    ev["d"], ev["t"] = data, t
-    header = b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n#!END-HEADER\r\n"
-    packet = struct.pack("<hhiiiiii", 1, 1, 8, 4, 0, n, n, n)
-    path.write_bytes(header + packet + ev.tobytes())
 
 
 def test_dvs128_gesture_from_official_tarball(tmp_path: Path) -> None:
@@ -35,7 +24,8 @@ def test_dvs128_gesture_from_official_tarball(tmp_path: Path) -> None:
     t = np.arange(0, 1000, 10)  # 100 events, 10 µs apart
     for user in (1, 24):
         name = f"user{user:02d}_fluorescent"
-        write_aedat31(staging / f"{name}.aedat", t, t % 128, (t // 10) % 128, (t // 10) % 2)
+        events = make_events(t, t % 128, (t // 10) % 128, (t // 10) % 2)
+        write_events(staging / f"{name}.aedat", events, format="aedat3", sensor_size=(128, 128))
         (staging / f"{name}_labels.csv").write_text(
             "class,startTime_usec,endTime_usec\n1,0,300\n11,300,800\n"
         )
@@ -43,9 +33,9 @@ def test_dvs128_gesture_from_official_tarball(tmp_path: Path) -> None:
     (staging / "trials_to_test.txt").write_text("user24_fluorescent.aedat\n")
     with tarfile.open(root / "DvsGesture.tar.gz", "w:gz") as tf:
         tf.add(staging, arcname="DvsGesture")
-    train = DVS128Gesture(root, train=True)
+    train = DVS128Gesture(root, split="train")
     assert (root / "DvsGesture" / "user24_fluorescent_labels.csv").exists()  # extracted
-    test = DVS128Gesture(root, train=False)
+    test = DVS128Gesture(root, split="test")
     assert len(train) == 2 and len(test) == 2
     assert train.targets == [0, 10]
     events, label = train[1]
@@ -53,7 +43,7 @@ def test_dvs128_gesture_from_official_tarball(tmp_path: Path) -> None:
     assert events["t"].max() == 790 and events["x"].max() < 128
     frames = DVS128Gesture(
         root,
-        train=False,
+        split="test",
         frames=ToFrame((128, 128, 2), n_time_bins=2),
         cache_dir=tmp_path / "c",
     )
@@ -68,15 +58,10 @@ def test_asl_dvs_mat_files(tmp_path: Path) -> None:
         folder.mkdir()
         for k in range(2):
             n = 5 + c
-            scipy.io.savemat(
-                folder / f"{letter}_{k:04d}.mat",
-                {
-                    "ts": np.arange(n, dtype=np.float64)[:, None] * 100,
-                    "x": np.full((n, 1), 239.0),
-                    "y": np.arange(n, dtype=np.float64)[:, None],
-                    "pol": (np.arange(n) % 2).astype(np.float64)[:, None],
-                },
+            events = make_events(
+                np.arange(n) * 100, np.full(n, 239), np.arange(n), np.arange(n) % 2
             )
+            write_asl_dvs_mat(folder / f"{letter}_{k:04d}.mat", events)
     ds = ASLDVS(tmp_path)
     assert ds.classes == ["a", "b", "c"] and ds.targets == [0, 0, 1, 1, 2, 2]
     events, label = ds[5]
@@ -87,36 +72,23 @@ def test_asl_dvs_mat_files(tmp_path: Path) -> None:
         ASLDVS(tmp_path / "empty")
 
 
-def write_dat(path: Path, t, x, y, p) -> None:
-    """Prophesee DAT "Version 2" (N-CARS): % header, type/size bytes, uint32 t/data pairs."""
-    data = (
-        np.asarray(x, np.uint32)
-        | (np.asarray(y, np.uint32) << 14)
-        | (np.asarray(p, np.uint32) << 28)
-    )
-    rec = np.empty(len(t), dtype=[("t", "<u4"), ("d", "<u4")])
-    rec["t"], rec["d"] = t, data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        b"% Data file containing CD events.\n% Version 2\n" + bytes([0, 8]) + rec.tobytes()
-    )
-
-
 def test_ncars_dat_files(tmp_path: Path) -> None:
     for label, name in enumerate(["background", "cars"]):
         for k in range(3):
             n = 4 + label
-            write_dat(
-                tmp_path / "n-cars_test" / name / f"obj_{k:06d}_td.dat",
-                np.arange(n) * 1000, np.arange(n) + 10, np.full(n, 20), np.arange(n) % 2,
-            )  # fmt: skip
-    ds = NCARS(tmp_path, train=False)
+            path = tmp_path / "n-cars_test" / name / f"obj_{k:06d}_td.dat"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            events = make_events(
+                np.arange(n) * 1000, np.arange(n) + 10, np.full(n, 20), np.arange(n) % 2
+            )
+            write_events(path, events)
+    ds = NCARS(tmp_path, split="test")
     assert len(ds) == 6 and ds.targets == [0, 0, 0, 1, 1, 1]
     events, label = ds[4]
     assert label == 1 and events["x"].tolist() == [10, 11, 12, 13, 14]
     assert events["y"].tolist() == [20] * 5 and events["p"].tolist() == [0, 1, 0, 1, 0]
     with pytest.raises(FileNotFoundError, match="n-cars_train"):
-        NCARS(tmp_path, train=True)
+        NCARS(tmp_path, split="train")
 
 
 def test_ncars_official_bundle_of_zips(tmp_path: Path) -> None:
@@ -126,32 +98,27 @@ def test_ncars_official_bundle_of_zips(tmp_path: Path) -> None:
     with zipfile.ZipFile(inner, "w") as zf:
         for name in ["background", "cars"]:
             f = tmp_path / f"{name}.dat"
-            write_dat(f, [0, 10], [1, 2], [3, 4], [0, 1])
+            write_events(f, make_events([0, 10], [1, 2], [3, 4], [0, 1]))
             zf.write(f, f"n-cars_train/{name}/obj_000001_td.dat")
     with zipfile.ZipFile(tmp_path / "Prophesee_Dataset_n_cars.zip", "w") as zf:
         zf.write(inner, "Prophesee_Dataset_n_cars/n-cars_train.zip")
     inner.unlink()
-    ds = NCARS(tmp_path, train=True)
+    ds = NCARS(tmp_path, split="train")
     assert ds.targets == [0, 1] and len(ds[1][0]) == 2
 
 
-def write_shd(path: Path, labels: list[int]) -> None:
-    import h5py
-
-    with h5py.File(path, "w") as f:
-        vf, vu = h5py.vlen_dtype(np.float32), h5py.vlen_dtype(np.uint16)
-        times = f.create_dataset("spikes/times", (len(labels),), dtype=vf)
-        units = f.create_dataset("spikes/units", (len(labels),), dtype=vu)
-        for i in range(len(labels)):
-            times[i] = np.arange(i + 2, dtype=np.float32) * 0.01  # 10 ms apart
-            units[i] = (np.arange(i + 2) * 7 % 700).astype(np.uint16)
-        f.create_dataset("labels", data=np.asarray(labels, dtype=np.uint16))
+def shd_file(path: Path, labels: list[int]) -> None:
+    """Sample i: i + 2 spikes 10 ms apart on channels 0, 7, 14, ..."""
+    samples = [
+        (np.arange(i + 2, dtype=np.float32) * 0.01, (np.arange(i + 2) * 7 % 700).astype(np.uint16))
+        for i in range(len(labels))
+    ]
+    write_shd(path, samples, labels)
 
 
 def test_shd_from_gz_and_ssc(tmp_path: Path) -> None:
-    pytest.importorskip("h5py")
     h5 = tmp_path / "raw.h5"
-    write_shd(h5, [3, 19, 0])
+    shd_file(h5, [3, 19, 0])
     with open(h5, "rb") as src, gzip.open(tmp_path / "shd_test.h5.gz", "wb") as dst:
         dst.write(src.read())
     ds = SHD(tmp_path, split="test")
@@ -166,13 +133,15 @@ def test_shd_from_gz_and_ssc(tmp_path: Path) -> None:
     )
     assert frames[2][0].shape == (2, 1, 1, 700) and frames[2][0].sum() == 4
     assert frames[1][0].sum() == 3
-    write_shd(tmp_path / "ssc_valid.h5", [34, 1])
-    ssc = SSC(tmp_path, split="valid")
-    assert ssc.targets == [34, 1] and len(ssc.classes) == 35
+    shd_file(tmp_path / "ssc_valid.h5", [34, 1])
+    ssc = SSC(tmp_path, split="val")  # the files' own name for it is "valid"
+    assert ssc.targets == [34, 1] and len(ssc.classes) == 35 and ssc.split == "val"
     with pytest.raises(FileNotFoundError, match=r"ssc_train\.h5\.gz"):
         SSC(tmp_path, split="train")
-    with pytest.raises(ValueError, match="split"):
-        SHD(tmp_path, split="valid")
+    with pytest.raises(ValueError, match=r"SHD: split must be one of \('train', 'test'\)"):
+        SHD(tmp_path, split="val")
+    with pytest.raises(ValueError, match=r"SSC: split must be one of \('train', 'val', 'test'\)"):
+        SSC(tmp_path, split="valid")
 
 
 def test_es_imagenet_npz(tmp_path: Path) -> None:
@@ -188,7 +157,7 @@ def test_es_imagenet_npz(tmp_path: Path) -> None:
             np.savez(folder / f"class{c}_{k}.npz", pos=pos, neg=neg)
             lines.append(f"class{c}/class{c}_{k}.npz {c} 254 200")
     (tmp_path / "trainlabel.txt").write_text("\n".join(lines) + "\n")
-    ds = ESImageNet(tmp_path, train=True)
+    ds = ESImageNet(tmp_path, split="train")
     assert len(ds) == 4 and ds.targets == [0, 0, 1, 1]
     events, label = ds[2]
     assert label == 1
@@ -196,4 +165,4 @@ def test_es_imagenet_npz(tmp_path: Path) -> None:
     assert events["t"].tolist() == [1, 3, 7] and events["p"].tolist() == [1, 1, 0]
     assert events["y"].tolist() == [25, 5, 1] and events["x"].tolist() == [62, 42, 211]
     with pytest.raises(FileNotFoundError, match="val"):
-        ESImageNet(tmp_path, train=False)
+        ESImageNet(tmp_path, split="test")  # the val/ folder

@@ -45,18 +45,18 @@ def test_idx_reader_and_errors(tmp_path):
 
 def test_mnist_layout_md5_and_missing_files(tmp_path):
     fake_mnist(tmp_path / "m")
-    ds = MNIST(tmp_path / "m", train=True)
+    ds = MNIST(tmp_path / "m", split="train")
     image, label = ds[3]
     assert len(ds) == 60 and image.shape == (1, 28, 28) and label == 3
     assert float(image.max()) == 1.0 and float(image.min()) >= 0.0
-    assert len(FashionMNIST(tmp_path / "m", train=False)) == 20
+    assert len(FashionMNIST(tmp_path / "m", split="test")) == 20
     # a .gz that is not the official file fails its md5 with a clear error
     (tmp_path / "g").mkdir()
     write_idx(tmp_path / "g" / "train-images-idx3-ubyte.gz", np.zeros((1, 28, 28)), compress=True)
     with pytest.raises(ValueError, match="md5"):
         MNIST(tmp_path / "g")
     with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte.gz"):
-        MNIST(tmp_path / "empty", train=False)
+        MNIST(tmp_path / "empty", split="test")
 
 
 def test_cifar10_binary_records(tmp_path):
@@ -72,14 +72,14 @@ def test_cifar10_binary_records(tmp_path):
             axis=1,
         )
         records.tofile(folder / name)
-    ds = CIFAR10(tmp_path, train=True)
+    ds = CIFAR10(tmp_path, split="train")
     image, label = ds[2]
     assert len(ds) == 20 and image.shape == (3, 32, 32) and label == 2
     raw = np.fromfile(folder / "data_batch_1.bin", dtype=np.uint8).reshape(4, 3073)
     assert np.allclose(image.numpy() * 255, raw[2, 1:].reshape(3, 32, 32))
     (folder / "test_batch.bin").write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="3073-byte records"):
-        CIFAR10(tmp_path, train=False)
+        CIFAR10(tmp_path, split="test")
     with pytest.raises(FileNotFoundError, match="cifar-10-binary.tar.gz"):
         CIFAR10(tmp_path / "elsewhere")
 

@@ -3,6 +3,7 @@
 spikestack data info FILE            counts, duration, resolution, rate, polarity balance
 spikestack data show FILE --out x.png|x.gif [--frames N]
 spikestack data odg IN_DIR OUT_DIR   images -> one event file per image (ES-ImageNet ODG)
+spikestack data convert IN OUT [--format F] [--in-format F]   any readable file -> any format
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ def register(subparsers: Any) -> None:
         help="skip images with fewer events (ES-ImageNet: 1000)",
     )
     odg.set_defaults(func=_odg)
+
+    convert = sub.add_parser("convert", help="convert an event file to another format")
+    convert.add_argument("input", type=Path, metavar="IN")
+    convert.add_argument("output", type=Path, metavar="OUT")
+    convert.add_argument(
+        "--format", default=None, help="output format (default: from OUT's extension)"
+    )
+    convert.add_argument("--in-format", default=None, help="force the reader for IN")
+    convert.set_defaults(func=_convert)
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, tuple[int, int, int]]:
@@ -155,3 +165,21 @@ def _odg(args: argparse.Namespace) -> int:
     written = convert_folder(args.in_dir, args.out_dir, ext=args.ext, min_events=args.min_events)
     print(f"wrote {len(written)} event files to {args.out_dir}")
     return 0 if written else 1
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from spikestack.data import read_events, write_events
+    from spikestack.data.io import FORMATS, writer_format
+
+    try:
+        fmt = writer_format(args.output, args.format)  # a bad OUT fails before IN is read
+        events, meta = read_events(args.input, format=args.in_format, return_meta=True)
+        if not args.output.parent.is_dir():
+            raise FileNotFoundError(f"the folder of OUT, {args.output.parent}, does not exist")
+        # the writer checks the events and, where the format can, records the sensor size;
+        # it writes atomically, so a refused conversion leaves no partial OUT
+        write_events(args.output, events, format=fmt, sensor_size=meta.get("sensor_size"))
+    except (OSError, ValueError, ImportError) as exc:  # EventFormatError is a ValueError
+        return _fail(exc)
+    print(f"wrote {args.output}: {len(events)} events as {fmt} ({FORMATS[fmt].description})")
+    return 0

@@ -4,11 +4,17 @@ Sensing", ICCV)."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, Resource, class_folders, locate
+from spikestack.data.datasets.base import (
+    EventDataset,
+    Resource,
+    class_folders,
+    locate,
+    pick_split,
+)
 
 URL = "https://github.com/PIX2NVS/NVS2Graph (Dropbox: ICCV2019_DVS_dataset.zip)"
 
@@ -16,7 +22,8 @@ URL = "https://github.com/PIX2NVS/NVS2Graph (Dropbox: ICCV2019_DVS_dataset.zip)"
 class ASLDVS(EventDataset):
     """ASL-DVS: 24 American-sign-language letters (A-Y without J), 4 200 samples each,
     recorded with a DAVIS240c (240 x 180, 2 polarities), one MATLAB ``.mat`` file per
-    sample (fields ``ts``, ``x``, ``y``, ``pol``). No official split.
+    sample (fields ``ts``, ``x``, ``y``, ``pol``). No official split: the only split is
+    ``"all"``.
 
     Expected under ``root``: letter folders ``a/ ... y/`` of ``.mat`` files, either directly
     in ``root`` or in ``root/ICCV2019_DVS_dataset``, or the official archive
@@ -24,9 +31,11 @@ class ASLDVS(EventDataset):
     """
 
     sensor_size = (240, 180, 2)
+    splits: ClassVar[tuple[str, ...]] = ("all",)
 
-    def __init__(self, root: str | os.PathLike[str], **kwargs: Any) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, split: str = "all", **kwargs: Any) -> None:
         super().__init__(root, **kwargs)
+        self.split = pick_split("ASLDVS", self.splits, split, default="all")
         if (self.root / "a").is_dir():
             folder = self.root
         else:

@@ -13,11 +13,12 @@ import os
 import shutil
 import tarfile
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch.utils.data
@@ -103,6 +104,36 @@ def locate(
     )
 
 
+def pick_split(
+    dataset: str,
+    splits: tuple[str, ...],
+    split: str,
+    *,
+    default: str,
+    train: bool | None = None,
+) -> str:
+    """``split`` if it is one of ``splits``, else a ValueError naming the data set and its splits.
+
+    ``train`` is the former boolean spelling (True: "train", False: "test"), accepted with
+    a DeprecationWarning only while spikestack.train still passes it; it goes then.
+    """
+    if train is not None:
+        implied = "train" if train else "test"
+        if split not in (default, implied):
+            raise ValueError(
+                f"{dataset}: pass split= only; got split={split!r} and train={train!r}"
+            )
+        warnings.warn(
+            f"{dataset}(train={train}) is deprecated; use split={implied!r}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        split = implied
+    if split not in splits:
+        raise ValueError(f"{dataset}: split must be one of {splits}; got {split!r}")
+    return split
+
+
 def default_cache_dir() -> Path:
     """``$SPIKESTACK_CACHE`` if set, else ``$XDG_CACHE_HOME/spikestack`` or ``~/.cache/spikestack``."""
     if env := os.environ.get("SPIKESTACK_CACHE"):
@@ -139,6 +170,8 @@ class EventDataset(torch.utils.data.Dataset):
 
     sensor_size: tuple[int, int, int] | None = None
     classes: list[str]
+    # the data set's official splits; ("all",) when it has none
+    splits: ClassVar[tuple[str, ...]] = ("all",)
 
     def __init__(
         self,

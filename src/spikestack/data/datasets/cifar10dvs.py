@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, Resource, locate
+from spikestack.data.datasets.base import EventDataset, Resource, locate, pick_split
 
 URL = "https://figshare.com/articles/dataset/CIFAR10-DVS_New/4724671"
 CLASSES = (
@@ -30,9 +30,9 @@ class CIFAR10DVS(EventDataset):
     classes, or the ten official archives ``<class>.zip`` (extracted once; md5 not
     recorded here, presence only).
 
-    Split (no official one exists): the usual 9:1 per class, deterministic: files are
-    sorted by their trailing number, the first 90 % of each class form the training set
-    and the rest the test set (``train=None`` gives all samples).
+    Splits (no official one exists): the usual 9:1 per class, deterministic: files are
+    sorted by their trailing number, the first ``train_ratio`` (90 %) of each class form
+    ``split="train"`` and the rest ``split="test"``.
 
     The address layout is read as jAER's DAVIS layout (y = bits 30-22, x = bits 21-12,
     p = bit 11), which is what the published loaders use for these files; no flip of x
@@ -40,19 +40,21 @@ class CIFAR10DVS(EventDataset):
     """
 
     sensor_size = (128, 128, 2)
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
     def __init__(
         self,
         root: str | os.PathLike[str],
         *,
-        train: bool | None = True,
+        split: str = "train",
         train_ratio: float = 0.9,
+        train: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
+        self.split = pick_split("CIFAR10DVS", self.splits, split, default="train", train=train)
         if not 0.0 < train_ratio < 1.0:
             raise ValueError(f"train_ratio must be in (0, 1); got {train_ratio}")
-        self.train = train
         self.classes = list(CLASSES)
         for label, name in enumerate(CLASSES):
             folder = locate(
@@ -66,7 +68,7 @@ class CIFAR10DVS(EventDataset):
                 (f for f in folder.rglob("*.aedat") if f.is_file()), key=lambda f: _index(f.name)
             )
             cut = int(round(train_ratio * len(files)))
-            chosen = files if train is None else (files[:cut] if train else files[cut:])
+            chosen = files[:cut] if self.split == "train" else files[cut:]
             self.samples += [(f, label) for f in chosen]
 
     def read(self, index: int) -> np.ndarray:

@@ -7,11 +7,11 @@ import csv
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, Resource, locate
+from spikestack.data.datasets.base import EventDataset, Resource, locate, pick_split
 
 URL = "https://research.ibm.com/interactive/dvsgesture/ (IBM Box: DvsGesture.tar.gz)"
 CLASSES = (
@@ -29,7 +29,8 @@ class DVS128Gesture(EventDataset):
     ``userNN_<lighting>_labels.csv`` (``class,startTime_usec,endTime_usec``, classes 1..11)
     and ``trials_to_train.txt`` / ``trials_to_test.txt``, or the official archive
     ``DvsGesture.tar.gz`` (extracted once; md5 not recorded here, presence only). Without
-    the trial lists, users 1-23 are training and 24-29 test (the official split).
+    the trial lists, users 1-23 are ``split="train"`` and 24-29 ``split="test"`` (the
+    official split).
 
     Each labelled interval is one sample: the events with start <= t < end; labels are
     0-based (csv class - 1). The last file read is kept in memory, since consecutive
@@ -38,10 +39,19 @@ class DVS128Gesture(EventDataset):
 
     sensor_size = (128, 128, 2)
     classes = list(CLASSES)
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
-    def __init__(self, root: str | os.PathLike[str], *, train: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        split: str = "train",
+        train: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(root, **kwargs)
-        self.train = train
+        self.split = pick_split("DVS128Gesture", self.splits, split, default="train", train=train)
+        train = self.split == "train"
         folder = locate(
             self.root,
             "DvsGesture",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, class_folders
+from spikestack.data.datasets.base import EventDataset, class_folders, pick_split
 from spikestack.data.events import EVENT_DTYPE
 
 URL = "https://openi.pcl.ac.cn/ (ES-ImageNet, see the paper's data availability statement)"
@@ -22,6 +22,9 @@ CROP_START, SIZE, STEPS = 16, 224, 8  # the official loader keeps [16, 240) of t
 class ESImageNet(EventDataset):
     """ES-ImageNet: ImageNet-1k converted to events by ODG (see :mod:`spikestack.data.odg`);
     1 000 classes, 8 time steps, 224 x 224, ~1.26 M train / 50 000 val samples.
+    ``split="train"`` reads ``train/``; ``split="test"`` reads ``val/``, the held-out
+    set on which the paper reports accuracy (ImageNet's validation images; there is no
+    separate test set, so it is this data set's test split).
 
     Expected under ``root`` (or ``root/ES-imagenet-0.18``), already extracted (the
     official distribution is a multi-part RAR, which Python cannot extract):
@@ -36,10 +39,19 @@ class ESImageNet(EventDataset):
     """
 
     sensor_size = (SIZE, SIZE, 2)
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
-    def __init__(self, root: str | os.PathLike[str], *, train: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        split: str = "train",
+        train: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(root, **kwargs)
-        self.train = train
+        self.split = pick_split("ESImageNet", self.splits, split, default="train", train=train)
+        train = self.split == "train"
         base = self.root / "ES-imagenet-0.18"
         base = base if base.is_dir() else self.root
         folder = base / ("train" if train else "val")

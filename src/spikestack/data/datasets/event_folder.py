@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from spikestack.data.datasets.base import EventDataset, class_folders, natural_key
+from spikestack.data.datasets.base import EventDataset, class_folders, natural_key, pick_split
 
 DEFAULT_EXTENSIONS = (
     ".bin", ".bs2", ".bs1", ".raw", ".dat", ".aedat", ".aedat4", ".h5", ".hdf5", ".mat", ".npy", ".npz",
@@ -50,16 +50,20 @@ class EventFolder(EventDataset):
     Keyword options other than those below are those of :class:`EventDataset`.
 
     Args:
+        split: the only split of a folder is ``"all"`` (hold out your own).
         labels_file: the labels file, or None to choose the layout automatically.
         extensions: file extensions that count as samples.
         sensor_size: ``(W, H, P)`` of the recordings, if known (kept as an attribute).
         read_options: extra keywords for :func:`spikestack.data.read_events`.
     """
 
+    splits: ClassVar[tuple[str, ...]] = ("all",)
+
     def __init__(
         self,
         root: str | os.PathLike[str],
         *,
+        split: str = "all",
         labels_file: str | os.PathLike[str] | None = None,
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
         sensor_size: tuple[int, int, int] | None = None,
@@ -67,6 +71,7 @@ class EventFolder(EventDataset):
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
+        self.split = pick_split("EventFolder", self.splits, split, default="all")
         if not self.root.is_dir():
             raise FileNotFoundError(f"EventFolder: root {self.root} is not a folder")
         self.sensor_size = sensor_size

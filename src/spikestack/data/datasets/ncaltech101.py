@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, Resource, class_folders, locate
+from spikestack.data.datasets.base import (
+    EventDataset,
+    Resource,
+    class_folders,
+    locate,
+    pick_split,
+)
 
 URL = "https://www.garrickorchard.com/datasets/n-caltech101 (mirror: Mendeley Data cy6cvx3ryv)"
 
@@ -15,16 +21,19 @@ URL = "https://www.garrickorchard.com/datasets/n-caltech101 (mirror: Mendeley Da
 class NCaltech101(EventDataset):
     """N-Caltech101: Caltech101 images recorded by an ATIS camera in saccades; 101
     categories (100 objects + ``BACKGROUND_Google``), 8 246 samples, no official split.
-    Recordings differ in size (up to about 240 x 180), so ``sensor_size`` is None.
+    Recordings differ in size (up to about 240 x 180), so ``sensor_size`` is None. The
+    only split is ``"all"``.
 
     Expected under ``root``: ``Caltech101/<class>/image_XXXX.bin``, or the official
     archive ``Caltech101.zip`` (md5-checked, extracted once).
     """
 
     sensor_size = None
+    splits: ClassVar[tuple[str, ...]] = ("all",)
 
-    def __init__(self, root: str | os.PathLike[str], **kwargs: Any) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, split: str = "all", **kwargs: Any) -> None:
         super().__init__(root, **kwargs)
+        self.split = pick_split("NCaltech101", self.splits, split, default="all")
         folder = locate(
             self.root,
             "Caltech101",

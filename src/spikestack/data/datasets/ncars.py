@@ -4,11 +4,18 @@ Event-based Object Classification", CVPR)."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, Resource, class_folders, extract, locate
+from spikestack.data.datasets.base import (
+    EventDataset,
+    Resource,
+    class_folders,
+    extract,
+    locate,
+    pick_split,
+)
 
 URL = "https://www.prophesee.ai/2018/03/13/dataset-n-cars/"
 
@@ -16,7 +23,7 @@ URL = "https://www.prophesee.ai/2018/03/13/dataset-n-cars/"
 class NCARS(EventDataset):
     """N-CARS: 100 ms clips from an ATIS camera in a car, ``background`` (label 0) or
     ``cars`` (label 1); 15 422 train / 8 607 test samples; Prophesee ``.dat`` files,
-    up to 120 x 100 pixels.
+    up to 120 x 100 pixels. ``split`` is ``"train"`` or ``"test"``.
 
     Expected under ``root``: ``n-cars_train/{background,cars}/*.dat`` and
     ``n-cars_test/...``, or the archives ``n-cars_train.zip`` / ``n-cars_test.zip``, or the
@@ -25,11 +32,19 @@ class NCARS(EventDataset):
     """
 
     sensor_size = (120, 100, 2)
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
-    def __init__(self, root: str | os.PathLike[str], *, train: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        split: str = "train",
+        train: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(root, **kwargs)
-        self.train = train
-        name = "n-cars_train" if train else "n-cars_test"
+        self.split = pick_split("NCARS", self.splits, split, default="train", train=train)
+        name = f"n-cars_{self.split}"
         bundle = self.root / "Prophesee_Dataset_n_cars.zip"
         if not (self.root / name).exists() and not (self.root / f"{name}.zip").exists():
             if bundle.exists():

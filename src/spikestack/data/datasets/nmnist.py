@@ -4,11 +4,17 @@ neuromorphic datasets using saccades", Frontiers in Neuroscience 9:437)."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, Resource, class_folders, locate
+from spikestack.data.datasets.base import (
+    EventDataset,
+    Resource,
+    class_folders,
+    locate,
+    pick_split,
+)
 
 # md5 of the official archives (the same values Tonic checks).
 MD5 = {"Train": "20959b8e626244a1b502305a9e6e2031", "Test": "69ca8762b2fe404d9b9bad1103e97832"}
@@ -18,7 +24,7 @@ URL = "https://www.garrickorchard.com/datasets/n-mnist (mirror: Mendeley Data 46
 class NMNIST(EventDataset):
     """N-MNIST: MNIST digits recorded by an ATIS camera on a pan-tilt unit in three
     saccades; 34 x 34 pixels, 2 polarities, ~300 ms per sample, 60 000 train / 10 000
-    test samples, 10 classes.
+    test samples, 10 classes. ``split`` is ``"train"`` or ``"test"``.
 
     Expected under ``root``: the extracted folders ``Train/<digit>/*.bin`` and
     ``Test/<digit>/*.bin``, or the official archives ``Train.zip`` / ``Test.zip``
@@ -27,17 +33,25 @@ class NMNIST(EventDataset):
     """
 
     sensor_size = (34, 34, 2)
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
-    def __init__(self, root: str | os.PathLike[str], *, train: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        split: str = "train",
+        train: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(root, **kwargs)
-        self.train = train
-        split = "Train" if train else "Test"
+        self.split = pick_split("NMNIST", self.splits, split, default="train", train=train)
+        name = self.split.capitalize()  # the official folders: Train/, Test/
         folder = locate(
             self.root,
-            split,
+            name,
             [
-                Resource(f"{split}.zip", MD5[split], split),
-                Resource(f"{split.lower()}.zip", MD5[split], split),
+                Resource(f"{name}.zip", MD5[name], name),
+                Resource(f"{name.lower()}.zip", MD5[name], name),
             ],
             dataset="N-MNIST",
             url=URL,

@@ -7,12 +7,12 @@ import gzip
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from spikestack.atomic import atomic_write
-from spikestack.data.datasets.base import EventDataset
+from spikestack.data.datasets.base import EventDataset, pick_split
 
 URL = "https://zenkelab.org/datasets/"
 
@@ -40,22 +40,22 @@ class SHD(EventDataset):
     Expected under ``root``: ``shd_train.h5`` / ``shd_test.h5`` or the official
     ``shd_train.h5.gz`` / ``shd_test.h5.gz`` (decompressed once; md5 not recorded here).
     Samples are 1-D events (``EVENT_DTYPE_1D``): x = channel, t in µs, p = 1.
-    Needs h5py.
+    ``split`` is ``"train"`` or ``"test"``. Needs h5py.
     """
 
     sensor_size = (700, 1, 1)
     prefix = "shd"
-    splits = ("train", "test")
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    files: ClassVar[dict[str, str]] = {}  # split -> the files' own name, where it differs
     num_classes = 20
 
     def __init__(
         self, root: str | os.PathLike[str], *, split: str = "train", **kwargs: Any
     ) -> None:
         super().__init__(root, **kwargs)
-        if split not in self.splits:
-            raise ValueError(f"split must be one of {self.splits}; got {split!r}")
-        self.split = split
-        self.path = _h5_file(self.root, f"{self.prefix}_{split}.h5", type(self).__name__)
+        self.split = pick_split(type(self).__name__, self.splits, split, default="train")
+        name = self.files.get(self.split, self.split)
+        self.path = _h5_file(self.root, f"{self.prefix}_{name}.h5", type(self).__name__)
         import h5py
 
         with h5py.File(self.path, "r") as f:
@@ -74,9 +74,11 @@ class SHD(EventDataset):
 
 class SSC(SHD):
     """Spiking Speech Commands: 35 words of Speech Commands v0.2 through the same cochlea
-    model; 700 channels; splits ``train`` / ``valid`` / ``test`` in ``ssc_<split>.h5(.gz)``.
+    model; 700 channels; splits ``"train"`` / ``"val"`` / ``"test"`` in ``ssc_train.h5``,
+    ``ssc_valid.h5``, ``ssc_test.h5`` (or their ``.gz``).
     """
 
     prefix = "ssc"
-    splits = ("train", "valid", "test")
+    splits: ClassVar[tuple[str, ...]] = ("train", "val", "test")
+    files: ClassVar[dict[str, str]] = {"val": "valid"}
     num_classes = 35

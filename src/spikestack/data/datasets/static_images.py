@@ -11,13 +11,13 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from spikestack.data.datasets.base import Resource, locate, md5sum
+from spikestack.data.datasets.base import Resource, locate, md5sum, pick_split
 
 # MNIST's official files and their md5 (the values published with the files).
 MNIST_FILES = {
@@ -52,6 +52,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 class _ImageArrays(Dataset):
     classes: list[str]
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
     def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
         self.images = images
@@ -71,14 +72,20 @@ class _ImageArrays(Dataset):
 
 class MNIST(_ImageArrays):
     """MNIST (LeCun et al. 1998) from the four official ``*-idx?-ubyte.gz`` files under ``root``
-    (md5-checked; un-gzipped files of the same names without ``.gz`` are accepted too)."""
+    (md5-checked; un-gzipped files of the same names without ``.gz`` are accepted too);
+    ``split`` is ``"train"`` (``train-*``) or ``"test"`` (``t10k-*``)."""
 
     files = MNIST_FILES
     name = "MNIST"
     classes = [str(d) for d in range(10)]
 
-    def __init__(self, root: str | os.PathLike[str], *, train: bool = True, **_: Any) -> None:
-        prefix = "train" if train else "t10k"
+    def __init__(
+        self, root: str | os.PathLike[str], *, split: str = "train", train: bool | None = None
+    ) -> None:
+        self.split = pick_split(
+            type(self).__name__, self.splits, split, default="train", train=train
+        )
+        prefix = "train" if self.split == "train" else "t10k"
         self.root = Path(root).expanduser()
         images = read_idx(self._file(f"{prefix}-images-idx3-ubyte.gz"))
         labels = read_idx(self._file(f"{prefix}-labels-idx1-ubyte.gz"))
@@ -130,8 +137,9 @@ class FashionMNIST(MNIST):
 class CIFAR10(_ImageArrays):
     """CIFAR-10 (Krizhevsky 2009), binary version: ``cifar-10-binary.tar.gz`` (md5-checked,
     extracted once) or its folder ``cifar-10-batches-bin`` under ``root``. Each record is one
-    label byte and 3072 image bytes (R, G, B planes of 32×32). The pickled Python version is
-    not read: unpickling a file can run code."""
+    label byte and 3072 image bytes (R, G, B planes of 32×32); ``split="train"`` reads
+    ``data_batch_1..5.bin``, ``split="test"`` ``test_batch.bin``. The pickled Python
+    version is not read: unpickling a file can run code."""
 
     classes = [
         "airplane",
@@ -146,12 +154,19 @@ class CIFAR10(_ImageArrays):
         "truck",
     ]
 
-    def __init__(self, root: str | os.PathLike[str], *, train: bool = True, **_: Any) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, split: str = "train", train: bool | None = None
+    ) -> None:
+        self.split = pick_split("CIFAR10", self.splits, split, default="train", train=train)
         folder = locate(
             Path(root).expanduser(), CIFAR10_ARCHIVE.extracts_to or "", [CIFAR10_ARCHIVE],
             dataset="CIFAR-10", url="https://www.cs.toronto.edu/~kriz/cifar.html (binary version)",
         )  # fmt: skip
-        names = [f"data_batch_{i}.bin" for i in range(1, 6)] if train else ["test_batch.bin"]
+        names = (
+            [f"data_batch_{i}.bin" for i in range(1, 6)]
+            if self.split == "train"
+            else ["test_batch.bin"]
+        )
         records = []
         for name in names:
             path = folder / name

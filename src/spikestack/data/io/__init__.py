@@ -3,12 +3,18 @@
     events = read_events("rec.raw")                         # reader picked by extension + header
     events, meta = read_events("rec.raw", return_meta=True) # meta["sensor_size"] = (W, H, P) or None
     for chunk in iter_events("big.raw", chunk=1_000_000): ...
-    write_events("copy.npz", events)                        # .npz / .npy / .h5, atomic
+    write_events("copy.npz", events)                        # writer picked by extension
+    write_events("copy.raw", events, format="evt3", sensor_size=(640, 480, 2))
 
 Every reader returns the canonical structured array (``EVENT_DTYPE``, or
 ``EVENT_DTYPE_1D`` for 1-D sensors) sorted by t. A file whose content does not match
 its extension, a truncated file, or coordinates outside the declared sensor are an
 :class:`~spikestack.data.events.EventFormatError`; a missing file a FileNotFoundError.
+
+Every format also has a writer, beside its reader, that writes atomically and gives
+back the same events: ``read_events(write_events(path, events))`` equals ``events``
+for any canonical (sorted) array the format can hold. Events it cannot hold (bits,
+sensor, order, 1-D vs 2-D) are a ValueError naming the file, the field and the limit.
 """
 
 from __future__ import annotations
@@ -31,13 +37,14 @@ PathLike = str | os.PathLike[str]
 
 @dataclass(frozen=True)
 class Format:
-    """A file format: where its reader lives and what it is called."""
+    """A file format: where its reader and writer live and what it is called."""
 
     name: str
     module: str
     reader: str
     description: str
     chunks: str | None = None  # streaming reader, if the format has one
+    writer: str = "write"  # write(path, events, *, sensor_size=None, **options) -> Path
 
 
 FORMATS: dict[str, Format] = {
@@ -46,7 +53,7 @@ FORMATS: dict[str, Format] = {
         Format(
             "nmnist", "nmnist", "read", "N-MNIST/N-Caltech101 .bin (SLAYER .bs2)", "iter_chunks"
         ),
-        Format("bs1", "nmnist", "read_bs1", "SLAYER .bs1 1-D spikes"),
+        Format("bs1", "nmnist", "read_bs1", "SLAYER .bs1 1-D spikes", writer="write_bs1"),
         Format("evt2", "evt2", "read", "Prophesee EVT 2.0 .raw", "iter_chunks"),
         Format("evt3", "evt3", "read", "Prophesee EVT 3.0 .raw", "iter_chunks"),
         Format("dat", "dat", "read", "Prophesee .dat", "iter_chunks"),
@@ -62,8 +69,8 @@ FORMATS: dict[str, Format] = {
         ),
         Format("hdf5", "hdf5", "read", "HDF5 (SHD/SSC layout or spikestack layout)"),
         Format("mat", "mat", "read", "MATLAB .mat (ASL-DVS, ST-MNIST)"),
-        Format("npy", "numpy_files", "read_npy", "numpy .npy"),
-        Format("npz", "numpy_files", "read_npz", "numpy .npz"),
+        Format("npy", "numpy_files", "read_npy", "numpy .npy", writer="write_npy"),
+        Format("npz", "numpy_files", "read_npz", "numpy .npz", writer="write_npz"),
     )
 }
 _ALIASES = {"bin": "nmnist", "bs2": "nmnist", "ncaltech101": "nmnist", "nas": "aer", "h5": "hdf5"}
@@ -149,13 +156,15 @@ def detect_format(path: PathLike) -> str:
     return found
 
 
-def _format(path: PathLike, format: str | None) -> Format:
-    if format is None:
-        return FORMATS[detect_format(path)]
+def _named(format: str) -> Format:
     name = _ALIASES.get(format.lower(), format.lower())
     if name not in FORMATS:
         raise ValueError(f"format must be one of {sorted(FORMATS)} or None; got {format!r}")
     return FORMATS[name]
+
+
+def _format(path: PathLike, format: str | None) -> Format:
+    return FORMATS[detect_format(path)] if format is None else _named(format)
 
 
 def _function(fmt: Format, attr: str) -> Any:
@@ -202,23 +211,54 @@ def iter_events(
         yield events[start : start + int(chunk)]
 
 
+def writer_format(path: PathLike, format: str | None = None) -> str:
+    """Name of the writer for ``path``: ``format`` (a name or alias of ``FORMATS``) if given,
+    else the one format its extension stands for."""
+    if format is not None:
+        return _named(format).name
+    ext = Path(path).suffix.lower()
+    names = _EXTENSIONS.get(ext)
+    if names is None:
+        raise ValueError(
+            f"cannot tell which format to write to '{path}' from its extension; use one of "
+            f"{sorted(_EXTENSIONS)} or pass format= one of {sorted(FORMATS)}"
+        )
+    if len(names) > 1:
+        choices = " or ".join(f"format='{n}'" for n in names)
+        raise ValueError(
+            f"'{path}': the extension '{ext}' is used by {', '.join(names)}; pass {choices}"
+        )
+    return names[0]
+
+
 def write_events(
-    path: PathLike, events: np.ndarray, *, sensor_size: tuple[int, ...] | None = None
-) -> None:
-    """Write ``events`` to ``.npz``, ``.npy`` or ``.h5``/``.hdf5`` (atomic: temp file,
-    fsync, rename). :func:`read_events` reads them back unchanged."""
-    path = Path(path)
-    ext = path.suffix.lower()
-    if ext == ".npz":
-        _function(FORMATS["npz"], "write_npz")(path, events, sensor_size=sensor_size)
-    elif ext == ".npy":
-        if sensor_size is not None:
-            raise ValueError(".npy cannot store sensor_size; write .npz or .h5 instead")
-        _function(FORMATS["npy"], "write_npy")(path, events)
-    elif ext in (".h5", ".hdf5"):
-        _function(FORMATS["hdf5"], "write")(path, events, sensor_size=sensor_size)
-    else:
-        raise ValueError(f"path must end in .npz, .npy, .h5 or .hdf5 to write events; got '{path}'")
+    path: PathLike,
+    events: np.ndarray,
+    *,
+    format: str | None = None,
+    sensor_size: tuple[int, ...] | None = None,
+    **options: Any,
+) -> Path:
+    """Write ``events`` to ``path`` atomically (temporary file, fsync, rename) and return the path.
+
+    ``format`` forces a writer (the names and aliases of :func:`read_events`); otherwise the
+    extension decides, and an extension shared by several formats (``.raw``, ``.aedat``)
+    needs ``format=``. ``sensor_size`` is checked against the events and recorded where the
+    format has a place for it (evt2, evt3, dat, aedat4, hdf5, npz, mat; aedat2 and aedat3
+    for the sensor sizes of the chips they can name); nmnist, bs1, aer and npy only check
+    it. ``options`` go to the writer (e.g. ``compression=`` for aedat4, ``layout=`` for
+    aedat2, ``tick_us=`` for aer). :func:`read_events` (with the same reader options) gives
+    back the same events; see each writer's docstring for what its format can hold.
+    """
+    fmt = FORMATS[writer_format(path, format)]
+    return _function(fmt, fmt.writer)(Path(path), events, sensor_size=sensor_size, **options)
 
 
-__all__ = ["FORMATS", "detect_format", "iter_events", "read_events", "write_events"]
+__all__ = [
+    "FORMATS",
+    "detect_format",
+    "iter_events",
+    "read_events",
+    "write_events",
+    "writer_format",
+]

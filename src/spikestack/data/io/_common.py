@@ -56,6 +56,22 @@ def magic_format(head: bytes) -> str | None:
     return None
 
 
+def foreign_header(head: bytes) -> str | None:
+    """The format whose header starts ``head``: the content check of headerless formats.
+
+    Binary magics count as they are. A ``%`` header counts only when its first line is
+    printable text ending in a newline, because "% " (0x25 0x20) is also a plausible first
+    N-MNIST event (x = 37, y = 32) or AER address. Writers of headerless formats run the
+    same check on what they wrote, so that every file they write reads back.
+    """
+    found = magic_format(head)
+    if found != "prophesee":
+        return found
+    end = head.find(b"\n")
+    line = head[:end]
+    return found if end > 0 and all(0x20 <= b < 0x7F or b in (0x09, 0x0D) for b in line) else None
+
+
 def read_head(path: Path, n: int = 64) -> bytes:
     """The first ``n`` bytes of a file (fewer if it is shorter)."""
     with open(path, "rb") as f:
@@ -267,25 +283,3 @@ def from_columns(columns: dict[str, np.ndarray], *, path: Path, sort: bool = Tru
             )
         events[name] = col
     return check_sorted(events, path=path) if sort else events
-
-
-# Known sensors -> (width, height); matched as case-insensitive substrings of a chip
-# or source name, first match wins (so "davis346" is tried before "davis").
-_CHIPS = (
-    ("dvs128", (128, 128)),
-    ("davis240", (240, 180)),
-    ("davis346", (346, 260)),
-    ("davis640", (640, 480)),
-    ("davis208", (208, 192)),
-    ("dvxplorer_lite", (320, 240)),
-    ("dvxplorer", (640, 480)),
-)
-
-
-def chip_sensor_size(name: str) -> tuple[int, int, int] | None:
-    """(W, H, 2) for a known chip / camera name (``"DVS128"``, ``"Davis346red"``), else None."""
-    lowered = name.lower().replace(" ", "")
-    for key, (w, h) in _CHIPS:
-        if key in lowered:
-            return w, h, 2
-    return None

@@ -1,4 +1,4 @@
-"""Just enough FlatBuffers to read AEDAT 4 headers and packets with ``struct``.
+"""Just enough FlatBuffers to read and write AEDAT 4 headers and packets with ``struct``.
 
 Binary layout (the FlatBuffers "internals" documentation): a buffer starts with a
 uint32 offset to the root table, optionally preceded by a uint32 size (size-prefixed
@@ -66,3 +66,35 @@ def root(buf: bytes | memoryview, *, size_prefixed: bool = False) -> tuple[Table
     (offset,) = struct.unpack_from("<I", buf, base)
     ident = bytes(buf[base + 4 : base + 8])
     return Table(buf, base + offset), ident
+
+
+# The two buffers AEDAT 4 writing needs, laid out byte for byte as DV writes them.
+
+
+def io_header(compression: int, info: str) -> bytes:
+    """An IOHeader buffer (identifier IOHE), as DV lays it out (byte offsets):
+
+    0 root offset = 24; 4 "IOHE"; 8 padding; 14 vtable (vtable size 10, table size 20,
+    compression at +4, dataTablePosition at +12, infoNode at +8); 24 table (soffset 10,
+    int32 compression, uint32 offset 12 to the string, int64 dataTablePosition = -1,
+    i.e. no data table); 44 string (uint32 length, UTF-8 bytes, NUL, padding to 4).
+    """
+    text = info.encode("utf-8")
+    buf = struct.pack("<I4s", 24, b"IOHE") + bytes(6)
+    buf += struct.pack("<HHHHH", 10, 20, 4, 12, 8)
+    buf += struct.pack("<iiIq", 10, compression, 12, -1)
+    buf += struct.pack("<I", len(text)) + text + b"\x00"
+    return buf + bytes(-len(buf) % 4)
+
+
+def event_packet(elements: bytes, count: int) -> bytes:
+    """A size-prefixed EventPacket buffer (identifier EVTS) holding ``count`` 16-byte
+    events, as DV lays it out (byte offsets after the uint32 size prefix):
+
+    0 root offset = 16; 4 "EVTS"; 8 padding; 10 vtable (size 6, table size 8, elements
+    at +4); 16 table (soffset 6, uint32 offset 4 to the vector); 24 uint32 count;
+    28 the events (8-byte aligned counting the size prefix, as their int64 needs).
+    """
+    body = struct.pack("<I4s", 16, b"EVTS") + bytes(2) + struct.pack("<HHH", 6, 8, 4)
+    body += struct.pack("<iII", 6, 4, count) + elements
+    return struct.pack("<I", len(body)) + body

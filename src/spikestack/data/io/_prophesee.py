@@ -37,6 +37,63 @@ _PLUGIN_SIZES = (
 )
 
 
+def header_bytes(lines: list[str]) -> bytes:
+    """``% line\\n`` for each line (ASCII)."""
+    return "".join(f"% {line}\n" for line in lines).encode("ascii")
+
+
+def evt_header(version: str, size: tuple[int, int, int] | None) -> bytes:
+    """The header an EVT writer puts first: version, format and geometry lines, then
+    ``% end``, which ends the header even when the first data byte is a ``%``."""
+    name = "EVT" + version.split(".")[0]
+    lines = [f"evt {version}"]
+    if size is None:
+        lines.append(f"format {name}")
+    else:
+        lines += [
+            f"format {name};height={size[1]};width={size[0]}",
+            f"geometry {size[0]}x{size[1]}",
+        ]
+    return header_bytes([*lines, "end"])
+
+
+def assemble(
+    event_words: np.ndarray,
+    steps: list[tuple[np.ndarray, np.ndarray]],
+    wraps: np.ndarray,
+    wrap_pair: tuple[int, int],
+) -> np.ndarray:
+    """Interleave state words with event words: the EVT writers' common last step.
+
+    Before event i come, in order: ``wraps[i]`` copies of ``wrap_pair`` (a maximal then a
+    zero TIME_HIGH: a decrease, which the readers count as one wrap of the counter), then
+    ``words[i]`` of each ``(mask, words)`` step where ``mask[i]`` is set, then
+    ``event_words[i]``.
+    """
+    n = event_words.shape[0]
+    before = 2 * wraps + sum((mask.astype(np.int64) for mask, _ in steps), np.zeros(n, np.int64))
+    slot = np.arange(n) + np.cumsum(before)  # where each event word lands
+    out = np.empty(n + int(before.sum()), dtype=event_words.dtype)
+    out[slot] = event_words
+    offset = np.ones(n, dtype=np.int64)
+    for mask, words in reversed(steps):
+        out[(slot - offset)[mask]] = words[mask]
+        offset += mask
+    for i in np.flatnonzero(wraps):  # rare: one per 2**34 µs (EVT 2.0) or 2**24 µs (EVT 3.0)
+        start = int(slot[i] - offset[i]) - 2 * int(wraps[i]) + 1
+        out[start : start + 2 * int(wraps[i])] = np.tile(
+            np.asarray(wrap_pair, out.dtype), int(wraps[i])
+        )
+    return out
+
+
+def changed(values: np.ndarray) -> np.ndarray:
+    """True where a value differs from the one before (and for the first)."""
+    mask = np.ones(values.shape[0], dtype=bool)
+    mask[1:] = values[1:] != values[:-1]
+    return mask
+
+
 def read_header(path: Path, *, head: bytes | None = None) -> tuple[dict[str, str], int]:
     """Parse the ``%`` header into ``{key: value}`` and return the data offset.
 

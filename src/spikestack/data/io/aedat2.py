@@ -10,11 +10,13 @@ per event (AEDAT 1.0: uint16 address + int32 timestamp). Address layouts:
             bit 10 set = external input event; APS/IMU samples (bit 31 = 1) are skipped
 
 ``layout="auto"`` picks the layout from the AEChip line. Coordinates are as written
-by jAER (origin at the lower-left for DAVIS chips; no flip is applied).
+by jAER (origin at the lower-left for DAVIS chips; no flip is applied). :func:`write`
+writes AEDAT 2.0 in either layout.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from spikestack.atomic import atomic_write
 from spikestack.data.events import EVENT_DTYPE, EventFormatError
+from spikestack.data.io._chips import ANY_DAVIS, JAER_CHIPS, chip_sensor_size
 from spikestack.data.io._common import (
     Meta,
     check_path,
-    chip_sensor_size,
     concat,
     finish,
     iter_blocks,
@@ -35,8 +38,10 @@ from spikestack.data.io._common import (
     read_text_header,
     whole_records,
 )
+from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 _LAYOUTS = ("auto", "dvs128", "davis")
+_COORDINATES = {"dvs128": (128, 128), "davis": (1024, 512)}  # what the address bits hold
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -148,3 +153,60 @@ def read(
     )
     meta = {"format": "aedat2", "sensor_size": sensor_size or info["sensor_size"], "header": info}
     return concat(chunks, EVENT_DTYPE), meta
+
+
+def write(
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+    layout: str = "auto",
+) -> Path:
+    """Write 2-D events as AEDAT 2.0 (atomically), in the given order.
+
+    ``layout`` is ``"dvs128"`` (x, y in [0, 127]), ``"davis"`` (x in [0, 1023], y in
+    [0, 511]) or ``"auto"``: dvs128 for a 128 x 128 sensor, else davis. The sensor is
+    recorded as the jAER chip class in ``# AEChip:``, which the reader maps back: DVS128
+    (128 x 128; the dvs128 layout always reads back as that size), DAVIS240C (240 x 180),
+    Davis346B (346 x 260), Davis640 (640 x 480), Davis208PixelParade (208 x 192). Other
+    sizes, and none, are written as the generic DavisChip and read back as None (the size
+    is then only checked). Limits: p 0 or 1, t in [0, 2**31) µs (int32, no overflow word;
+    jAER's wrapped timestamps are not unwrapped by the reader). Unsorted events are written
+    as given; the reader sorts them (with a warning).
+    """
+    path = Path(path)
+    fmt = "AEDAT 2.0"
+    if layout not in _LAYOUTS:
+        raise ValueError(f"layout must be one of {_LAYOUTS}; got {layout!r}")
+    events = prepare(events, path=path, fmt=fmt, dims=(2,))
+    size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(1024, 512))
+    if layout == "auto":
+        layout = "dvs128" if size is not None and size[:2] == (128, 128) else "davis"
+    fmt = f"AEDAT 2.0 ({layout} layout)"
+    for axis, field in enumerate("xy"):
+        top = _COORDINATES[layout][axis] - 1
+        check_range(
+            events, field, 0, top, path=path, fmt=fmt, why=f"{top.bit_length()} address bits"
+        )
+    if size is not None:
+        planar_sensor(size, events, path=path, fmt=fmt, max_size=_COORDINATES[layout])
+    check_polarity(events, path=path, fmt=fmt)
+    check_range(events, "t", 0, 2**31 - 1, path=path, fmt=fmt, why="int32 timestamp")
+    known = [
+        c for c, lay, wh in JAER_CHIPS if lay == layout and size is not None and wh == size[:2]
+    ]
+    chip = known[0] if known else (JAER_CHIPS[0][0] if layout == "dvs128" else ANY_DAVIS)
+    x, y, p = (events[k].astype(np.uint32) for k in "xyp")
+    rec = np.empty(events.shape[0], dtype=[("addr", ">u4"), ("ts", ">i4")])
+    rec["addr"] = (y << 8 | x << 1 | p) if layout == "dvs128" else (y << 22 | x << 12 | p << 11)
+    rec["ts"] = events["t"]
+    header = (
+        "#!AER-DAT2.0\r\n"
+        "# This is a raw AE data file - do not edit\r\n"
+        "# Data format is int32 address, int32 timestamp (8 bytes total), repeated for each event\r\n"
+        "# Timestamps tick is 1 us\r\n"
+        f"# AEChip: {chip}\r\n"
+        "#End Of ASCII Header\r\n"
+    ).encode("ascii")
+    data = header + rec.tobytes()
+    return atomic_write(path, lambda f: f.write(data))

@@ -11,11 +11,13 @@ followed by eventNumber * eventSize bytes. Polarity packets (eventType 1) hold 8
 events: uint32 data (bit 0 = valid, bit 1 = polarity, y = bits 16-2, x = bits 31-17)
 and int32 timestamp (µs); the full time is eventTSOverflow << 31 | timestamp. Other
 packet types are skipped, as are events whose valid bit is clear. The packet walk is
-a loop over packets (a few per thousand events); decoding is vectorised.
+a loop over packets (a few per thousand events); decoding is vectorised. :func:`write`
+writes polarity packets.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import warnings
@@ -23,16 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
+from spikestack.atomic import atomic_write
 from spikestack.data.events import EVENT_DTYPE, EventFormatError
+from spikestack.data.io._chips import CAER_SOURCES, NO_SOURCE, chip_sensor_size
 from spikestack.data.io._common import (
     Meta,
     check_path,
-    chip_sensor_size,
     finish,
     mismatch,
     read_head,
     read_text_header,
 )
+from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 _PACKET = struct.Struct("<hhiiiiii")
 _POLARITY = 1
@@ -103,3 +107,57 @@ def read(
     events["p"] = (data >> 1) & 1
     events = finish(events, path=path, sensor_size=size)
     return events, {"format": "aedat3", "sensor_size": size, "header": lines, "sources": sources}
+
+
+def write(
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+    packet_events: int = 8192,
+) -> Path:
+    """Write 2-D events as AEDAT 3.1 polarity packets (atomically).
+
+    Header: ``#!AER-DAT3.1``, ``#Format: RAW``, ``#Source 1: <sensor>``, ``#!END-HEADER``.
+    Events go into polarity packets (type 1, source 1, 8-byte events, all valid) of at
+    most ``packet_events`` events, one eventTSOverflow value per packet: t = overflow << 31
+    | timestamp. Limits: x, y in [0, 32767] (15 bits), p 0 or 1, t in [0, 2**62) µs,
+    sorted by t. The sensor is recorded as a cAER source name that the reader maps back:
+    DVS128 (128 x 128), DAVIS240C (240 x 180), DAVIS346B (346 x 260), DAVIS640 (640 x 480),
+    DAVIS208 (208 x 192); other sizes, and none, read back as None (the size is then only
+    checked).
+    """
+    path = Path(path)
+    fmt = "AEDAT 3.1"
+    if isinstance(packet_events, bool) or not isinstance(packet_events, int) or packet_events < 1:
+        raise ValueError(f"packet_events must be an int >= 1; got {packet_events!r}")
+    events = prepare(events, path=path, fmt=fmt, dims=(2,), needs_order=True)
+    for field in "xy":
+        check_range(events, field, 0, 0x7FFF, path=path, fmt=fmt, why="15 bits")
+    check_polarity(events, path=path, fmt=fmt)
+    check_range(
+        events, "t", 0, 2**62 - 1, path=path, fmt=fmt, why="int32 overflow << 31 | int32 timestamp"
+    )
+    size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(0x8000, 0x8000))
+    source = CAER_SOURCES.get(size[:2], NO_SOURCE) if size is not None else NO_SOURCE
+    rec = np.empty(events.shape[0], dtype=_EVENT)
+    rec["data"] = (
+        events["x"].astype(np.uint32) << 17 | events["y"].astype(np.uint32) << 2
+        | events["p"].astype(np.uint32) << 1 | 1
+    )  # fmt: skip
+    t = events["t"].astype(np.int64)
+    rec["ts"] = t & 0x7FFFFFFF
+    overflow = t >> 31
+    # a packet ends where the overflow changes or after packet_events events
+    cuts = np.flatnonzero(overflow[1:] != overflow[:-1]) + 1
+    parts = [b"#!AER-DAT3.1\r\n#Format: RAW\r\n", f"#Source 1: {source}\r\n".encode()]
+    parts.append(b"#!END-HEADER\r\n")
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, rec.shape[0]], strict=True):
+        for start in range(int(lo), int(hi), packet_events):
+            chunk = rec[start : min(start + packet_events, int(hi))]
+            n = chunk.shape[0]
+            over = int(overflow[start])
+            parts.append(_PACKET.pack(_POLARITY, 1, _EVENT.itemsize, 4, over, n, n, n))
+            parts.append(chunk.tobytes())
+    data = b"".join(parts)
+    return atomic_write(path, lambda f: f.write(data))

@@ -14,11 +14,13 @@ Layout (iniVation "AEDAT 4.0" documentation and the DV FlatBuffers schemas):
 The XML names each stream (``<node name="0">`` with ``typeIdentifier`` EVTS and
 ``sizeX``/``sizeY``). Only the event stream is decompressed (the first EVTS stream
 unless ``stream=`` says otherwise). Timestamps stay absolute (Unix epoch µs). LZ4 and
-zstd need the ``lz4`` / ``zstandard`` packages (imported lazily).
+zstd need the ``lz4`` / ``zstandard`` packages (imported lazily). :func:`write` writes
+one event stream.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 import warnings
 import xml.etree.ElementTree as ET
@@ -28,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from spikestack.atomic import atomic_write
 from spikestack.data.events import EVENT_DTYPE, EventFormatError
 from spikestack.data.io import _flatbuffers as fb
 from spikestack.data.io._common import Meta, check_path, finish, mismatch, read_head
+from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 _EVENT = np.dtype({"names": ["t", "x", "y", "on"], "formats": ["<i8", "<i2", "<i2", "u1"],
@@ -182,3 +186,87 @@ def _truncated(path: Path, msg: str, allow_truncated: bool) -> None:
     if not allow_truncated:
         raise EventFormatError(msg + "; pass allow_truncated=True to drop the partial packet")
     warnings.warn(msg + "; dropped the partial packet", stacklevel=3)
+
+
+_WRITE_CODECS = {
+    "none": (0, "NONE"),
+    "lz4": (1, "LZ4"),
+    "zstd": (3, "ZSTD"),
+}  # (IOHeader code, XML)
+
+
+def _compressor(codec: str) -> Callable[[bytes], bytes]:
+    if codec == "none":
+        return bytes
+    if codec == "lz4":
+        import lz4.frame
+
+        return lz4.frame.compress
+    import zstandard
+
+    return zstandard.ZstdCompressor().compress
+
+
+def _info(codec: str, size: tuple[int, int, int] | None) -> str:
+    """The infoNode XML: stream 0 holds polarity events (EVTS) and, if known, its size."""
+    base = "/mainloop/Recorder/outInfo/"
+    attrs = [
+        ("compression", "string", codec),
+        ("originalModuleName", "string", "spikestack"),
+        ("originalOutputName", "string", "events"),
+        ("typeDescription", "string", "Array of events (polarity ON/OFF)."),
+        ("typeIdentifier", "string", "EVTS"),
+    ]
+    sizes = [] if size is None else [("sizeX", "int", size[0]), ("sizeY", "int", size[1])]
+
+    def lines(items: list[tuple[str, str, object]], indent: str) -> list[str]:
+        return [f'{indent}<attr key="{k}" type="{t}">{v}</attr>' for k, t, v in items]
+
+    return "\n".join(
+        ['<dv version="2.0">', f'    <node name="outInfo" path="{base}">',
+         f'        <node name="0" path="{base}0/">', *lines(attrs, " " * 12),
+         f'            <node name="info" path="{base}0/info/">', *lines(sizes, " " * 16),
+         "            </node>", "        </node>", "    </node>", "</dv>", ""]
+    )  # fmt: skip
+
+
+def write(
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+    compression: str = "lz4",
+    packet_events: int = 8192,
+) -> Path:
+    """Write 2-D events as an AEDAT 4.0 file with one event stream (atomically).
+
+    ``compression`` is ``"none"``, ``"lz4"`` (LZ4 frame format, DV's default) or
+    ``"zstd"``. The IOHeader has no data table (dataTablePosition = -1); the infoNode XML
+    declares stream 0 as EVTS with sizeX / sizeY when ``sensor_size`` is given. Events go
+    into EventPacket buffers of at most ``packet_events`` events. Limits: x, y in
+    [0, 32767] (int16), p 0 or 1 (bool ``on``), t any int64 µs, sorted by t (DV expects
+    time order). sensor_size (W, H) or (W, H, 2) reads back as (W, H, 2).
+    """
+    path = Path(path)
+    fmt = "AEDAT 4.0"
+    if compression not in _WRITE_CODECS:
+        raise ValueError(f"compression must be one of {tuple(_WRITE_CODECS)}; got {compression!r}")
+    if isinstance(packet_events, bool) or not isinstance(packet_events, int) or packet_events < 1:
+        raise ValueError(f"packet_events must be an int >= 1; got {packet_events!r}")
+    events = prepare(events, path=path, fmt=fmt, dims=(2,), needs_order=True)
+    for field in "xy":
+        check_range(events, field, 0, 0x7FFF, path=path, fmt=fmt, why="int16, not negative")
+    check_polarity(events, path=path, fmt=fmt)
+    size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(0x8000, 0x8000))
+    code, name = _WRITE_CODECS[compression]
+    compress = _compressor(compression)
+    rec = np.zeros(events.shape[0], dtype=_EVENT)
+    rec["t"], rec["x"], rec["y"], rec["on"] = events["t"], events["x"], events["y"], events["p"]
+    header = fb.io_header(code, _info(name, size))
+    parts = [MAGIC, struct.pack("<I", len(header)), header]
+    for start in range(0, rec.shape[0], packet_events):
+        chunk = rec[start : start + packet_events]
+        payload = compress(fb.event_packet(chunk.tobytes(), chunk.shape[0]))
+        parts += [struct.pack("<ii", 0, len(payload)), payload]
+    data = b"".join(parts)
+    return atomic_write(path, lambda f: f.write(data))

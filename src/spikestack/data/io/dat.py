@@ -8,6 +8,7 @@ detection) and one byte event size (8), then little-endian uint32 pairs:
                             x = bits 8-0,  y = bits 16-9,  p = bit 17       (Version 1)
 
 Decoding is one numba pass; the format is stateless, so streaming is plain blocks.
+:func:`write` writes Version 2 files.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from spikestack.atomic import atomic_write
 from spikestack.data.events import EVENT_DTYPE, EventFormatError
 from spikestack.data.io import _prophesee
 from spikestack.data.io._common import (
@@ -31,6 +33,7 @@ from spikestack.data.io._common import (
     read_head,
     whole_records,
 )
+from spikestack.data.io._writing import check_range, planar_sensor, prepare
 
 _TD = 0
 
@@ -120,3 +123,40 @@ def read(
         words = np.fromfile(path, dtype="<u4", count=2 * n, offset=offset)
     events = _decode(words, version, path=path, sensor_size=size)
     return events, {"format": "dat", "sensor_size": size, "header": header}
+
+
+def write(
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+) -> Path:
+    """Write 2-D events as a Prophesee ``.dat`` file, Version 2 (atomically), in the given order.
+
+    Header: ``% Data file containing CD events.``, ``% Version 2``, and ``% Width W`` /
+    ``% Height H`` with ``sensor_size``; then event type 0 (TD) and size 8. Limits:
+    x, y in [0, 16383] (14 bits), p in [0, 15] (4 bits, read back as
+    written), t in [0, 2**32) µs (one uint32, no overflow word). Unsorted events are
+    written as given; the reader sorts them (with a warning). sensor_size (W, H) or
+    (W, H, 2) reads back as (W, H, 2).
+    """
+    path = Path(path)
+    fmt = "Prophesee .dat"
+    events = prepare(events, path=path, fmt=fmt, dims=(2,))
+    for field in "xy":
+        check_range(events, field, 0, 0x3FFF, path=path, fmt=fmt, why="14 bits")
+    check_range(events, "p", 0, 15, path=path, fmt=fmt, why="4 bits")
+    check_range(events, "t", 0, 2**32 - 1, path=path, fmt=fmt, why="one uint32")
+    size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(0x4000, 0x4000))
+    lines = ["Data file containing CD events.", "Version 2"]
+    if size is not None:
+        lines += [f"Width {size[0]}", f"Height {size[1]}"]
+    rec = np.empty(events.shape[0], dtype=[("t", "<u4"), ("data", "<u4")])
+    rec["t"] = events["t"]
+    rec["data"] = (
+        events["x"].astype(np.uint32)
+        | events["y"].astype(np.uint32) << 14
+        | events["p"].astype(np.uint32) << 28
+    )
+    data = _prophesee.header_bytes(lines) + bytes([_TD, 8]) + rec.tobytes()
+    return atomic_write(path, lambda f: f.write(data))

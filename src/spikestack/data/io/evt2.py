@@ -10,16 +10,19 @@ little-endian uint32 words with the type in bits 31-28:
 A decrease of TIME_HIGH is a wrap of its 28-bit counter and adds 2**34 µs. CD events
 before the first TIME_HIGH word have no defined time; they are dropped with a warning.
 Decoding is one numba pass; streaming carries the TIME_HIGH state across blocks.
+:func:`write` produces the same words (see its docstring for the limits).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numba
 import numpy as np
 
+from spikestack.atomic import atomic_write
 from spikestack.data.events import EVENT_DTYPE
 from spikestack.data.io import _prophesee
 from spikestack.data.io._common import (
@@ -27,6 +30,7 @@ from spikestack.data.io._common import (
     finish,
     new_stats,
 )
+from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 # Indices into the int64 decoder state carried from block to block.
 _HIGH, _RAW_HIGH, _WRAPS, _DROPPED = range(4)
@@ -113,3 +117,50 @@ def read(
 ) -> tuple[np.ndarray, Meta]:
     """Read a whole EVT 2.0 file; ``sensor_size`` overrides the header's resolution."""
     return _prophesee.read_evt(FORMAT, path, allow_truncated=allow_truncated, size=sensor_size)
+
+
+MAX_T = 2**40 - 1  # each 2**34 µs wrap inside a gap costs two words; 64 wraps at most
+
+
+def write(
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+) -> Path:
+    """Write 2-D events as an EVT 2.0 ``.raw`` file (atomically).
+
+    Header: ``% evt 2.0``, ``% format EVT2;height=H;width=W`` and ``% geometry WxH`` (with
+    ``sensor_size``), ``% end``. Words: one EV_TIME_HIGH (t >> 6) before the first event
+    and whenever it changes, then one CD_OFF / CD_ON word per event; a jump across a wrap
+    of the 28-bit TIME_HIGH counter is written as a maximal then a zero TIME_HIGH per wrap.
+    Limits: x, y in [0, 2047] (11 bits), p 0 or 1, t in [0, 2**40) µs, sorted by t.
+    sensor_size (W, H) or (W, H, 2) reads back as (W, H, 2).
+    """
+    path = Path(path)
+    fmt = "EVT 2.0"
+    events = prepare(events, path=path, fmt=fmt, dims=(2,), needs_order=True)
+    for field in "xy":
+        check_range(events, field, 0, 2047, path=path, fmt=fmt, why="11 bits")
+    check_range(
+        events, "t", 0, MAX_T, path=path, fmt=fmt, why="28-bit TIME_HIGH, wraps capped at 2**40 µs"
+    )
+    check_polarity(events, path=path, fmt=fmt)
+    size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(2048, 2048))
+    t = events["t"].astype(np.int64)
+    high = t >> 6
+    cd = (
+        events["p"].astype(np.uint32) << 28
+        | (t & 0x3F).astype(np.uint32) << 22
+        | events["x"].astype(np.uint32) << 11
+        | events["y"].astype(np.uint32)
+    )
+    time_high = (0x8 << 28 | (high & 0x0FFFFFFF)).astype(np.uint32)
+    words = _prophesee.assemble(
+        cd,
+        [(_prophesee.changed(high), time_high)],
+        np.diff(high >> 28, prepend=0),
+        (0x8 << 28 | 0x0FFFFFFF, 0x8 << 28),
+    )
+    data = _prophesee.evt_header("2.0", size) + words.astype("<u4").tobytes()
+    return atomic_write(path, lambda f: f.write(data))

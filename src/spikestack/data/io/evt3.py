@@ -16,16 +16,19 @@ Time is spec-style: t = wraps * 2**24 + (TIME_HIGH << 12 | TIME_LOW), where a de
 of TIME_HIGH is one wrap of the 24-bit counter. Events before the first TIME_HIGH and
 ADDR_Y words have no defined time/row; they are dropped with a warning. The decoder
 is a numba kernel (count pass, then fill pass) whose state survives across blocks.
+:func:`write` produces these words (see its docstring for the limits).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numba
 import numpy as np
 
+from spikestack.atomic import atomic_write
 from spikestack.data.events import EVENT_DTYPE
 from spikestack.data.io import _prophesee
 from spikestack.data.io._common import (
@@ -33,6 +36,7 @@ from spikestack.data.io._common import (
     finish,
     new_stats,
 )
+from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 # Indices into the int64 decoder state.
 _Y, _BASE_X, _VPOL, _TLOW, _THIGH, _WRAPS, _HAVE_T, _HAVE_Y, _DROPPED = range(9)
@@ -166,3 +170,51 @@ def read(
 ) -> tuple[np.ndarray, Meta]:
     """Read a whole EVT 3.0 file; ``sensor_size`` overrides the header's resolution."""
     return _prophesee.read_evt(FORMAT, path, allow_truncated=allow_truncated, size=sensor_size)
+
+
+MAX_T = 2**40 - 1  # each 2**24 µs wrap inside a gap costs two words; 65 536 wraps at most
+
+
+def write(
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+) -> Path:
+    """Write 2-D events as an EVT 3.0 ``.raw`` file (atomically).
+
+    Header: ``% evt 3.0``, ``% format EVT3;height=H;width=W`` and ``% geometry WxH`` (with
+    ``sensor_size``), ``% end``. Before each event come the state words that changed, in
+    the order EVT_TIME_HIGH (t bits 23-12), EVT_TIME_LOW (t bits 11-0), EVT_ADDR_Y, then
+    one EVT_ADDR_X per event (no vector words: simpler, and every decoder reads it). A
+    jump across a wrap of the 24-bit time is written as a maximal then a zero TIME_HIGH
+    per wrap. Limits: x, y in [0, 2047] (11 bits), p 0 or 1, t in [0, 2**40) µs, sorted
+    by t. sensor_size (W, H) or (W, H, 2) reads back as (W, H, 2).
+    """
+    path = Path(path)
+    fmt = "EVT 3.0"
+    events = prepare(events, path=path, fmt=fmt, dims=(2,), needs_order=True)
+    for field in "xy":
+        check_range(events, field, 0, 2047, path=path, fmt=fmt, why="11 bits")
+    check_range(
+        events, "t", 0, MAX_T, path=path, fmt=fmt, why="24-bit time, wraps capped at 2**40 µs"
+    )
+    check_polarity(events, path=path, fmt=fmt)
+    size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(2048, 2048))
+    t = events["t"].astype(np.int64)
+    y = events["y"].astype(np.uint16)
+    low = (t & 0xFFF).astype(np.uint16)
+    high = t >> 12
+    addr_x = (0x2 << 12 | events["p"].astype(np.uint16) << 11 | events["x"]).astype(np.uint16)
+    words = _prophesee.assemble(
+        addr_x,
+        [
+            (_prophesee.changed(high), (0x8 << 12 | (high & 0xFFF)).astype(np.uint16)),
+            (_prophesee.changed(low), (0x6 << 12 | low).astype(np.uint16)),
+            (_prophesee.changed(y), y),  # EVT_ADDR_Y: type 0x0
+        ],
+        np.diff(t >> 24, prepend=0),
+        (0x8 << 12 | 0xFFF, 0x8 << 12),
+    )
+    data = _prophesee.evt_header("3.0", size) + words.astype("<u2").tobytes()
+    return atomic_write(path, lambda f: f.write(data))

@@ -15,14 +15,16 @@ h5py is imported lazily (``pip install h5py``; the ``data`` extra).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spikestack.atomic import atomic_write
-from spikestack.data.events import EventFormatError, check_events
+from spikestack.data.events import EventFormatError
 from spikestack.data.io._common import Meta, check_path, from_columns
+from spikestack.data.io._writing import check_sensor, prepare
 
 
 def _h5py() -> Any:
@@ -101,9 +103,21 @@ def read(path: Path, *, index: int | None = None) -> tuple[np.ndarray, Meta]:
     return from_columns(columns, path=path), meta
 
 
-def write(path: Path, events: np.ndarray, *, sensor_size: tuple[int, ...] | None = None) -> None:
-    """Write ``events`` to ``path`` in spikestack's HDF5 layout (atomically)."""
-    events = check_events(events)
+def write(
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+) -> Path:
+    """Write 1-D or 2-D events in spikestack's HDF5 layout (atomically), in the given order.
+
+    Exact for every canonical event array: one dataset per field in its EVENT_DTYPE type,
+    and ``sensor_size`` (any length) as an int64 attribute. The reader sorts unsorted
+    events (with a warning).
+    """
+    path = Path(path)
+    events = prepare(events, path=path, fmt="HDF5")
+    size = check_sensor(sensor_size, events, path=path, fmt="HDF5")
     h5py = _h5py()
 
     def _write(fileobj: Any) -> None:
@@ -111,7 +125,7 @@ def write(path: Path, events: np.ndarray, *, sensor_size: tuple[int, ...] | None
             group = f.create_group("events")
             for name in events.dtype.names:
                 group.create_dataset(name, data=np.ascontiguousarray(events[name]))
-            if sensor_size is not None:
-                group.attrs["sensor_size"] = np.asarray(sensor_size, dtype=np.int64)
+            if size is not None:
+                group.attrs["sensor_size"] = np.asarray(size, dtype=np.int64)
 
-    atomic_write(path, _write)
+    return atomic_write(path, _write)

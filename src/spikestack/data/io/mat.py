@@ -10,16 +10,21 @@ index = 10 * y + x) with exactly one +1 (ON) or -1 (OFF) entry per column; row 1
 the event time in seconds. Gives t = round(s * 1e6) µs.
 
 MATLAB v7.3 files are HDF5 inside and are not supported here (scipy cannot read them).
+A variable ``sensor_size`` (a vector of ints, written by :func:`write`) overrides the default
+sensor size of either layout.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
+from spikestack.atomic import atomic_write
 from spikestack.data.events import EventFormatError
 from spikestack.data.io._common import Meta, check_path, finish, from_columns, mismatch, read_head
+from spikestack.data.io._writing import check_sensor, prepare
 
 ASL_DVS_SIZE = (240, 180, 2)
 STMNIST_SIZE = (10, 10, 2)
@@ -72,6 +77,9 @@ def read(path: Path, *, sensor_size: tuple[int, ...] | None = None) -> tuple[np.
         mat = loadmat(path)
     except (ValueError, TypeError, OSError) as err:
         raise EventFormatError(f"{path}: scipy could not read this .mat file: {err}") from err
+    if sensor_size is None and "sensor_size" in mat:
+        stored = _integer(mat["sensor_size"], "sensor_size", path)
+        sensor_size = tuple(int(v) for v in stored) or None
     if "spiketrain" in mat:
         size = sensor_size or STMNIST_SIZE
         events = _stmnist(np.asarray(mat["spiketrain"], dtype=np.float64), path)
@@ -95,3 +103,34 @@ def read(path: Path, *, sensor_size: tuple[int, ...] | None = None) -> tuple[np.
         "kind": kind,
         "sensor_size": size,
     }
+
+
+def write(
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+) -> Path:
+    """Write 2-D events as an ASL-DVS-style ``.mat`` file (MATLAB 5.0, atomically).
+
+    Variables ``ts`` (int64 µs), ``x``, ``y`` (uint16) and ``pol`` (int8) as column
+    vectors, so every canonical value is stored exactly, in the given order (the reader
+    sorts unsorted events, with a warning); plus ``sensor_size`` when given. Without
+    ``sensor_size`` the file reads back as an ASL-DVS sample, 240 x 180, so the events
+    must fit that sensor.
+    """
+    from scipy.io import savemat
+
+    path = Path(path)
+    fmt = "MATLAB .mat"
+    events = prepare(events, path=path, fmt=fmt, dims=(2,))
+    size = check_sensor(sensor_size, events, path=path, fmt=fmt)
+    if size is None:
+        check_sensor(ASL_DVS_SIZE, events, path=path, fmt=f"{fmt} without sensor_size (ASL-DVS)")
+    variables = {
+        k: np.ascontiguousarray(events[f])
+        for k, f in zip(("ts", "x", "y", "pol"), "txyp", strict=True)
+    }
+    if size is not None:
+        variables["sensor_size"] = np.asarray(size, dtype=np.int64)
+    return atomic_write(path, lambda f: savemat(f, variables, oned_as="column"))

@@ -9,13 +9,15 @@ columns are ``t, x, y, p`` / ``t, x, p``. ``.npz``: arrays ``t, x, (y,) p`` (wha
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from spikestack.atomic import atomic_write
-from spikestack.data.events import EventFormatError, check_events
+from spikestack.data.events import EventFormatError
 from spikestack.data.io._common import Meta, check_path, from_columns
+from spikestack.data.io._writing import check_sensor, prepare
 
 
 def _columns_of(arr: np.ndarray, path: Path) -> dict[str, np.ndarray]:
@@ -62,18 +64,34 @@ def read_npz(path: Path) -> tuple[np.ndarray, Meta]:
     return events, {"format": "npz", "sensor_size": size or None}
 
 
-def write_npy(path: Path, events: np.ndarray) -> None:
-    """Write ``events`` as one structured ``.npy`` array (atomically)."""
-    events = check_events(events)
-    atomic_write(path, lambda f: np.save(f, events, allow_pickle=False))
+def write_npy(
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+) -> Path:
+    """Write 1-D or 2-D events as one structured ``.npy`` array (atomically), in the given
+    order; exact for every canonical event array. A ``.npy`` holds one array and no sensor
+    size: ``sensor_size`` only checks the events (write ``.npz`` or ``.h5`` to keep it)."""
+    path = Path(path)
+    events = prepare(events, path=path, fmt=".npy")
+    check_sensor(sensor_size, events, path=path, fmt=".npy")
+    return atomic_write(path, lambda f: np.save(f, events, allow_pickle=False))
 
 
 def write_npz(
-    path: Path, events: np.ndarray, *, sensor_size: tuple[int, ...] | None = None
-) -> None:
-    """Write ``events`` as columns ``t, x, (y,) p`` (+ ``sensor_size``) in a compressed ``.npz``."""
-    events = check_events(events)
+    path: str | os.PathLike[str],
+    events: np.ndarray,
+    *,
+    sensor_size: tuple[int, ...] | None = None,
+) -> Path:
+    """Write 1-D or 2-D events as columns ``t, x, (y,) p`` (+ ``sensor_size``, any length)
+    in a compressed ``.npz`` (atomically), in the given order; exact for every canonical
+    event array."""
+    path = Path(path)
+    events = prepare(events, path=path, fmt=".npz")
+    size = check_sensor(sensor_size, events, path=path, fmt=".npz")
     arrays = {name: np.ascontiguousarray(events[name]) for name in events.dtype.names}
-    if sensor_size is not None:
-        arrays["sensor_size"] = np.asarray(sensor_size, dtype=np.int64)
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+    if size is not None:
+        arrays["sensor_size"] = np.asarray(size, dtype=np.int64)
+    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
