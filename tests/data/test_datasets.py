@@ -213,12 +213,3 @@ def test_unknown_split_names_the_data_set_and_its_splits(tmp_path: Path, cls, sp
     with pytest.raises(ValueError, match="split must be one of") as info:
         cls(tmp_path, split="validation")
     assert cls.__name__ in str(info.value) and str(splits) in str(info.value)
-
-
-def test_train_flag_is_the_deprecated_spelling_of_split(tmp_path: Path) -> None:
-    make_nmnist(tmp_path, "Test", per_class=1)
-    with pytest.warns(DeprecationWarning, match="split='test'"):
-        ds = NMNIST(tmp_path, train=False)
-    assert ds.split == "test" and len(ds) == 10
-    with pytest.raises(ValueError, match="split= only"):
-        NMNIST(tmp_path, split="test", train=True)

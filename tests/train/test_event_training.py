@@ -1,4 +1,4 @@
-"""Training and evaluating on a folder of real N-MNIST event files (../shared/data/nmnist_small)."""
+"""Training and evaluating on a folder of real N-MNIST event files (sample data nmnist_small)."""
 
 import shutil
 from pathlib import Path
@@ -7,37 +7,32 @@ import pytest
 
 from spikestack.cli import main
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nmnist_small"
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"sample data folder {SHARED} is absent"
-)
-
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SPIKESTACK_CACHE", str(tmp_path / "cache"))
 
 
-def _subset(folder: Path, names: list[str], labels: dict[str, str]) -> Path:
+def _subset(shared: Path, folder: Path, names: list[str], labels: dict[str, str]) -> Path:
     folder.mkdir()
     lines = ["#sample\t#class"]
     for name in names:
-        shutil.copy(SHARED / f"{name}.bs2", folder / f"{name}.bs2")
+        shutil.copy(shared / f"{name}.bs2", folder / f"{name}.bs2")
         lines.append(f"{name}\t{labels[name]}")
     (folder / "labels.txt").write_text("\r\n".join(lines) + "\r\n")
     return folder
 
 
-def _labels() -> dict[str, str]:
-    rows = (SHARED / "train1K.txt").read_text().splitlines()[1:]
+def _labels(shared: Path) -> dict[str, str]:
+    rows = (shared / "train1K.txt").read_text().splitlines()[1:]
     return dict(line.split("\t")[:2] for line in rows if line.strip())
 
 
-@needs_shared
-def test_train_on_folder_then_eval_on_another_folder(tmp_path, capsys):
-    labels = _labels()
-    train_dir = _subset(tmp_path / "train", [str(i) for i in range(1, 121)], labels)
-    other = _subset(tmp_path / "other", [str(i) for i in range(901, 931)], labels)
+def test_train_on_folder_then_eval_on_another_folder(tmp_path, capsys, sample_folder):
+    shared = sample_folder("nmnist_small")
+    labels = _labels(shared)
+    train_dir = _subset(shared, tmp_path / "train", [str(i) for i in range(1, 121)], labels)
+    other = _subset(shared, tmp_path / "other", [str(i) for i in range(901, 931)], labels)
     run = tmp_path / "run"
     code = main(
         [

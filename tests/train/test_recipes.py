@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spikestack.cli import main
-from spikestack.data import make_events, write_events
+from spikestack.data import EVENT_DTYPE_1D, make_events, write_events
 from spikestack.train import RECIPES, TrainConfig, build_data, list_recipes
 from spikestack.train.recipes import Recipe, register_recipe, time_major
 from spikestack.train.splits import subsample
@@ -127,3 +127,50 @@ def test_a_recipe_that_misdeclares_its_data_is_caught() -> None:
     with pytest.raises(ValueError, match="layout"):
         Recipe("x", "", "frames", 1, None, None, None, False, _digits)  # type: ignore[arg-type]
     assert torch.is_tensor(build_data(config()).train[0][0])
+
+
+def test_one_dimensional_event_files_train_the_mlp(tmp_path, capsys, monkeypatch) -> None:
+    """Events with a single row (audio-like, sensor W x 1 x 1) take the flattening mlp_snn."""
+    monkeypatch.setenv("SPIKESTACK_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(1)
+    for label in (0, 1):
+        folder = tmp_path / "ev1d" / str(label)
+        folder.mkdir(parents=True)
+        for i in range(10):
+            events = np.zeros(200, dtype=EVENT_DTYPE_1D)
+            events["t"] = np.sort(rng.integers(0, 50_000, 200))
+            events["x"] = rng.integers(0, 16, 200) + 16 * label
+            events["p"] = 0
+            write_events(folder / f"{i}.npz", events, sensor_size=(32, 1, 1))
+    bundle = build_data(config(name="folder", root=str(tmp_path / "ev1d"), T=3))
+    assert bundle.default_model == "mlp_snn" and bundle.input_shape == (1, 1, 32)
+    args = ["train", "--data", "folder", "--root", str(tmp_path / "ev1d"), "--frames", "3"]
+    args += ["--epochs", "6", "--no-progress", "--out", str(tmp_path / "run")]
+    args += [
+        "--model-kwargs",
+        '{"hidden": 32}',
+        "--val-fraction",
+        "0",
+        "--batch-size",
+        "4",
+        "--lr",
+        "0.01",
+    ]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("training mlp_snn (lif) on folder")
+    assert float(lines[-1].split(": ")[1]) >= 0.75
+
+
+def test_a_static_model_is_fed_the_encoded_steps(tmp_path, capsys) -> None:
+    """A model whose default input is static (one image, repeated inside) is built by the run
+    to take the encoder's [T, B, ...] sequence instead, with T from the recipe."""
+    args = ["train", "--model", "sew_resnet18", "--model-kwargs", '{"width": 4}', "--T", "2"]
+    args += ["--max-samples", "40", "--epochs", "1", "--batch-size", "10", "--no-progress"]
+    args += ["--out", str(tmp_path / "run")]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("training sew_resnet18 (lif) on digits: ") and "T=2" in lines[0]
+    assert "'test': 10" in lines[0]
+    accuracy = float(lines[-1].split(": ")[1])
+    assert lines[-1].startswith("test accuracy: ") and round(accuracy * 10, 6) % 1 == 0

@@ -35,7 +35,7 @@ class ASLDVS(EventDataset):
 
     def __init__(self, root: str | os.PathLike[str], *, split: str = "all", **kwargs: Any) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split("ASLDVS", self.splits, split, default="all")
+        self.split = pick_split("ASLDVS", self.splits, split)
         if (self.root / "a").is_dir():
             folder = self.root
         else:

@@ -13,7 +13,6 @@ import os
 import shutil
 import tarfile
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,31 +103,8 @@ def locate(
     )
 
 
-def pick_split(
-    dataset: str,
-    splits: tuple[str, ...],
-    split: str,
-    *,
-    default: str,
-    train: bool | None = None,
-) -> str:
-    """``split`` if it is one of ``splits``, else a ValueError naming the data set and its splits.
-
-    ``train`` is the former boolean spelling (True: "train", False: "test"), accepted with
-    a DeprecationWarning only while spikestack.train still passes it; it goes then.
-    """
-    if train is not None:
-        implied = "train" if train else "test"
-        if split not in (default, implied):
-            raise ValueError(
-                f"{dataset}: pass split= only; got split={split!r} and train={train!r}"
-            )
-        warnings.warn(
-            f"{dataset}(train={train}) is deprecated; use split={implied!r}",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        split = implied
+def pick_split(dataset: str, splits: tuple[str, ...], split: str) -> str:
+    """``split`` if it is one of ``splits``, else a ValueError naming the data set and its splits."""
     if split not in splits:
         raise ValueError(f"{dataset}: split must be one of {splits}; got {split!r}")
     return split

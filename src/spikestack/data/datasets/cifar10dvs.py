@@ -48,11 +48,10 @@ class CIFAR10DVS(EventDataset):
         *,
         split: str = "train",
         train_ratio: float = 0.9,
-        train: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split("CIFAR10DVS", self.splits, split, default="train", train=train)
+        self.split = pick_split("CIFAR10DVS", self.splits, split)
         if not 0.0 < train_ratio < 1.0:
             raise ValueError(f"train_ratio must be in (0, 1); got {train_ratio}")
         self.classes = list(CLASSES)

@@ -46,11 +46,10 @@ class DVS128Gesture(EventDataset):
         root: str | os.PathLike[str],
         *,
         split: str = "train",
-        train: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split("DVS128Gesture", self.splits, split, default="train", train=train)
+        self.split = pick_split("DVS128Gesture", self.splits, split)
         train = self.split == "train"
         folder = locate(
             self.root,

@@ -46,11 +46,10 @@ class ESImageNet(EventDataset):
         root: str | os.PathLike[str],
         *,
         split: str = "train",
-        train: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split("ESImageNet", self.splits, split, default="train", train=train)
+        self.split = pick_split("ESImageNet", self.splits, split)
         train = self.split == "train"
         base = self.root / "ES-imagenet-0.18"
         base = base if base.is_dir() else self.root

@@ -71,7 +71,7 @@ class EventFolder(EventDataset):
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split("EventFolder", self.splits, split, default="all")
+        self.split = pick_split("EventFolder", self.splits, split)
         if not self.root.is_dir():
             raise FileNotFoundError(f"EventFolder: root {self.root} is not a folder")
         self.sensor_size = sensor_size

@@ -33,7 +33,7 @@ class NCaltech101(EventDataset):
 
     def __init__(self, root: str | os.PathLike[str], *, split: str = "all", **kwargs: Any) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split("NCaltech101", self.splits, split, default="all")
+        self.split = pick_split("NCaltech101", self.splits, split)
         folder = locate(
             self.root,
             "Caltech101",

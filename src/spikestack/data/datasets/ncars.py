@@ -39,11 +39,10 @@ class NCARS(EventDataset):
         root: str | os.PathLike[str],
         *,
         split: str = "train",
-        train: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split("NCARS", self.splits, split, default="train", train=train)
+        self.split = pick_split("NCARS", self.splits, split)
         name = f"n-cars_{self.split}"
         bundle = self.root / "Prophesee_Dataset_n_cars.zip"
         if not (self.root / name).exists() and not (self.root / f"{name}.zip").exists():

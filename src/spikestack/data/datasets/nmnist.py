@@ -40,11 +40,10 @@ class NMNIST(EventDataset):
         root: str | os.PathLike[str],
         *,
         split: str = "train",
-        train: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split("NMNIST", self.splits, split, default="train", train=train)
+        self.split = pick_split("NMNIST", self.splits, split)
         name = self.split.capitalize()  # the official folders: Train/, Test/
         folder = locate(
             self.root,

@@ -53,7 +53,7 @@ class SHD(EventDataset):
         self, root: str | os.PathLike[str], *, split: str = "train", **kwargs: Any
     ) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split(type(self).__name__, self.splits, split, default="train")
+        self.split = pick_split(type(self).__name__, self.splits, split)
         name = self.files.get(self.split, self.split)
         self.path = _h5_file(self.root, f"{self.prefix}_{name}.h5", type(self).__name__)
         import h5py

@@ -79,12 +79,8 @@ class MNIST(_ImageArrays):
     name = "MNIST"
     classes = [str(d) for d in range(10)]
 
-    def __init__(
-        self, root: str | os.PathLike[str], *, split: str = "train", train: bool | None = None
-    ) -> None:
-        self.split = pick_split(
-            type(self).__name__, self.splits, split, default="train", train=train
-        )
+    def __init__(self, root: str | os.PathLike[str], *, split: str = "train") -> None:
+        self.split = pick_split(type(self).__name__, self.splits, split)
         prefix = "train" if self.split == "train" else "t10k"
         self.root = Path(root).expanduser()
         images = read_idx(self._file(f"{prefix}-images-idx3-ubyte.gz"))
@@ -154,10 +150,8 @@ class CIFAR10(_ImageArrays):
         "truck",
     ]
 
-    def __init__(
-        self, root: str | os.PathLike[str], *, split: str = "train", train: bool | None = None
-    ) -> None:
-        self.split = pick_split("CIFAR10", self.splits, split, default="train", train=train)
+    def __init__(self, root: str | os.PathLike[str], *, split: str = "train") -> None:
+        self.split = pick_split("CIFAR10", self.splits, split)
         folder = locate(
             Path(root).expanduser(), CIFAR10_ARCHIVE.extracts_to or "", [CIFAR10_ARCHIVE],
             dataset="CIFAR-10", url="https://www.cs.toronto.edu/~kriz/cifar.html (binary version)",
