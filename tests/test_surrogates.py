@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spikestack import surrogates
-from spikestack.surrogates import ATan, Surrogate
+from spikestack.surrogates import ATan, Surrogate, SurrogateId
 
 ALL = [surrogates.get(name) for name in surrogates.list_surrogates()]
 
@@ -115,7 +115,7 @@ def test_closed_forms_at_points():
 
 
 def test_kernel_spec_only_for_unmodified_builtins():
-    assert ATan(alpha=3.0).kernel_spec() == (0, 3.0, 0.0)
+    assert ATan(alpha=3.0).kernel_spec() == (SurrogateId.ATAN, 3.0, 0.0)
     assert surrogates.Triangle(alpha=2.0, gamma=0.5).kernel_spec()[1:] == (2.0, 0.5)
     ids = {surrogates.get(n).kernel_spec()[0] for n in surrogates.list_surrogates()}
     assert len(ids) == len(surrogates.list_surrogates())
@@ -130,6 +130,18 @@ def test_kernel_spec_only_for_unmodified_builtins():
 
     assert Steeper().kernel_spec() is None
     assert Mine().kernel_spec() is None
+
+
+def test_every_surrogate_id_is_one_builtin_with_a_kernel_formula():
+    from spikestack.kernels._plan import surrogate_constants
+
+    builtin = [sid for sid in SurrogateId if sid is not SurrogateId.CUSTOM]
+    assert {sid.name.lower() for sid in builtin} <= set(surrogates.list_surrogates())
+    for sid in builtin:
+        surrogate = surrogates.get(sid.name.lower())
+        assert type(surrogate).kernel_id is sid
+        assert surrogate_constants(surrogate)[0] is sid
+    assert surrogate_constants(Box())[0] is SurrogateId.CUSTOM
 
 
 class Box(Surrogate):

@@ -21,6 +21,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, ClassVar, TypeVar
 
 import torch
@@ -31,6 +32,7 @@ from spikestack.validation import check_positive
 
 __all__ = [
     "Surrogate",
+    "SurrogateId",
     "ATan",
     "Sigmoid",
     "FastSigmoid",
@@ -48,6 +50,28 @@ __all__ = [
     "list_surrogates",
     "register",
 ]
+
+
+class SurrogateId(IntEnum):
+    """How a fused kernel names a built-in surrogate's derivative formula (the kernels'
+    formulas are listed in :func:`spikestack.kernels._plan.surrogate_constants`).
+
+    Each member's lower-case name is the surrogate's registry name. ``CUSTOM`` is any
+    other surrogate: its derivative reaches the kernel as a tensor.
+    """
+
+    CUSTOM = -1
+    ATAN = 0
+    SIGMOID = 1
+    FAST_SIGMOID = 2
+    PIECEWISE_QUADRATIC = 3
+    RECTANGLE = 4
+    TRIANGLE = 5
+    ERF = 6
+    GAUSSIAN = 7
+    SOFT_SIGN = 8
+    PIECEWISE_EXP = 9
+    LEAKY_K_RELU = 10
 
 
 def heaviside(x: Tensor) -> Tensor:
@@ -79,7 +103,7 @@ class Surrogate:
     is treated as user-defined, never as the built-in.
     """
 
-    kernel_id: ClassVar[int | None] = None
+    kernel_id: ClassVar[SurrogateId | None] = None
 
     def __call__(self, x: Tensor) -> Tensor:
         return _SpikeFunction.apply(x, self)
@@ -95,7 +119,7 @@ class Surrogate:
         values += [0.0] * (2 - len(values))
         return values[0], values[1]
 
-    def kernel_spec(self) -> tuple[int, float, float] | None:
+    def kernel_spec(self) -> tuple[SurrogateId, float, float] | None:
         """``(id, p0, p1)`` for a built-in surrogate used as is, else ``None``.
 
         ``None`` tells a fused kernel to take the derivative as a tensor from
@@ -109,7 +133,7 @@ class Surrogate:
 
 _S = TypeVar("_S", bound=type[Surrogate])
 _REGISTRY: Registry[type[Surrogate]] = Registry("surrogate")
-_BUILTIN_BY_ID: dict[int, type[Surrogate]] = {}
+_BUILTIN_BY_ID: dict[SurrogateId, type[Surrogate]] = {}
 
 
 def register(name: str) -> Callable[[_S], _S]:
@@ -127,11 +151,13 @@ def register(name: str) -> Callable[[_S], _S]:
     return decorator
 
 
-def _builtin(name: str, kernel_id: int) -> Callable[[_S], _S]:
+def _builtin(kernel_id: SurrogateId) -> Callable[[_S], _S]:
+    """Register a built-in surrogate under its id's name, with the id the kernels know it by."""
+
     def decorator(cls: _S) -> _S:
         cls.kernel_id = kernel_id
         _BUILTIN_BY_ID[kernel_id] = cls
-        return register(name)(cls)
+        return register(kernel_id.name.lower())(cls)
 
     return decorator
 
@@ -170,7 +196,7 @@ def _check_positive(obj: Surrogate, *names: str) -> None:
         check_positive(f"{type(obj).__name__}.{name}", getattr(obj, name))
 
 
-@_builtin("atan", 0)
+@_builtin(SurrogateId.ATAN)
 @dataclass(frozen=True)
 class ATan(Surrogate):
     """Θ'(x) ≈ (alpha/2) / (1 + (pi/2 · alpha · x)^2); the derivative of arctan(pi/2·alpha·x)/pi."""
@@ -184,7 +210,7 @@ class ATan(Surrogate):
         return (self.alpha / 2) / (1 + (math.pi / 2 * self.alpha * x).square())
 
 
-@_builtin("sigmoid", 1)
+@_builtin(SurrogateId.SIGMOID)
 @dataclass(frozen=True)
 class Sigmoid(Surrogate):
     """Θ'(x) ≈ alpha · σ(alpha x) · (1 - σ(alpha x))."""
@@ -199,7 +225,7 @@ class Sigmoid(Surrogate):
         return self.alpha * sg * (1 - sg)
 
 
-@_builtin("fast_sigmoid", 2)
+@_builtin(SurrogateId.FAST_SIGMOID)
 @dataclass(frozen=True)
 class FastSigmoid(Surrogate):
     """SuperSpike (Zenke & Ganguli 2018): Θ'(x) ≈ 1 / (alpha·|x| + 1)^2."""
@@ -213,7 +239,7 @@ class FastSigmoid(Surrogate):
         return 1 / (self.alpha * x.abs() + 1).square()
 
 
-@_builtin("piecewise_quadratic", 3)
+@_builtin(SurrogateId.PIECEWISE_QUADRATIC)
 @dataclass(frozen=True)
 class PiecewiseQuadratic(Surrogate):
     """Θ'(x) ≈ alpha - alpha^2·|x| for |x| <= 1/alpha, else 0 (a unit-area triangle)."""
@@ -227,7 +253,7 @@ class PiecewiseQuadratic(Surrogate):
         return (self.alpha - self.alpha**2 * x.abs()).clamp_min(0)
 
 
-@_builtin("rectangle", 4)
+@_builtin(SurrogateId.RECTANGLE)
 @dataclass(frozen=True)
 class Rectangle(Surrogate):
     """Θ'(x) ≈ alpha for |x| < 1/(2·alpha), else 0 (a unit-area box; Wu et al. 2018)."""
@@ -241,7 +267,7 @@ class Rectangle(Surrogate):
         return (x.abs() < 0.5 / self.alpha).to(x.dtype) * self.alpha
 
 
-@_builtin("triangle", 5)
+@_builtin(SurrogateId.TRIANGLE)
 @dataclass(frozen=True)
 class Triangle(Surrogate):
     """Bellec et al. 2018: Θ'(x) ≈ gamma · max(0, 1 - alpha·|x|) (gamma dampens)."""
@@ -256,7 +282,7 @@ class Triangle(Surrogate):
         return self.gamma * (1 - self.alpha * x.abs()).clamp_min(0)
 
 
-@_builtin("erf", 6)
+@_builtin(SurrogateId.ERF)
 @dataclass(frozen=True)
 class Erf(Surrogate):
     """Θ'(x) ≈ alpha/sqrt(pi) · exp(-(alpha·x)^2); the derivative of erfc(-alpha x)/2."""
@@ -270,7 +296,7 @@ class Erf(Surrogate):
         return (self.alpha / math.sqrt(math.pi)) * torch.exp(-(self.alpha * x).square())
 
 
-@_builtin("gaussian", 7)
+@_builtin(SurrogateId.GAUSSIAN)
 @dataclass(frozen=True)
 class Gaussian(Surrogate):
     """Θ'(x) ≈ N(x; 0, sigma^2) = exp(-x^2 / (2 sigma^2)) / (sqrt(2 pi)·sigma)."""
@@ -285,7 +311,7 @@ class Gaussian(Surrogate):
         return torch.exp(-x.square() / (2 * s * s)) / (math.sqrt(2 * math.pi) * s)
 
 
-@_builtin("soft_sign", 8)
+@_builtin(SurrogateId.SOFT_SIGN)
 @dataclass(frozen=True)
 class SoftSign(Surrogate):
     """Θ'(x) ≈ alpha / (2·(1 + |alpha·x|)^2); the derivative of (alpha x/(1+|alpha x|) + 1)/2."""
@@ -299,7 +325,7 @@ class SoftSign(Surrogate):
         return self.alpha / (2 * (1 + (self.alpha * x).abs()).square())
 
 
-@_builtin("piecewise_exp", 9)
+@_builtin(SurrogateId.PIECEWISE_EXP)
 @dataclass(frozen=True)
 class PiecewiseExp(Surrogate):
     """Θ'(x) ≈ (alpha/2) · exp(-alpha·|x|)."""
@@ -313,7 +339,7 @@ class PiecewiseExp(Surrogate):
         return (self.alpha / 2) * torch.exp(-self.alpha * x.abs())
 
 
-@_builtin("leaky_k_relu", 10)
+@_builtin(SurrogateId.LEAKY_K_RELU)
 @dataclass(frozen=True)
 class LeakyKReLU(Surrogate):
     """Θ'(x) ≈ k for x >= 0 and leak for x < 0 (a straight-through estimator with a leak)."""

@@ -107,7 +107,10 @@ def test_power_of_two_tau(tau: float, dtype: torch.dtype) -> None:
         detach_reset=False, surrogate=S.ATan(),
     )  # fmt: skip
     assert plan.use_div == (tau == 3.0)
-    assert plan.tau == (3.0 if tau == 3.0 else 1.0 / tau)
+    if plan.use_div:
+        assert plan.tau == 3.0
+    else:
+        assert plan.decay_factor == 1.0 / tau
     x, v0 = _inputs((9, 4, 33), dtype, seed=21)
     x = x * tau if tau > 8 else x  # large tau: inputs on the scale that reaches threshold
     for v_reset, decay_input in itertools.product(RESETS, (True, False)):

@@ -181,7 +181,7 @@ def test_lif_divides_as_torch_does_on_each_device() -> None:
     assert device_plan(plan, torch.device("cpu")) is plan
     on_gpu = device_plan(plan, torch.device("cuda"))
     assert not on_gpu.use_div
-    assert on_gpu.tau == float(torch.tensor(1.0) / torch.tensor(3.3))
+    assert on_gpu.decay_factor == float(torch.tensor(1.0) / torch.tensor(3.3))
     two = make_plan(
         kind="lif", tau=2.0, v_threshold=1.0, v_reset=0.0, decay_input=True,
         detach_reset=False, surrogate=S.ATan(),

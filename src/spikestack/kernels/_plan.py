@@ -2,25 +2,28 @@
 
 The reference (:mod:`spikestack.kernels.reference`) writes the charge of IF, LIF
 and PLIF in five ways, chosen to match SpikingJelly's rounding. They reduce to
-three forms with a decay operator ``op`` (``/ tau`` for LIF, ``* k`` with
-``k = sigmoid(w)`` for PLIF):
+three forms (:class:`Form`) with a decay operator ``op`` (``/ tau`` for LIF, or
+``* k`` with ``k = 1/tau`` when that is exact, ``k = sigmoid(w)`` for PLIF):
 
-    FORM_A  H = V + (X - (V - v_reset)) op        (decay_input; V - 0 == V exactly)
-    FORM_B  H = V - (V - v_reset) op + X          (no decay_input, v_reset != 0)
-    FORM_C  H = V * c + X                         (no decay_input, v_reset == 0 or soft;
+    Form.A  H = V + (X - (V - v_reset)) op        (decay_input; V - 0 == V exactly)
+    Form.B  H = V - (V - v_reset) op + X          (no decay_input, v_reset != 0)
+    Form.C  H = V * c + X                         (no decay_input, v_reset == 0 or soft;
                                                    c = 1 - 1/tau, 1 - k, or 1 for IF)
 
 Their backward, written as autograd evaluates the reference (so results agree to
 the last bit where the reference's order is unambiguous):
 
-    FORM_A  dX = dH op;  dV = dH - dX;         dH/dk = X - (V - v_reset)
-    FORM_B  dX = dH;     dV = dH - (dH op);    dH/dk = -(V - v_reset)
-    FORM_C  dX = dH;     dV = dH * c;          dH/dk = -V
+    Form.A  dX = dH op;  dV = dH - dX;         dH/dk = X - (V - v_reset)
+    Form.B  dX = dH;     dV = dH - (dH op);    dH/dk = -(V - v_reset)
+    Form.C  dX = dH;     dV = dH * c;          dH/dk = -V
 
-Surrogates enter as ``(kernel_id, constants)``: each built-in formula of
+Surrogates enter as ``(SurrogateId, constants)``: each built-in formula of
 :mod:`spikestack.surrogates` is rewritten with its Python-scalar parts folded
 into up to three constants, evaluated in double precision as Python does and
 rounded to the tensor's dtype as torch does.
+
+Both backends read their constants from one parameter block laid out by
+:class:`Param` (:func:`param_values` fills it).
 """
 
 from __future__ import annotations
@@ -28,42 +31,74 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import IntEnum
 
 import torch
 from torch import Tensor
 
-from spikestack.surrogates import Surrogate
+from spikestack.surrogates import Surrogate, SurrogateId
 
-FORM_A, FORM_B, FORM_C = 0, 1, 2
-CUSTOM_SURROGATE = -1
+
+class Form(IntEnum):
+    """Which of the three charge equations (module docstring) a plan runs."""
+
+    A = 0
+    B = 1
+    C = 2
+
+
+class Param(IntEnum):
+    """Slots of the parameter block both backends read their constants from."""
+
+    V_THRESHOLD = 0
+    V_RESET = 1
+    K = 2  # the decay operand: tau (use_div), 1/tau, or PLIF's k
+    C = 3  # Form.C's coefficient c
+    S0 = 4  # the surrogate's constants (surrogate_constants)
+    S1 = 5
+    S2 = 6
+    ONE = 7  # 1, 0 and 2 in the block's dtype, so float32 arithmetic stays float32
+    ZERO = 8
+    TWO = 9
 
 
 @dataclass(frozen=True)
 class NeuronPlan:
     """The runtime arguments of one fused neuron call (all flags, no specialisation)."""
 
-    form: int
-    use_div: bool  # divide by ``tau`` (LIF), or multiply by it
-    tau: float  # LIF: tau, or 1/tau when that is exact (use_div False); 1.0 otherwise
-    coef: float  # c of FORM_C for LIF/IF (PLIF computes 1 - k in the dtype)
+    form: Form
+    use_div: bool  # the decay divides by ``tau`` (LIF); else it multiplies by ``decay_factor``
+    tau: float  # read only when use_div
+    decay_factor: float  # 1/tau (LIF with tau = 2^n, exact), 1 for IF; PLIF's k is a tensor
+    coef: float  # c of Form.C for LIF/IF (PLIF computes 1 - k in the dtype)
     v_threshold: float
     v_reset: float  # 0.0 for soft reset
     hard: bool
     detach_reset: bool
     surrogate: Surrogate
-    surrogate_id: int  # CUSTOM_SURROGATE when the derivative comes as a tensor
+    surrogate_id: SurrogateId  # CUSTOM when the derivative comes as a tensor
     surrogate_consts: tuple[float, float, float]
 
 
-def _form(decay_input: bool, v_reset: float | None) -> int:
+def param_values(plan: NeuronPlan, k: float | None = None, c: float | None = None) -> list[float]:
+    """The parameter block of ``plan`` in :class:`Param` order; ``k`` and ``c`` replace the
+    plan's decay operand and coefficient (PLIF's k = sigmoid(w), 1 - k)."""
+    if k is None:
+        k = plan.tau if plan.use_div else plan.decay_factor
+    s0, s1, s2 = plan.surrogate_consts
+    values = [plan.v_threshold, plan.v_reset, k, plan.coef if c is None else c, s0, s1, s2]
+    return values + [1.0, 0.0, 2.0]
+
+
+def _form(decay_input: bool, v_reset: float | None) -> Form:
     reset0 = v_reset is None or v_reset == 0.0
     if decay_input:
-        return FORM_A
-    return FORM_C if reset0 else FORM_B
+        return Form.A
+    return Form.C if reset0 else Form.B
 
 
-def surrogate_constants(surrogate: Surrogate) -> tuple[int, tuple[float, float, float]]:
-    """``(kernel_id, (c0, c1, c2))`` as the kernels evaluate them, or ``(-1, ...)`` for custom.
+def surrogate_constants(surrogate: Surrogate) -> tuple[SurrogateId, tuple[float, float, float]]:
+    """``(id, (c0, c1, c2))`` as the kernels evaluate them, or ``(CUSTOM, ...)`` for custom.
 
     Formulas in the kernels, for z = H - v_threshold:
       0 atan          (1 / (1 + (c0 z)^2)) * c1          c0 = pi/2 alpha, c1 = alpha/2
@@ -80,25 +115,25 @@ def surrogate_constants(surrogate: Surrogate) -> tuple[int, tuple[float, float, 
     """
     spec = surrogate.kernel_spec()
     if spec is None:
-        return CUSTOM_SURROGATE, (0.0, 0.0, 0.0)
+        return SurrogateId.CUSTOM, (0.0, 0.0, 0.0)
     sid, p0, p1 = spec
-    if sid == 0:
+    if sid == SurrogateId.ATAN:
         consts = (math.pi / 2 * p0, p0 / 2, 0.0)
-    elif sid in (1, 2, 8):
+    elif sid in (SurrogateId.SIGMOID, SurrogateId.FAST_SIGMOID, SurrogateId.SOFT_SIGN):
         consts = (p0, 0.0, 0.0)
-    elif sid == 3:
+    elif sid == SurrogateId.PIECEWISE_QUADRATIC:
         consts = (p0, p0**2, 0.0)
-    elif sid == 4:
+    elif sid == SurrogateId.RECTANGLE:
         consts = (p0, 0.5 / p0, 0.0)
-    elif sid == 5:
+    elif sid == SurrogateId.TRIANGLE:
         consts = (p0, p1, 0.0)
-    elif sid == 6:
+    elif sid == SurrogateId.ERF:
         consts = (p0 / math.sqrt(math.pi), p0, 0.0)
-    elif sid == 7:
+    elif sid == SurrogateId.GAUSSIAN:
         consts = (2 * p0 * p0, math.sqrt(2 * math.pi) * p0, 0.0)
-    elif sid == 9:
+    elif sid == SurrogateId.PIECEWISE_EXP:
         consts = (p0 / 2, -p0, 0.0)
-    elif sid == 10:
+    elif sid == SurrogateId.LEAKY_K_RELU:
         # torch.where(cond, k, leak) makes a default-dtype tensor before .to(dtype)
         default = torch.get_default_dtype()
         consts = (
@@ -107,7 +142,7 @@ def surrogate_constants(surrogate: Surrogate) -> tuple[int, tuple[float, float, 
             0.0,
         )
     else:  # a built-in added to surrogates.py without a kernel formula here
-        return CUSTOM_SURROGATE, (0.0, 0.0, 0.0)
+        return SurrogateId.CUSTOM, (0.0, 0.0, 0.0)
     return sid, consts
 
 
@@ -124,19 +159,20 @@ def make_plan(
     """The plan for ``kind`` in ``("if", "lif", "plif")`` with the reference's arguments."""
     sid, consts = surrogate_constants(surrogate)
     if kind == "if":
-        form, coef = FORM_C, 1.0
+        form, coef = Form.C, 1.0
     else:
         form = _form(decay_input, v_reset)
         coef = 1.0 - 1.0 / tau if kind == "lif" else 0.0
-    use_div, k = kind == "lif", float(tau) if kind == "lif" else 1.0
-    if use_div and math.frexp(k)[0] == 0.5:
+    use_div, factor = kind == "lif", 1.0
+    if use_div and math.frexp(tau)[0] == 0.5:
         # tau = 2^n: x / tau and x * 2^-n are the same correctly rounded number, and a
         # multiply is several times cheaper than a divide (tau = 2 is the common default).
-        use_div, k = False, 1.0 / k
+        use_div, factor = False, 1.0 / tau
     return NeuronPlan(
         form=form,
         use_div=use_div,
-        tau=k,
+        tau=float(tau) if use_div else 1.0,
+        decay_factor=factor,
         coef=coef,
         v_threshold=float(v_threshold),
         v_reset=0.0 if v_reset is None else float(v_reset),

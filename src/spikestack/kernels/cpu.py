@@ -25,7 +25,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from spikestack.kernels._buffers import POOL
-from spikestack.kernels._plan import FORM_A, FusedOps, NeuronLayout, NeuronPlan
+from spikestack.kernels._plan import Form, FusedOps, NeuronLayout, NeuronPlan, param_values
+from spikestack.surrogates import SurrogateId
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
 
@@ -65,14 +66,13 @@ def _kernels_threads() -> int:
 
 
 def _params(plan: NeuronPlan, decay: Tensor | None, dtype: torch.dtype) -> np.ndarray:
-    """The kernel's ``prm`` array, every constant rounded to ``dtype`` as torch rounds scalars."""
-    if decay is not None:
-        k_t = decay.detach().to(dtype)
-        k, c = float(k_t), float(1.0 - k_t)
+    """The parameter block (``_plan.Param``) in ``dtype``, every constant rounded as torch
+    rounds scalars; PLIF's k = sigmoid(w) and 1 - k are computed in ``dtype`` first."""
+    if decay is None:
+        values = param_values(plan)
     else:
-        k, c = plan.tau, plan.coef
-    s0, s1, s2 = plan.surrogate_consts
-    values = [plan.v_threshold, plan.v_reset, k, c, 1.0, 0.0, s0, s1, s2, 2.0]
+        k_t = decay.detach().to(dtype)
+        values = param_values(plan, k=float(k_t), c=float(1.0 - k_t))
     return np.array(values, dtype=np.float32 if dtype == torch.float32 else np.float64)
 
 
@@ -105,10 +105,10 @@ class _FusedNeuron(torch.autograd.Function):
         h = POOL.empty((steps, n), x.dtype) if save_h else spikes
         kern.forward(
             xc.numpy(), v0.numpy(), spikes.numpy(), v_final.numpy(), h.numpy(), prm,
-            plan.form, int(plan.use_div), int(plan.hard), int(save_h), block_size(n),
+            int(plan.form), int(plan.use_div), int(plan.hard), int(save_h), block_size(n),
         )  # fmt: skip
-        # dL/dk of FORM_A reads X; everything else needs only H (and V_init).
-        need_x = decay is not None and ctx.needs_input_grad[2] and plan.form == FORM_A
+        # dL/dk of Form.A reads X; everything else needs only H (and V_init).
+        need_x = decay is not None and ctx.needs_input_grad[2] and plan.form == Form.A
         ctx.save_for_backward(h if save_h else None, xc if need_x else None, v0)
         ctx.plan, ctx.prm, ctx.layout, ctx.v_dtype = plan, prm, layout, v_init.dtype
         ctx.has_decay = decay is not None
@@ -129,7 +129,7 @@ class _FusedNeuron(torch.autograd.Function):
         else:
             gs = layout.seq(grad_spikes.detach().to(h.dtype))
         gv = per_neuron(None if grad_v is None else layout.state(grad_v), h.dtype)
-        if plan.surrogate_id < 0:
+        if plan.surrogate_id == SurrogateId.CUSTOM:
             sg = plan.surrogate.derivative(h - plan.v_threshold)
             sg = sg.to(h.dtype).expand(steps, n).contiguous()
         else:
@@ -142,8 +142,8 @@ class _FusedNeuron(torch.autograd.Function):
         need_k = int(ctx.has_decay and ctx.needs_input_grad[2])
         kern.backward(
             h.numpy(), (h if xc is None else xc).numpy(), v0.numpy(), gs.numpy(), gv.numpy(),
-            sg.numpy(), gx.numpy(), gv0.numpy(), gk_part, ctx.prm, plan.form,
-            int(plan.use_div), int(plan.hard), int(plan.detach_reset), plan.surrogate_id,
+            sg.numpy(), gx.numpy(), gv0.numpy(), gk_part, ctx.prm, int(plan.form),
+            int(plan.use_div), int(plan.hard), int(plan.detach_reset), int(plan.surrogate_id),
             need_k, block,
         )  # fmt: skip
         g_decay = torch.tensor(gk_part.sum(), dtype=h.dtype) if need_k else None

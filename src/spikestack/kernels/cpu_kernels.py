@@ -15,7 +15,7 @@ needed), keep V in ``v_out`` (the block of the final membrane, cache resident).
 Backward, per block, walks time backwards in one pass: read H and dS, write dX,
 with the surrogate derivative evaluated inside the same loop (one loop per
 built-in surrogate; a user-defined one comes as a tensor ``sg_in``). PLIF's
-dL/dk also reads H[t-1] (for V[t-1]) and, for FORM_A, X.
+dL/dk also reads H[t-1] (for V[t-1]) and, for Form.A, X.
 
 Saving H (4 bytes per neuron-step in float32, as much as keeping X alive for
 backward would) costs forward one more stream but spares backward recomputing H
@@ -23,8 +23,10 @@ block by block and a second pass over each block: LIF forward + backward at
 N = 2^20 on 2 cores, same process, against that recomputing design: T = 4 6.9 ->
 6.2 ms, T = 16 18.9 -> 15.7 ms, T = 64 85 -> 65 ms.
 
-All flags are runtime integers so each kernel compiles once per dtype; every
-constant comes from ``prm`` in the tensor's dtype so float32 math stays float32.
+All flags are runtime integers so each kernel compiles once per dtype (the charge form
+and surrogate id are the ints of ``_plan.Form`` and ``SurrogateId``, compared with those
+enums' members); every constant comes from the parameter block ``prm`` (slots
+``_plan.Param``) in the tensor's dtype so float32 math stays float32.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-Array = np.ndarray
+from spikestack.kernels._plan import Form, Param
+from spikestack.surrogates import SurrogateId
 
-# prm slots
-VTH, VR, K, C, ONE, ZERO, S0, S1, S2, TWO = range(10)
+Array = np.ndarray
 _OPTS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True}
 
 
@@ -133,9 +135,9 @@ def _fire(h, vth, vr, hard, zero):  # type: ignore[no-untyped-def]
 @njit(inline="always", **_OPTS)
 def _charge(form, use_div, v, x, k, c, vr):  # type: ignore[no-untyped-def]
     """H[t] from V[t-1] and X[t] in the reference's order of operations (see _plan)."""
-    if form == 2:
+    if form == Form.C:
         return v * c + x
-    if form == 0:
+    if form == Form.A:
         return v + (x - (v - vr)) / k if use_div else v + (x - (v - vr)) * k
     return v - (v - vr) / k + x if use_div else v - (v - vr) * k + x
 
@@ -161,61 +163,64 @@ def _step(
     flags, so every variant compiles to its own loop. (One loop with a runtime
     ``write_h`` ran 4x slower without H: hout is then s, and LLVM's runtime alias
     check sends aliasing arrays to the scalar loop.)"""
-    num = (prm[K], prm[C], prm[VR], prm[VTH], prm[ONE], prm[ZERO])
-    if form == 2 and write_h:
-        _step_loop(2, 0, 1, xr, v, s, hout, num, hard)
-    elif form == 2:
-        _step_loop(2, 0, 0, xr, v, s, hout, num, hard)
-    elif form == 0 and use_div and write_h:
-        _step_loop(0, 1, 1, xr, v, s, hout, num, hard)
-    elif form == 0 and use_div:
-        _step_loop(0, 1, 0, xr, v, s, hout, num, hard)
-    elif form == 0 and write_h:
-        _step_loop(0, 0, 1, xr, v, s, hout, num, hard)
-    elif form == 0:
-        _step_loop(0, 0, 0, xr, v, s, hout, num, hard)
+    num = (
+        prm[Param.K], prm[Param.C], prm[Param.V_RESET], prm[Param.V_THRESHOLD],
+        prm[Param.ONE], prm[Param.ZERO],
+    )  # fmt: skip
+    if form == Form.C and write_h:
+        _step_loop(Form.C, 0, 1, xr, v, s, hout, num, hard)
+    elif form == Form.C:
+        _step_loop(Form.C, 0, 0, xr, v, s, hout, num, hard)
+    elif form == Form.A and use_div and write_h:
+        _step_loop(Form.A, 1, 1, xr, v, s, hout, num, hard)
+    elif form == Form.A and use_div:
+        _step_loop(Form.A, 1, 0, xr, v, s, hout, num, hard)
+    elif form == Form.A and write_h:
+        _step_loop(Form.A, 0, 1, xr, v, s, hout, num, hard)
+    elif form == Form.A:
+        _step_loop(Form.A, 0, 0, xr, v, s, hout, num, hard)
     elif use_div and write_h:
-        _step_loop(1, 1, 1, xr, v, s, hout, num, hard)
+        _step_loop(Form.B, 1, 1, xr, v, s, hout, num, hard)
     elif use_div:
-        _step_loop(1, 1, 0, xr, v, s, hout, num, hard)
+        _step_loop(Form.B, 1, 0, xr, v, s, hout, num, hard)
     elif write_h:
-        _step_loop(1, 0, 1, xr, v, s, hout, num, hard)
+        _step_loop(Form.B, 0, 1, xr, v, s, hout, num, hard)
     else:
-        _step_loop(1, 0, 0, xr, v, s, hout, num, hard)
+        _step_loop(Form.B, 0, 0, xr, v, s, hout, num, hard)
 
 
 @njit(inline="always", **_OPTS)
 def _sg(sid, z, c0, c1, one, zero, two):  # type: ignore[no-untyped-def]
     """Surrogate derivative ``sid`` at z = H - v_threshold (formulas in _plan.surrogate_constants).
-    Inlined with a literal ``sid``, the chain folds to one formula."""
-    if sid == 0:
+    Inlined with a constant ``sid``, the chain folds to one formula."""
+    if sid == SurrogateId.ATAN:
         a = c0 * z
         return (one / (one + a * a)) * c1
-    if sid == 1:
+    if sid == SurrogateId.SIGMOID:
         s = one / (one + _vexp(-(c0 * z)))
         return c0 * s * (one - s)
-    if sid == 2:
+    if sid == SurrogateId.FAST_SIGMOID:
         a = c0 * abs(z) + one
         return one / (a * a)
-    if sid == 3:
+    if sid == SurrogateId.PIECEWISE_QUADRATIC:
         a = c0 - c1 * abs(z)
         return a if a > zero else zero
-    if sid == 4:
+    if sid == SurrogateId.RECTANGLE:
         return c0 if abs(z) < c1 else zero
-    if sid == 5:
+    if sid == SurrogateId.TRIANGLE:
         a = one - c0 * abs(z)
         return c1 * (a if a > zero else zero)
-    if sid == 6:
+    if sid == SurrogateId.ERF:
         a = c1 * z
         return c0 * _vexp(-(a * a))
-    if sid == 7:
+    if sid == SurrogateId.GAUSSIAN:
         return _vexp(-(z * z) / c0) / c1
-    if sid == 8:
+    if sid == SurrogateId.SOFT_SIGN:
         a = one + abs(c0 * z)
         return (one / (two * (a * a))) * c0
-    if sid == 9:
+    if sid == SurrogateId.PIECEWISE_EXP:
         return c0 * _vexp(c1 * abs(z))
-    return c0 if z >= zero else c1
+    return c0 if z >= zero else c1  # SurrogateId.LEAKY_K_RELU
 
 
 @njit(inline="always", **_OPTS)
@@ -223,20 +228,20 @@ def _back(sid, j, hr, g, gsr, sgr, gxr, flags, num):  # type: ignore[no-untyped-
     """One neuron one step back: gxr[j] = dL/dX[t] (or dL/dH[t], see below), g[j] = dL/dV[t-1].
 
     With G = dL/dV[t] (g[j] on entry) and σ' = surrogate ``sid`` at H - v_threshold
-    (``sgr[j]`` when ``sid`` < 0):
+    (``sgr[j]`` when ``sid`` is SurrogateId.CUSTOM):
         dS_total = dS[t] - G * H + G * v_reset      (hard, not detached)
                  = dS[t] - G * v_threshold          (soft, not detached)
                  = dS[t]                            (detach_reset)
         dH = G * (1 - S[t]) (hard) or G (soft)  +  dS_total * σ'
-    and, with e = dH op kk (op = / when ``div``, else *; kk = k, or c for FORM_C),
-    dX = e (FORM_A) or dH;  dV[t-1] = e (FORM_C) or dH - e.
-    With ``scale_x`` off, FORM_A leaves dH in gxr (PLIF's dL/dk needs it; the caller
+    and, with e = dH op kk (op = / when ``div``, else *; kk = k, or c for Form.C),
+    dX = e (Form.A) or dH;  dV[t-1] = e (Form.C) or dH - e.
+    With ``scale_x`` off, Form.A leaves dH in gxr (PLIF's dL/dk needs it; the caller
     scales it to dX afterwards).
     """
     hard, detach, div, scale_x, form_c = flags
     kk, vth, vr, zero, one, two, c0, c1 = num
     h = hr[j]
-    sg = sgr[j] if sid < 0 else _sg(sid, h - vth, c0, c1, one, zero, two)
+    sg = sgr[j] if sid == SurrogateId.CUSTOM else _sg(sid, h - vth, c0, c1, one, zero, two)
     gv = g[j]
     if detach:
         gst = gsr[j]
@@ -257,47 +262,50 @@ def _reverse_step(
     hard: int, detach: int, form: int, use_div: int, scale_x: int,
 ) -> None:  # fmt: skip
     """One step backwards in one pass over a row segment (see :func:`_back`); one loop per
-    built-in surrogate, whose formula the literal ``sid`` selects at compile time."""
+    built-in surrogate, whose formula the constant ``sid`` selects at compile time."""
     m = g.shape[0]
-    flags = (hard, detach, use_div and form != 2, scale_x and form == 0, form == 2)
-    kk = prm[C] if form == 2 else prm[K]
-    num = (kk, prm[VTH], prm[VR], prm[ZERO], prm[ONE], prm[TWO], prm[S0], prm[S1])
-    if sid < 0:
+    flags = (hard, detach, use_div and form != Form.C, scale_x and form == Form.A, form == Form.C)
+    kk = prm[Param.C] if form == Form.C else prm[Param.K]
+    num = (
+        kk, prm[Param.V_THRESHOLD], prm[Param.V_RESET], prm[Param.ZERO], prm[Param.ONE],
+        prm[Param.TWO], prm[Param.S0], prm[Param.S1],
+    )  # fmt: skip
+    if sid == SurrogateId.CUSTOM:
         for j in range(m):
-            _back(-1, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 0:
+            _back(SurrogateId.CUSTOM, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.ATAN:
         for j in range(m):
-            _back(0, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 1:
+            _back(SurrogateId.ATAN, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.SIGMOID:
         for j in range(m):
-            _back(1, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 2:
+            _back(SurrogateId.SIGMOID, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.FAST_SIGMOID:
         for j in range(m):
-            _back(2, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 3:
+            _back(SurrogateId.FAST_SIGMOID, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.PIECEWISE_QUADRATIC:
         for j in range(m):
-            _back(3, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 4:
+            _back(SurrogateId.PIECEWISE_QUADRATIC, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.RECTANGLE:
         for j in range(m):
-            _back(4, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 5:
+            _back(SurrogateId.RECTANGLE, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.TRIANGLE:
         for j in range(m):
-            _back(5, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 6:
+            _back(SurrogateId.TRIANGLE, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.ERF:
         for j in range(m):
-            _back(6, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 7:
+            _back(SurrogateId.ERF, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.GAUSSIAN:
         for j in range(m):
-            _back(7, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 8:
+            _back(SurrogateId.GAUSSIAN, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.SOFT_SIGN:
         for j in range(m):
-            _back(8, j, hr, g, gsr, sgr, gxr, flags, num)
-    elif sid == 9:
+            _back(SurrogateId.SOFT_SIGN, j, hr, g, gsr, sgr, gxr, flags, num)
+    elif sid == SurrogateId.PIECEWISE_EXP:
         for j in range(m):
-            _back(9, j, hr, g, gsr, sgr, gxr, flags, num)
+            _back(SurrogateId.PIECEWISE_EXP, j, hr, g, gsr, sgr, gxr, flags, num)
     else:
         for j in range(m):
-            _back(10, j, hr, g, gsr, sgr, gxr, flags, num)
+            _back(SurrogateId.LEAKY_K_RELU, j, hr, g, gsr, sgr, gxr, flags, num)
 
 
 @njit(**_OPTS)
@@ -343,16 +351,16 @@ def forward(
 @njit(inline="always", **_OPTS)
 def _dk_loop(form, from_h, acc, gxr, prev, xr, prm, hard):  # type: ignore[no-untyped-def]
     """acc[j] += dH[t] * dH[t]/dk for PLIF, with dH[t] in gxr and V[t-1] = reset(prev[j])
-    (``from_h``: prev is H[t-1]) or prev[j] (V_init); FORM_A then scales gxr to dX = dH * k
+    (``from_h``: prev is H[t-1]) or prev[j] (V_init); Form.A then scales gxr to dX = dH * k
     (PLIF multiplies by k; only LIF divides). Called with literal flags: one loop each."""
-    vth, vr, k, zero = prm[VTH], prm[VR], prm[K], prm[ZERO]
+    vth, vr, k, zero = prm[Param.V_THRESHOLD], prm[Param.V_RESET], prm[Param.K], prm[Param.ZERO]
     for j in range(acc.shape[0]):
         d = gxr[j]
         vp = _fire(prev[j], vth, vr, hard, zero)[1] if from_h else prev[j]
-        if form == 0:
+        if form == Form.A:
             acc[j] += np.float64(d) * np.float64(xr[j] - (vp - vr))
             gxr[j] = d * k
-        elif form == 1:
+        elif form == Form.B:
             acc[j] += np.float64(d) * np.float64(-(vp - vr))
         else:
             acc[j] += np.float64(d) * np.float64(-vp)
@@ -374,27 +382,27 @@ def _backward_block(
     for t in range(h.shape[0] - 1, -1, -1):
         hr = h[t, lo:hi]
         gxr = gx[t, lo:hi]
-        sgr = sg_in[t, lo:hi] if sid < 0 else hr
+        sgr = sg_in[t, lo:hi] if sid == SurrogateId.CUSTOM else hr
         _reverse_step(
             sid, hr, g, gs[t, lo:hi], sgr, gxr, prm, hard, detach, form, use_div, 1 - need_k
         )
-        if need_k:  # gxr holds dH[t]; dH[t]/dk needs V[t-1] (and X[t] for FORM_A)
+        if need_k:  # gxr holds dH[t]; dH[t]/dk needs V[t-1] (and X[t] for Form.A)
             if t > 0:  # V[t-1] = reset(H[t-1])
                 hp = h[t - 1, lo:hi]
-                if form == 0:
-                    _dk_loop(0, 1, acc, gxr, hp, x[t, lo:hi], prm, hard)
-                elif form == 1:
-                    _dk_loop(1, 1, acc, gxr, hp, hr, prm, hard)
+                if form == Form.A:
+                    _dk_loop(Form.A, 1, acc, gxr, hp, x[t, lo:hi], prm, hard)
+                elif form == Form.B:
+                    _dk_loop(Form.B, 1, acc, gxr, hp, hr, prm, hard)
                 else:
-                    _dk_loop(2, 1, acc, gxr, hp, hr, prm, hard)
+                    _dk_loop(Form.C, 1, acc, gxr, hp, hr, prm, hard)
             else:  # V[-1] = V_init
                 _load(vp, v0, lo, hi)
-                if form == 0:
-                    _dk_loop(0, 0, acc, gxr, vp, x[t, lo:hi], prm, hard)
-                elif form == 1:
-                    _dk_loop(1, 0, acc, gxr, vp, hr, prm, hard)
+                if form == Form.A:
+                    _dk_loop(Form.A, 0, acc, gxr, vp, x[t, lo:hi], prm, hard)
+                elif form == Form.B:
+                    _dk_loop(Form.B, 0, acc, gxr, vp, hr, prm, hard)
                 else:
-                    _dk_loop(2, 0, acc, gxr, vp, hr, prm, hard)
+                    _dk_loop(Form.C, 0, acc, gxr, vp, hr, prm, hard)
     return acc.sum() if need_k else 0.0
 
 
@@ -406,9 +414,9 @@ def backward(
 ) -> None:  # fmt: skip
     """dX, dV_init and (per block, float64) dL/dk of the fused neuron; see _plan for the math.
 
-    Reads the H that forward saved, dS (and, for PLIF's FORM_A dL/dk only, X; any
+    Reads the H that forward saved, dS (and, for PLIF's Form.A dL/dk only, X; any
     [T, N] array otherwise) once each, time running backwards from G = ``gv_final``;
-    σ' comes from ``sid``, or from ``sg_in[t]`` when ``sid`` < 0 (see :func:`_back`).
+    σ' comes from ``sid``, or from ``sg_in[t]`` for SurrogateId.CUSTOM (see :func:`_back`).
     dL/dk += dH * dH/dk (PLIF) is summed per block in float64 into ``gk_part``.
     """
     n = h.shape[1]

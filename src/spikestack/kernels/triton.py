@@ -25,7 +25,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from spikestack.kernels._plan import FORM_A, FusedOps, NeuronLayout, NeuronPlan
+from spikestack.kernels._plan import Form, FusedOps, NeuronLayout, NeuronPlan, Param, param_values
+from spikestack.surrogates import SurrogateId
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
 
@@ -61,19 +62,17 @@ def device_plan(plan: NeuronPlan, device: torch.device) -> NeuronPlan:
     if not plan.use_div or device.type != "cuda":
         return plan
     inv = float(np.float32(1.0) / np.float32(plan.tau))
-    return dataclasses.replace(plan, use_div=False, tau=inv)
+    return dataclasses.replace(plan, use_div=False, tau=1.0, decay_factor=inv)
 
 
 def _params(plan: NeuronPlan, decay: Tensor | None, device: torch.device) -> Tensor:
-    """``[v_threshold, v_reset, k_or_tau, c, s0, s1, s2]`` as float32 on ``device``."""
-    s0, s1, s2 = plan.surrogate_consts
-    if decay is None:
-        values = [plan.v_threshold, plan.v_reset, plan.tau, plan.coef, s0, s1, s2]
-        return torch.tensor(values, dtype=torch.float32, device=device)
-    k = decay.detach().to(device=device, dtype=torch.float32).reshape(1)
-    head = torch.tensor([plan.v_threshold, plan.v_reset], dtype=torch.float32, device=device)
-    tail = torch.tensor([s0, s1, s2], dtype=torch.float32, device=device)
-    return torch.cat([head, k, 1.0 - k, tail])
+    """The parameter block (``_plan.Param``) as float32 on ``device``; PLIF's k = sigmoid(w)
+    and 1 - k are computed there, so the decay never leaves the device."""
+    block = torch.tensor(param_values(plan), dtype=torch.float32, device=device)
+    if decay is not None:
+        k = decay.detach().to(device=device, dtype=torch.float32).reshape(1)
+        block = torch.cat([block[: Param.K], k, 1.0 - k, block[Param.C + 1 :]])
+    return block
 
 
 class _TritonNeuron(torch.autograd.Function):
@@ -98,11 +97,11 @@ class _TritonNeuron(torch.autograd.Function):
             # (v - v_reset) * k), and a contracted FMA can flip a spike at threshold.
             kern.forward[grid](
                 xc, v0, spikes, v_final, h, prm, steps, n,
-                FORM=plan.form, USE_DIV=plan.use_div, HARD=plan.hard, SAVE_H=save_h, BLOCK=BLOCK,
+                FORM=int(plan.form), USE_DIV=plan.use_div, HARD=plan.hard, SAVE_H=save_h, BLOCK=BLOCK,
                 enable_fp_fusion=False,
             )  # fmt: skip
-        # backward reads X only for PLIF's dL/dk in FORM_A; H (float32) is all it needs else
-        need_x = decay is not None and ctx.needs_input_grad[2] and plan.form == FORM_A
+        # backward reads X only for PLIF's dL/dk in Form.A; H (float32) is all it needs else
+        need_x = decay is not None and ctx.needs_input_grad[2] and plan.form == Form.A
         ctx.save_for_backward(xc if need_x else None, v0, h if save_h else None, prm)
         ctx.x_dtype = x.dtype
         ctx.plan, ctx.layout, ctx.v_dtype = plan, layout, v_init.dtype
@@ -120,7 +119,7 @@ class _TritonNeuron(torch.autograd.Function):
         steps, n = h.shape
         gs = layout.seq(grad_spikes)
         gv = layout.state(grad_v).reshape(n).contiguous()
-        if plan.surrogate_id < 0:
+        if plan.surrogate_id == SurrogateId.CUSTOM:
             sg = (
                 plan.surrogate.derivative(h - plan.v_threshold)
                 .float()
@@ -137,8 +136,8 @@ class _TritonNeuron(torch.autograd.Function):
         if n:
             kern.backward[(nprog,)](
                 h if xc is None else xc, v0, h, gs, gv, sg, gx, gv0, gk, prm, steps, n,
-                FORM=plan.form, USE_DIV=plan.use_div, HARD=plan.hard, DETACH=plan.detach_reset,
-                SID=plan.surrogate_id, NEED_K=need_k, BLOCK=BLOCK,
+                FORM=int(plan.form), USE_DIV=plan.use_div, HARD=plan.hard, DETACH=plan.detach_reset,
+                SID=int(plan.surrogate_id), NEED_K=need_k, BLOCK=BLOCK,
             )  # fmt: skip
         g_decay = gk.sum() if need_k else None
         g_v0 = layout.state_out(gv0).to(ctx.v_dtype)

@@ -3,9 +3,11 @@
 One program owns ``BLOCK`` neurons and loops over T; all arithmetic is float32
 whatever the storage dtype (float32/float16/bfloat16). Forward writes S (input
 dtype) and H (float32, saved for backward); backward walks time in reverse
-reading H and dS, writing dX once. ``prm`` is a float32 device tensor
-``[v_threshold, v_reset, k_or_tau, c, s0, s1, s2]`` so PLIF's decay never leaves
-the device. Import this module lazily: ``triton.jit`` reads ``TRITON_INTERPRET`` when it
+reading H and dS, writing dX once. ``prm`` is the parameter block (slots
+``_plan.Param``) as a float32 device tensor, so PLIF's decay never leaves the device.
+A kernel may read only ``tl.constexpr`` globals, so the shared enums (``_plan.Form``,
+``_plan.Param``, ``SurrogateId``) appear here as constexpr copies of their members.
+Import this module lazily: ``triton.jit`` reads ``TRITON_INTERPRET`` when it
 decorates, so setting it to 1 before the first import runs the kernels in
 Triton's CPU interpreter.
 """
@@ -14,6 +16,31 @@ from __future__ import annotations
 
 import triton
 import triton.language as tl
+
+from spikestack.kernels._plan import Form, Param
+from spikestack.surrogates import SurrogateId
+
+FORM_A = tl.constexpr(Form.A.value)
+FORM_B = tl.constexpr(Form.B.value)
+
+V_THRESHOLD = tl.constexpr(Param.V_THRESHOLD.value)
+V_RESET = tl.constexpr(Param.V_RESET.value)
+K = tl.constexpr(Param.K.value)
+C = tl.constexpr(Param.C.value)
+S0 = tl.constexpr(Param.S0.value)
+S1 = tl.constexpr(Param.S1.value)
+
+CUSTOM = tl.constexpr(SurrogateId.CUSTOM.value)
+ATAN = tl.constexpr(SurrogateId.ATAN.value)
+SIGMOID = tl.constexpr(SurrogateId.SIGMOID.value)
+FAST_SIGMOID = tl.constexpr(SurrogateId.FAST_SIGMOID.value)
+PIECEWISE_QUADRATIC = tl.constexpr(SurrogateId.PIECEWISE_QUADRATIC.value)
+RECTANGLE = tl.constexpr(SurrogateId.RECTANGLE.value)
+TRIANGLE = tl.constexpr(SurrogateId.TRIANGLE.value)
+ERF = tl.constexpr(SurrogateId.ERF.value)
+GAUSSIAN = tl.constexpr(SurrogateId.GAUSSIAN.value)
+SOFT_SIGN = tl.constexpr(SurrogateId.SOFT_SIGN.value)
+PIECEWISE_EXP = tl.constexpr(SurrogateId.PIECEWISE_EXP.value)
 
 
 @triton.jit
@@ -29,9 +56,9 @@ def _decay(a, k, USE_DIV: tl.constexpr):
 
 @triton.jit
 def _charge(v, x, k, c, vr, FORM: tl.constexpr, USE_DIV: tl.constexpr):
-    if FORM == 0:
+    if FORM == FORM_A:
         h = v + _decay(x - (v - vr), k, USE_DIV)
-    elif FORM == 1:
+    elif FORM == FORM_B:
         h = v - _decay(v - vr, k, USE_DIV) + x
     else:
         h = v * c + x
@@ -49,32 +76,32 @@ def _after_reset(h, vth, vr, HARD: tl.constexpr):
 
 @triton.jit
 def _surrogate(z, c0, c1, SID: tl.constexpr):
-    if SID == 0:
+    if SID == ATAN:
         a = c0 * z
         out = (1.0 / (1.0 + a * a)) * c1
-    elif SID == 1:
+    elif SID == SIGMOID:
         sg = 1.0 / (1.0 + tl.exp(-(c0 * z)))
         out = c0 * sg * (1.0 - sg)
-    elif SID == 2:
+    elif SID == FAST_SIGMOID:
         a = c0 * tl.abs(z) + 1.0
         out = 1.0 / (a * a)
-    elif SID == 3:
+    elif SID == PIECEWISE_QUADRATIC:
         out = tl.maximum(c0 - c1 * tl.abs(z), 0.0)
-    elif SID == 4:
+    elif SID == RECTANGLE:
         out = tl.where(tl.abs(z) < c1, c0, 0.0)
-    elif SID == 5:
+    elif SID == TRIANGLE:
         out = c1 * tl.maximum(1.0 - c0 * tl.abs(z), 0.0)
-    elif SID == 6:
+    elif SID == ERF:
         a = c1 * z
         out = c0 * tl.exp(-(a * a))
-    elif SID == 7:
+    elif SID == GAUSSIAN:
         out = tl.exp(-(z * z) / c0) / c1
-    elif SID == 8:
+    elif SID == SOFT_SIGN:
         a = 1.0 + tl.abs(c0 * z)
         out = (1.0 / (2.0 * (a * a))) * c0
-    elif SID == 9:
+    elif SID == PIECEWISE_EXP:
         out = c0 * tl.exp(c1 * tl.abs(z))
-    else:
+    else:  # LEAKY_K_RELU
         out = tl.where(z >= 0.0, c0, c1)
     return out
 
@@ -87,10 +114,10 @@ def forward(
 ):  # fmt: skip
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    vth = tl.load(prm_ptr + 0)
-    vr = tl.load(prm_ptr + 1)
-    k = tl.load(prm_ptr + 2)
-    c = tl.load(prm_ptr + 3)
+    vth = tl.load(prm_ptr + V_THRESHOLD)
+    vr = tl.load(prm_ptr + V_RESET)
+    k = tl.load(prm_ptr + K)
+    c = tl.load(prm_ptr + C)
     v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     stride = tl.zeros_like(offs) + n  # int64: t * n overflows int32 once T * N >= 2^31
     for t in range(steps):
@@ -114,12 +141,12 @@ def backward(
     pid = tl.program_id(0)
     offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    vth = tl.load(prm_ptr + 0)
-    vr = tl.load(prm_ptr + 1)
-    k = tl.load(prm_ptr + 2)
-    c = tl.load(prm_ptr + 3)
-    c0 = tl.load(prm_ptr + 4)
-    c1 = tl.load(prm_ptr + 5)
+    vth = tl.load(prm_ptr + V_THRESHOLD)
+    vr = tl.load(prm_ptr + V_RESET)
+    k = tl.load(prm_ptr + K)
+    c = tl.load(prm_ptr + C)
+    c0 = tl.load(prm_ptr + S0)
+    c1 = tl.load(prm_ptr + S1)
     g = tl.load(gvt_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     v_init = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     acc = tl.zeros([BLOCK], dtype=tl.float32)
@@ -129,7 +156,7 @@ def backward(
         row = t * stride + offs
         h = tl.load(h_ptr + row, mask=mask, other=0.0)
         z = h - vth
-        if SID < 0:
+        if SID == CUSTOM:
             sg = tl.load(sg_ptr + row, mask=mask, other=0.0)
         else:
             sg = _surrogate(z, c0, c1, SID)
@@ -149,18 +176,18 @@ def backward(
             has_prev = (tl.zeros_like(offs) + t) > 0
             h_prev = tl.load(h_ptr + row - stride, mask=mask & has_prev, other=0.0)
             v_prev = tl.where(has_prev, _after_reset(h_prev, vth, vr, HARD), v_init)
-            if FORM == 0:
+            if FORM == FORM_A:
                 x = tl.load(x_ptr + row, mask=mask, other=0.0).to(tl.float32)
                 dk = x - (v_prev - vr)
-            elif FORM == 1:
+            elif FORM == FORM_B:
                 dk = -(v_prev - vr)
             else:
                 dk = -v_prev
             acc += dh * dk
-        if FORM == 0:
+        if FORM == FORM_A:
             gx = _decay(dh, k, USE_DIV)
             g = dh - gx
-        elif FORM == 1:
+        elif FORM == FORM_B:
             gx = dh
             g = dh - _decay(dh, k, USE_DIV)
         else:
