@@ -42,11 +42,7 @@ class DVS128Gesture(EventDataset):
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
     def __init__(
-        self,
-        root: str | os.PathLike[str],
-        *,
-        split: str = "train",
-        **kwargs: Any,
+        self, root: str | os.PathLike[str], *, split: str = "train", **kwargs: Any
     ) -> None:
         super().__init__(root, **kwargs)
         self.split = pick_split("DVS128Gesture", self.splits, split)

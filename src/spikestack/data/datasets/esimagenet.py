@@ -42,11 +42,7 @@ class ESImageNet(EventDataset):
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
     def __init__(
-        self,
-        root: str | os.PathLike[str],
-        *,
-        split: str = "train",
-        **kwargs: Any,
+        self, root: str | os.PathLike[str], *, split: str = "train", **kwargs: Any
     ) -> None:
         super().__init__(root, **kwargs)
         self.split = pick_split("ESImageNet", self.splits, split)

@@ -35,11 +35,7 @@ class NCARS(EventDataset):
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
     def __init__(
-        self,
-        root: str | os.PathLike[str],
-        *,
-        split: str = "train",
-        **kwargs: Any,
+        self, root: str | os.PathLike[str], *, split: str = "train", **kwargs: Any
     ) -> None:
         super().__init__(root, **kwargs)
         self.split = pick_split("NCARS", self.splits, split)

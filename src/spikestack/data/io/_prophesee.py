@@ -25,6 +25,7 @@ from spikestack.data.io._common import (
     read_text_header,
     whole_records,
 )
+from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 # Sensor generation (as named by the HAL plugin) -> (width, height).
 _PLUGIN_SIZES = (
@@ -55,6 +56,20 @@ def evt_header(version: str, size: tuple[int, int, int] | None) -> bytes:
             f"geometry {size[0]}x{size[1]}",
         ]
     return header_bytes([*lines, "end"])
+
+
+def evt_events(
+    events: object, sensor_size: object, *, path: Path, fmt: str, max_t: int, time_why: str
+) -> tuple[np.ndarray, tuple[int, int, int] | None]:
+    """What EVT 2.0 and 3.0 writers can store: sorted 2-D events with 11-bit x and y, one-bit
+    p and t in [0, ``max_t``] (``time_why`` says why), and the sensor size to record."""
+    events = prepare(events, path=path, fmt=fmt, dims=(2,), needs_order=True)
+    for field in "xy":
+        check_range(events, field, 0, 2047, path=path, fmt=fmt, why="11 bits")
+    check_range(events, "t", 0, max_t, path=path, fmt=fmt, why=time_why)
+    check_polarity(events, path=path, fmt=fmt)
+    size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(2048, 2048))
+    return events, size
 
 
 def assemble(

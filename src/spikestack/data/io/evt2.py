@@ -30,7 +30,6 @@ from spikestack.data.io._common import (
     finish,
     new_stats,
 )
-from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 # Indices into the int64 decoder state carried from block to block.
 _HIGH, _RAW_HIGH, _WRAPS, _DROPPED = range(4)
@@ -138,15 +137,14 @@ def write(
     sensor_size (W, H) or (W, H, 2) reads back as (W, H, 2).
     """
     path = Path(path)
-    fmt = "EVT 2.0"
-    events = prepare(events, path=path, fmt=fmt, dims=(2,), needs_order=True)
-    for field in "xy":
-        check_range(events, field, 0, 2047, path=path, fmt=fmt, why="11 bits")
-    check_range(
-        events, "t", 0, MAX_T, path=path, fmt=fmt, why="28-bit TIME_HIGH, wraps capped at 2**40 µs"
+    events, size = _prophesee.evt_events(
+        events,
+        sensor_size,
+        path=path,
+        fmt="EVT 2.0",
+        max_t=MAX_T,
+        time_why="28-bit TIME_HIGH, wraps capped at 2**40 µs",
     )
-    check_polarity(events, path=path, fmt=fmt)
-    size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(2048, 2048))
     t = events["t"].astype(np.int64)
     high = t >> 6
     cd = (

@@ -36,7 +36,6 @@ from spikestack.data.io._common import (
     finish,
     new_stats,
 )
-from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 # Indices into the int64 decoder state.
 _Y, _BASE_X, _VPOL, _TLOW, _THIGH, _WRAPS, _HAVE_T, _HAVE_Y, _DROPPED = range(9)
@@ -192,15 +191,14 @@ def write(
     by t. sensor_size (W, H) or (W, H, 2) reads back as (W, H, 2).
     """
     path = Path(path)
-    fmt = "EVT 3.0"
-    events = prepare(events, path=path, fmt=fmt, dims=(2,), needs_order=True)
-    for field in "xy":
-        check_range(events, field, 0, 2047, path=path, fmt=fmt, why="11 bits")
-    check_range(
-        events, "t", 0, MAX_T, path=path, fmt=fmt, why="24-bit time, wraps capped at 2**40 µs"
+    events, size = _prophesee.evt_events(
+        events,
+        sensor_size,
+        path=path,
+        fmt="EVT 3.0",
+        max_t=MAX_T,
+        time_why="24-bit time, wraps capped at 2**40 µs",
     )
-    check_polarity(events, path=path, fmt=fmt)
-    size = planar_sensor(sensor_size, events, path=path, fmt=fmt, max_size=(2048, 2048))
     t = events["t"].astype(np.int64)
     y = events["y"].astype(np.uint16)
     low = (t & 0xFFF).astype(np.uint16)
