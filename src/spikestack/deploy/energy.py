@@ -1,0 +1,207 @@
+"""Synaptic operations and energy of a network, counted on real data.
+
+The usual estimate of the spiking literature (Horowitz, ISSCC 2014, 45 nm CMOS, 32-bit
+float; used by Spikformer, Spikingformer, SEW ResNet ...): a multiply-accumulate costs
+E_MAC = 4.6 pJ and an accumulate E_AC = 0.9 pJ, and
+
+    E = E_MAC · MAC + E_AC · AC
+
+where a synaptic layer (Conv1d/2d, Linear) whose input is analog (the encoding layer, a
+layer after an analog readout) performs its dense MACs every step, and a layer whose input
+is spikes (every value 0 or 1) performs one accumulate per incoming spike and outgoing
+synapse: its synaptic operations (SOP). The literature writes SOP = rate × T × FLOPs;
+:func:`estimate_energy` counts the exact number instead (for a convolution, border spikes
+reach fewer outputs), by running the layer's own operation on the spike indicator with
+unit weights. Layers other than these (BatchNorm folded at inference, pooling, neurons)
+are not counted, as in the papers; products of two activations (spiking self-attention's
+Q·K^T) are not layers and are not counted either.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from spikestack.validation import check_positive
+
+E_MAC = 4.6e-12  # J per 32-bit float multiply-accumulate, 45 nm (Horowitz 2014)
+E_AC = 0.9e-12  # J per 32-bit float accumulate, 45 nm
+
+_SYNAPTIC = (nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
+def energy_from_counts(*, mac: float, ac: float, e_mac: float = E_MAC, e_ac: float = E_AC) -> float:
+    """Joules for ``mac`` multiply-accumulates and ``ac`` accumulates: e_mac·mac + e_ac·ac."""
+    for name, value in (("mac", mac), ("ac", ac)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{name} must be a count >= 0; got {value!r}")
+    check_positive("e_mac", e_mac)
+    check_positive("e_ac", e_ac)
+    return float(e_mac) * float(mac) + float(e_ac) * float(ac)
+
+
+@dataclass
+class LayerCount:
+    """What one synaptic layer did, summed over the samples seen."""
+
+    name: str
+    kind: str  # "Conv2d", "Linear" ...
+    dense: float = 0.0  # MACs the dense layer would do, all samples
+    inputs: float = 0.0  # input values seen, all steps
+    nonzero: float = 0.0  # of those, non-zero
+    mac: float = 0.0  # multiply-accumulates done on analog input, all samples
+    sop: float = 0.0  # accumulates done for spike input (synaptic operations), all samples
+    spiking: bool = True  # every input value seen was 0 or 1 (a batch is counted as what it got)
+
+    @property
+    def rate(self) -> float:
+        """Fraction of non-zero input values (the input firing rate for spike inputs)."""
+        return self.nonzero / self.inputs if self.inputs else 0.0
+
+
+@dataclass
+class EnergyReport:
+    """Per-layer counts per sample and the energy they cost (see the module docstring)."""
+
+    layers: list[LayerCount]
+    samples: int
+    e_mac: float = E_MAC
+    e_ac: float = E_AC
+    totals: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = max(self.samples, 1)
+        mac = sum(layer.mac for layer in self.layers) / n
+        sop = sum(layer.sop for layer in self.layers) / n
+        dense = sum(layer.dense for layer in self.layers) / n
+        self.totals = {
+            "mac": mac,
+            "sop": sop,
+            "dense_macs": dense,
+            "energy_j": energy_from_counts(mac=mac, ac=sop, e_mac=self.e_mac, e_ac=self.e_ac),
+            "dense_energy_j": energy_from_counts(mac=dense, ac=0, e_mac=self.e_mac),
+        }
+
+    def table(self) -> str:
+        """The per-layer table and the totals, per sample (what ``spikestack energy`` prints)."""
+        n = max(self.samples, 1)
+        rows = [
+            f"{'layer':28} {'type':7} {'input':6} {'rate':>6} {'MAC':>11} {'SOP':>11} {'µJ':>9}"
+        ]
+        for layer in self.layers:
+            mac, sop = layer.mac / n, layer.sop / n
+            e = energy_from_counts(mac=mac, ac=sop, e_mac=self.e_mac, e_ac=self.e_ac)
+            rows.append(
+                f"{layer.name[:28]:28} {layer.kind[:7]:7} {'spikes' if layer.spiking else 'analog':6} "
+                f"{layer.rate:6.3f} {mac:11.4g} {sop:11.4g} {e * 1e6:9.4f}"
+            )
+        t = self.totals
+        rows.append(
+            f"total per sample ({self.samples} samples): {t['mac']:.4g} MAC, {t['sop']:.4g} SOP, "
+            f"{t['energy_j'] * 1e6:.4f} µJ (the same network with dense MACs only: "
+            f"{t['dense_energy_j'] * 1e6:.4f} µJ)"
+        )
+        return "\n".join(rows)
+
+
+def _dense_macs(module: nn.Module, out: Tensor) -> int:
+    """MACs of the call of ``module`` that gave ``out`` (all its leading batch entries)."""
+    if isinstance(module, nn.Linear):
+        return math.prod(out.shape[:-1]) * module.in_features * module.out_features
+    fan_in = module.in_channels // module.groups * math.prod(module.kernel_size)
+    return out.numel() * fan_in
+
+
+def _synaptic_events(module: nn.Module, x: Tensor) -> int:
+    """Accumulates that spikes ``x`` cause: each non-zero input times the outputs it reaches."""
+    spikes = (x != 0).to(torch.float64)
+    if isinstance(module, nn.Linear):
+        return int(spikes.sum().item()) * module.out_features
+    if module.padding_mode != "zeros":
+        raise ValueError(
+            f"synaptic operations of {type(module).__name__} with padding_mode="
+            f"{module.padding_mode!r} are not counted (only zero padding)"
+        )
+    ones = torch.ones(module.weight.shape, dtype=torch.float64, device=x.device)
+    conv = F.conv1d if isinstance(module, nn.Conv1d) else F.conv2d
+    out = conv(spikes, ones, None, module.stride, module.padding, module.dilation, module.groups)
+    return int(out.sum().item())
+
+
+def _unwrap_names(model: nn.Module) -> Iterable[tuple[str, nn.Module]]:
+    for name, module in model.named_modules():
+        if isinstance(module, _SYNAPTIC):
+            yield name.removesuffix(".module") or type(module).__name__, module
+
+
+def estimate_energy(
+    model: nn.Module,
+    data: Iterable[Any],
+    *,
+    steps_per_sample: int | None = None,
+    max_batches: int | None = None,
+    e_mac: float = E_MAC,
+    e_ac: float = E_AC,
+) -> EnergyReport:
+    """Run ``model`` on ``data`` (batches ``x`` or ``(x, label, ...)``) and count, for each
+    Conv1d/Conv2d/Linear, its MACs on analog input and its synaptic operations on spikes.
+
+    ``x`` is what the model takes (``[T, B, ...]`` for spikestack's sequence models); the
+    number of samples of a batch is ``x.shape[1]`` when ``steps_per_sample`` (T) is given
+    or the model declares ``T`` and ``input_layout == "sequence"``, else ``x.shape[0]``.
+    Counts are reported per sample; the model runs in eval mode under ``torch.no_grad``
+    and is left as it was.
+    """
+    check_positive("e_mac", e_mac)
+    check_positive("e_ac", e_ac)
+    counts: dict[nn.Module, LayerCount] = {}
+    hooks = []
+
+    def record(module: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> None:
+        x = args[0]
+        c = counts[module]
+        binary = bool(((x == 0) | (x == 1)).all().item())
+        c.spiking = c.spiking and binary
+        c.inputs += x.numel()
+        c.nonzero += float((x != 0).sum().item())
+        dense = _dense_macs(module, out)
+        c.dense += dense
+        if binary:
+            c.sop += _synaptic_events(module, x)
+        else:
+            c.mac += dense
+
+    for name, module in _unwrap_names(model):
+        counts[module] = LayerCount(name=name, kind=type(module).__name__)
+        hooks.append(module.register_forward_hook(record))
+    if not counts:
+        raise ValueError(f"{type(model).__name__} has no Conv1d, Conv2d or Linear layer to count")
+    was_training = model.training
+    samples = 0
+    sequence = steps_per_sample is not None or getattr(model, "input_layout", None) == "sequence"
+    try:
+        model.eval()
+        with torch.no_grad():
+            for i, batch in enumerate(data):
+                if max_batches is not None and i >= max_batches:
+                    break
+                x = batch[0] if isinstance(batch, (tuple, list)) else batch
+                if not torch.is_tensor(x):
+                    raise TypeError(
+                        f"data must yield tensors or (tensor, ...) batches; got {type(x).__name__}"
+                    )
+                model(x)
+                samples += int(x.shape[1] if sequence else x.shape[0])
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    if samples == 0:
+        raise ValueError("data yielded no batch to count on")
+    return EnergyReport(list(counts.values()), samples, e_mac=e_mac, e_ac=e_ac)
