@@ -183,3 +183,7 @@ def register(subparsers: Any) -> None:
     plot.add_argument("run_dir")
     plot.add_argument("--out", default=None, help="PNG path (default RUN_DIR/learning_curves.png)")
     plot.set_defaults(func=_plot)
+
+    from spikestack.train import deploy_cli
+
+    deploy_cli.register(subparsers)

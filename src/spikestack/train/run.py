@@ -11,6 +11,7 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -272,14 +273,31 @@ def resume_training(
     return _finish(engine, loaders, run_dir, log)
 
 
-def evaluate_run(
-    run_dir: str | Path,
-    *,
-    overrides: dict[str, dict[str, Any]] | None = None,
-    log: Any = print,
-) -> dict[str, Any]:
-    """Accuracy of the newest checkpoint of ``run_dir`` on its test data, or on other data:
-    ``overrides`` maps sections to options (``{"data": {"name": "folder", "root": ...}}``)."""
+@dataclass
+class LoadedRun:
+    """A run folder's configuration, its engine with the newest readable checkpoint loaded,
+    its data and loaders, and that checkpoint's path (see :func:`load_run`)."""
+
+    config: TrainConfig
+    engine: Engine
+    data: DataBundle
+    loaders: dict[str, DataLoader | None]
+    checkpoint: Path
+
+    def eval_loader(self) -> DataLoader:
+        """The test loader, else validation, else training; a ValueError if there is none."""
+        loader = self.loaders["test"] or self.loaders["val"] or self.loaders["train"]
+        if loader is None:
+            raise ValueError(f"{self.config.data.name} has no samples to evaluate on")
+        return loader
+
+
+def load_run(
+    run_dir: str | Path, *, overrides: dict[str, dict[str, Any]] | None = None
+) -> LoadedRun:
+    """Rebuild the run in ``run_dir`` from its config.json and newest readable checkpoint, on
+    its own data or on other data: ``overrides`` maps config sections to options, e.g.
+    ``{"data": {"name": "folder", "root": ...}}``."""
     from spikestack.train.checkpoint import load_latest
 
     run_dir = Path(run_dir)
@@ -290,14 +308,23 @@ def evaluate_run(
     engine, data, loaders = build_engine(config, None)
     state, path = load_latest(run_dir, map_location=engine.device)
     engine.model.load_state_dict(state["model"])
-    loader = loaders["test"] or loaders["val"] or loaders["train"]
-    if loader is None:
-        raise ValueError(f"{config.data.name} has no samples to evaluate on")
-    result = engine.evaluate(loader, desc="eval")
-    root = config.data.root
+    return LoadedRun(config, engine, data, loaders, path)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Accuracy of the newest checkpoint of ``run_dir`` on its test data, or on other data
+    (``overrides``, as for :func:`load_run`)."""
+    run = load_run(run_dir, overrides=overrides)
+    result = run.engine.evaluate(run.eval_loader(), desc="eval")
+    data = run.config.data
     log(
-        f"evaluated {path.name} on {result['count']} samples of {config.data.name}"
-        f"{' at ' + str(root) if root else ''}"
+        f"evaluated {run.checkpoint.name} on {result['count']} samples of {data.name}"
+        f"{' at ' + str(data.root) if data.root else ''}"
     )
     log(f"test accuracy: {result['acc']:.4f}")
     return result

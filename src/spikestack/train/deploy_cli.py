@@ -1,0 +1,87 @@
+"""``spikestack export`` and ``spikestack energy``: a run folder's network to NIR, and its
+synaptic operations and energy measured on data (see :mod:`spikestack.deploy`).
+
+They live on train's side because they read run folders; train/cli.py registers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from spikestack.train.run import DecodedModel, LoadedRun, load_run
+
+
+def _data_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    data = {key: getattr(args, key) for key in ("name", "root") if getattr(args, key) is not None}
+    if data:
+        data["eval_all"] = True
+    return {"data": data}
+
+
+def _network(run: LoadedRun) -> nn.Module:
+    """The per-step network (a temporal-weighting decoder stays outside NIR and counts)."""
+    model = run.engine.model
+    return model.model if isinstance(model, DecodedModel) else model
+
+
+def _inputs(run: LoadedRun, batches: int | None) -> list[Any]:
+    """Up to ``batches`` evaluation batches as the network takes them ([T, B, ...])."""
+    device = run.engine.device
+    return [
+        run.engine.input_transform(x.to(device), None)
+        for x, _ in islice(run.eval_loader(), batches)
+    ]
+
+
+def _export(args: argparse.Namespace) -> int:
+    from spikestack.deploy import to_nir, write_nir
+
+    run = load_run(args.run_dir, overrides=_data_overrides(args))
+    sample = _inputs(run, 1)[0][:, :1]
+    graph = to_nir(_network(run).cpu(), sample.cpu(), dt=args.dt)
+    write_nir(args.nir, graph)
+    kinds = ", ".join(type(node).__name__ for node in graph.nodes.values())
+    print(f"wrote {args.nir}: {len(graph.nodes)} NIR nodes ({kinds}), dt={args.dt} s")
+    return 0
+
+
+def _energy(args: argparse.Namespace) -> int:
+    from spikestack.deploy import estimate_energy
+
+    run = load_run(args.run_dir, overrides=_data_overrides(args))
+    report = estimate_energy(
+        _network(run),
+        _inputs(run, args.batches),
+        steps_per_sample=run.data.T,
+        e_mac=args.e_mac,
+        e_ac=args.e_ac,
+    )
+    print(f"{run.checkpoint.name} on {report.samples} samples of {run.config.data.name}:")
+    print(report.table())
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    export = subparsers.add_parser("export", help="write a run's network as a NIR graph")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--nir", type=Path, required=True, help="the .nir file to write")
+    export.add_argument("--dt", type=float, default=1e-4, help="seconds per step (default 1e-4)")
+    export.add_argument("--data", dest="name", default=None, help="data for the sample input")
+    export.add_argument("--root", default=None)
+    export.set_defaults(func=_export)
+
+    energy = subparsers.add_parser(
+        "energy", help="synaptic operations and energy of a run's network, measured on data"
+    )
+    energy.add_argument("run_dir", type=Path)
+    energy.add_argument("--data", dest="name", default=None, help="another data set")
+    energy.add_argument("--root", default=None)
+    energy.add_argument("--batches", type=int, default=None, help="at most this many batches")
+    energy.add_argument("--e-mac", dest="e_mac", type=float, default=4.6e-12, help="J per MAC")
+    energy.add_argument("--e-ac", dest="e_ac", type=float, default=0.9e-12, help="J per AC")
+    energy.set_defaults(func=_energy)
