@@ -119,7 +119,7 @@ def test_what_nir_cannot_hold_is_refused_by_name() -> None:
         to_nir(soft, torch.zeros(1, 1, 3))
     with pytest.raises(ValueError, match="must follow a conv or linear"):
         to_nir(nn.Sequential(TimeDistributed(nn.BatchNorm1d(3))), torch.zeros(1, 2, 3))
-    with pytest.raises(ValueError, match="residual networks are not exported yet"):
+    with pytest.raises(ValueError, match="residual networks are not handled yet"):
         to_nir(create_model("sew_resnet18", width=4, T=1), torch.zeros(1, 3, 8, 8))
     with pytest.raises(FileNotFoundError, match="no NIR file"):
         from_nir("/nonexistent.nir")

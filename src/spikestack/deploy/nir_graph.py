@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.atomic import atomic_write
+from spikestack.deploy._chain import fold_batchnorm, layer_chain
 from spikestack.layers import Flatten, TimeDistributed
 from spikestack.neurons import IF, LIF, PLIF
 from spikestack.validation import check_positive
@@ -48,28 +49,6 @@ def _nir() -> Any:
         return importlib.import_module("nir")
     except ImportError as err:  # pragma: no cover - nir is a plain dependency
         raise ImportError("NIR export needs the nir package: pip install nir") from err
-
-
-def _chain(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The layers of ``model``'s body in order, nested Sequentials opened, TimeDistributed unwrapped."""
-    body = model.body if isinstance(getattr(model, "body", None), nn.Sequential) else model
-    if not isinstance(body, nn.Sequential):
-        raise ValueError(
-            f"to_nir exports a chain of layers (an nn.Sequential, or a model whose body is one); "
-            f"{type(model).__name__} is neither (residual networks are not exported yet)"
-        )
-    prefix = "body." if body is not model else ""
-    out: list[tuple[str, nn.Module]] = []
-
-    def walk(seq: nn.Sequential, base: str) -> None:
-        for name, module in seq.named_children():
-            if isinstance(module, nn.Sequential):
-                walk(module, f"{base}{name}.")
-            else:
-                out.append((f"{base}{name}", module))
-
-    walk(body, prefix)
-    return out
 
 
 def _step_shapes(model: nn.Module, chain: list[tuple[str, nn.Module]], x: Tensor) -> list[tuple]:
@@ -93,14 +72,6 @@ def _step_shapes(model: nn.Module, chain: list[tuple[str, nn.Module]], x: Tensor
     if missing:
         raise ValueError(f"the sample input did not reach {missing}: is the body a plain chain?")
     return [shapes[i] for i in range(len(chain))]
-
-
-def _fold(weight: Tensor, bias: Tensor | None, bn: nn.Module) -> tuple[Tensor, Tensor]:
-    """(w', b') of the layer followed by ``bn`` in eval mode."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    shape = (-1,) + (1,) * (weight.dim() - 1)
-    b = torch.zeros_like(bn.running_mean) if bias is None else bias.detach()
-    return weight.detach() * scale.reshape(shape), (b - bn.running_mean) * scale + bn.bias.detach()
 
 
 def _array(value: float, shape: tuple[int, ...]) -> np.ndarray:
@@ -133,7 +104,7 @@ def to_nir(model: nn.Module, sample_input: Tensor, *, dt: float = DEFAULT_DT) ->
     find each layer's shape). See the module docstring for the conventions."""
     nir = _nir()
     check_positive("dt", dt)
-    chain = _chain(model)
+    chain = layer_chain(model, what="to_nir exports")
     was_training = model.training
     model.eval()
     try:
@@ -196,7 +167,7 @@ def to_nir(model: nn.Module, sample_input: Tensor, *, dt: float = DEFAULT_DT) ->
 def _synapse_node(nir: Any, layer: nn.Module, shape: tuple, bn: nn.Module | None) -> Any:
     weight, bias = layer.weight.detach(), None if layer.bias is None else layer.bias.detach()
     if bn is not None:
-        weight, bias = _fold(weight, bias, bn)
+        weight, bias = fold_batchnorm(weight, bias, bn)
     w = weight.double().cpu().numpy()
     b = None if bias is None else bias.double().cpu().numpy()
     if isinstance(layer, nn.Linear):

@@ -1,0 +1,41 @@
+"""A network as the chain of its layers: what NIR export and integer inference walk."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def layer_chain(model: nn.Module, *, what: str) -> list[tuple[str, nn.Module]]:
+    """The layers of ``model``'s body in order (qualified names; nested Sequentials opened).
+
+    ``model`` is an ``nn.Sequential`` or a model whose ``body`` is one; anything else (a
+    residual network) raises, with ``what`` saying which operation needed the chain.
+    """
+    body = model.body if isinstance(getattr(model, "body", None), nn.Sequential) else model
+    if not isinstance(body, nn.Sequential):
+        raise ValueError(
+            f"{what} a chain of layers (an nn.Sequential, or a model whose body is one); "
+            f"{type(model).__name__} is neither (residual networks are not handled yet)"
+        )
+    prefix = "body." if body is not model else ""
+    out: list[tuple[str, nn.Module]] = []
+
+    def walk(seq: nn.Sequential, base: str) -> None:
+        for name, module in seq.named_children():
+            if isinstance(module, nn.Sequential):
+                walk(module, f"{base}{name}.")
+            else:
+                out.append((f"{base}{name}", module))
+
+    walk(body, prefix)
+    return out
+
+
+def fold_batchnorm(weight: Tensor, bias: Tensor | None, bn: nn.Module) -> tuple[Tensor, Tensor]:
+    """(w', b') of a conv or linear layer followed by ``bn`` with its running statistics:
+    w' = w γ / sqrt(var + eps) per output channel, b' = (b - mean) γ / sqrt(var + eps) + β."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    shape = (-1,) + (1,) * (weight.dim() - 1)
+    b = torch.zeros_like(bn.running_mean) if bias is None else bias.detach()
+    return weight.detach() * scale.reshape(shape), (b - bn.running_mean) * scale + bn.bias.detach()
