@@ -1,4 +1,5 @@
-"""After training: NIR export/import and energy / synaptic-operation estimates."""
+"""After training: NIR export/import, energy / synaptic-operation estimates, and fixed-point
+quantization with an integer-exact twin."""
 
 from spikestack.deploy.energy import (
     E_AC,
@@ -8,17 +9,25 @@ from spikestack.deploy.energy import (
     energy_from_counts,
     estimate_energy,
 )
+from spikestack.deploy.integer import IntegerNetwork, export_integer
 from spikestack.deploy.nir_graph import from_nir, read_nir, to_nir, write_nir
+from spikestack.deploy.quantize import QuantConfig, QuantLIF, QuantSynapse, quantize
 
 __all__ = [
     "E_AC",
     "E_MAC",
     "EnergyReport",
+    "IntegerNetwork",
     "LayerCount",
+    "QuantConfig",
+    "QuantLIF",
+    "QuantSynapse",
     "energy_from_counts",
     "estimate_energy",
+    "export_integer",
     "from_nir",
     "read_nir",
+    "quantize",
     "to_nir",
     "write_nir",
 ]

@@ -27,6 +27,8 @@ _HELP = {
     ("model", "decoder"): "mean (average over time) or temporal_weighting (learned weights per "
     "step, TTFS paper)",
     ("optim", "loss"): "ce, mse, tet, ...",
+    ("model", "quantize"): "train in fixed point: wBITSvBITS[.FRAC], e.g. w8v16 or w4v8.4 "
+    "(weights, membrane[.fractional bits]; see docs/deploy.md)",
     ("run", "out"): "run folder (default runs/MODEL-DATA-TIMESTAMP)",
     ("run", "amp"): "mixed precision (bfloat16 on CPU, float16/bfloat16 on CUDA)",
     ("run", "stop_after"): "stop after this many epochs (schedules still plan for --epochs); "

@@ -66,6 +66,7 @@ class ModelConfig:
     surrogate: str = "atan"
     backend: str = "auto"
     decoder: str = "mean"
+    quantize: str | None = None  # e.g. "w8v16": fixed-point training (spikestack.deploy.quantize)
 
 
 @dataclass

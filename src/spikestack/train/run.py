@@ -120,6 +120,10 @@ def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
         model = DecodedModel(model, TemporalWeightingDecoder(data.T))
     elif m.decoder != "mean":
         raise ValueError(f"decoder must be mean or temporal_weighting; got {m.decoder!r}")
+    if m.quantize is not None:
+        from spikestack.deploy.quantize import quantize
+
+        model = quantize(model, m.quantize)
     if config.run.sync_bn and dist.is_available() and dist.is_initialized():
         if resolve_device(config.run.device).type != "cuda":
             raise ValueError(
