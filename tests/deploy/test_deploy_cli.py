@@ -41,3 +41,21 @@ def test_energy_prints_a_table_per_layer(run_dir, capsys) -> None:
     assert [r[1] for r in rows] == ["Linear", "Linear", "Linear"]
     assert rows[0][2] == "analog" and rows[1][2] == "spikes"
     assert out[-1].startswith("total per sample (")
+
+
+def test_map_places_the_run_on_a_chip(run_dir, tmp_path, capsys) -> None:
+    chip = tmp_path / "chip.toml"
+    chip.write_text("[chip]\nrows = 4\ncols = 4\ncore_memory_bytes = 4096\ncore_neurons = 64\n")
+    out = tmp_path / "mapped"
+    args = ["map", str(run_dir), "--chip", str(chip), "--out", str(out), "--steps", "300"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "logical cores on a 4x4 mesh (annealing)" in lines[0]
+
+    def row(key: str) -> tuple[float, float]:
+        parts = next(line for line in lines if key in line).split()
+        return float(parts[1]), float(parts[3].rstrip(")"))
+
+    (hops, naive_hops), (load, naive_load) = row("traffic_hops"), row("max_link_load")
+    assert hops + load <= naive_hops + naive_load + 1e-9  # annealing's cost: never worse
+    assert (out / "placement.json").is_file() and (out / "link_loads.png").is_file()

@@ -58,6 +58,9 @@ class LayerCount:
     mac: float = 0.0  # multiply-accumulates done on analog input, all samples
     sop: float = 0.0  # accumulates done for spike input (synaptic operations), all samples
     spiking: bool = True  # every input value seen was 0 or 1 (a batch is counted as what it got)
+    weights: int = 0  # parameters of the weight tensor
+    fan_in: int = 0  # input values per sample and step
+    neurons: int = 0  # output values per sample and step
 
     @property
     def rate(self) -> float:
@@ -71,6 +74,7 @@ class EnergyReport:
 
     layers: list[LayerCount]
     samples: int
+    steps: int = 1  # time steps per sample (a sequence input's T, or the model's own T)
     e_mac: float = E_MAC
     e_ac: float = E_AC
     totals: dict[str, float] = field(init=False)
@@ -172,18 +176,21 @@ def estimate_energy(
         c.nonzero += float((x != 0).sum().item())
         dense = _dense_macs(module, out)
         c.dense += dense
+        c.fan_in, c.neurons = x[0].numel(), out[0].numel()
         if binary:
             c.sop += _synaptic_events(module, x)
         else:
             c.mac += dense
 
     for name, module in _unwrap_names(model):
-        counts[module] = LayerCount(name=name, kind=type(module).__name__)
+        counts[module] = LayerCount(
+            name=name, kind=type(module).__name__, weights=module.weight.numel()
+        )
         hooks.append(module.register_forward_hook(record))
     if not counts:
         raise ValueError(f"{type(model).__name__} has no Conv1d, Conv2d or Linear layer to count")
     was_training = model.training
-    samples = 0
+    samples = steps = 0
     sequence = steps_per_sample is not None or getattr(model, "input_layout", None) == "sequence"
     try:
         model.eval()
@@ -198,10 +205,11 @@ def estimate_energy(
                     )
                 model(x)
                 samples += int(x.shape[1] if sequence else x.shape[0])
+                steps = int(x.shape[0]) if sequence else int(getattr(model, "T", 1))
     finally:
         for hook in hooks:
             hook.remove()
         model.train(was_training)
     if samples == 0:
         raise ValueError("data yielded no batch to count on")
-    return EnergyReport(list(counts.values()), samples, e_mac=e_mac, e_ac=e_ac)
+    return EnergyReport(list(counts.values()), samples, steps, e_mac=e_mac, e_ac=e_ac)

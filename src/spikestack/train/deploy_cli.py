@@ -1,5 +1,6 @@
-"""``spikestack export`` and ``spikestack energy``: a run folder's network to NIR, and its
-synaptic operations and energy measured on data (see :mod:`spikestack.deploy`).
+"""``spikestack export``, ``energy`` and ``map``: a run folder's network to NIR, its synaptic
+operations and energy measured on data, and its placement on a many-core chip (see
+:mod:`spikestack.deploy`).
 
 They live on train's side because they read run folders; train/cli.py registers them.
 """
@@ -66,6 +67,38 @@ def _energy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _map(args: argparse.Namespace) -> int:
+    from spikestack.deploy import estimate_energy
+    from spikestack.deploy.mapping import (
+        Chip,
+        evaluate,
+        partition,
+        place_annealing,
+        place_naive,
+        write_placement,
+    )
+
+    chip = Chip.from_toml(args.chip)
+    run = load_run(args.run_dir, overrides=_data_overrides(args))
+    report = estimate_energy(_network(run), _inputs(run, args.batches), steps_per_sample=run.data.T)
+    mapping = partition(report, chip)
+    placement = place_naive(mapping, chip)
+    naive = evaluate(mapping, placement, chip)
+    if args.placer == "annealing":
+        placement = place_annealing(mapping, chip, steps=args.steps, seed=args.seed)
+    result = evaluate(mapping, placement, chip)
+    out = args.out or Path(args.run_dir) / "mapping"
+    json_path, png = write_placement(out, mapping, placement, chip, result)
+    print(f"{len(mapping.cores)} logical cores on a {chip.rows}x{chip.cols} mesh ({args.placer})")
+    for key in ("traffic_hops", "max_link_load", "mean_link_load", "latency_s", "energy_j"):
+        line = f"  {key:15} {result[key]:.4g}"
+        if args.placer != "naive":
+            line += f"   (naive {naive[key]:.4g})"
+        print(line)
+    print(f"wrote {json_path} and {png}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     export = subparsers.add_parser("export", help="write a run's network as a NIR graph")
     export.add_argument("run_dir", type=Path)
@@ -85,3 +118,17 @@ def register(subparsers: Any) -> None:
     energy.add_argument("--e-mac", dest="e_mac", type=float, default=4.6e-12, help="J per MAC")
     energy.add_argument("--e-ac", dest="e_ac", type=float, default=0.9e-12, help="J per AC")
     energy.set_defaults(func=_energy)
+
+    mapper = subparsers.add_parser(
+        "map", help="partition and place a run's network on a many-core chip (JSON + heat map)"
+    )
+    mapper.add_argument("run_dir", type=Path)
+    mapper.add_argument("--chip", type=Path, required=True, help="TOML with a [chip] table")
+    mapper.add_argument("--placer", choices=("naive", "annealing"), default="annealing")
+    mapper.add_argument("--steps", type=int, default=4000, help="annealing steps")
+    mapper.add_argument("--seed", type=int, default=0)
+    mapper.add_argument("--out", type=Path, default=None, help="default RUN_DIR/mapping")
+    mapper.add_argument("--data", dest="name", default=None, help="data to measure rates on")
+    mapper.add_argument("--root", default=None)
+    mapper.add_argument("--batches", type=int, default=2, help="batches to measure rates on")
+    mapper.set_defaults(func=_map)
