@@ -102,12 +102,35 @@ def test_bad_specs_and_layers_are_named() -> None:
         QuantConfig.parse("int8")
     with pytest.raises(ValueError, match="v_frac_bits .* must be below v_bits"):
         QuantConfig(v_bits=8, v_frac_bits=8)
-    with pytest.raises(ValueError, match="averages spikes"):
-        quantize(nn.Sequential(TimeDistributed(nn.AvgPool2d(2))), "w8v16")
+    uneven = nn.Sequential(
+        TimeDistributed(nn.AvgPool2d(3)), Flatten(), TimeDistributed(nn.Linear(4, 2))
+    )
+    uneven = quantize(uneven, "w8v16")
+    with pytest.raises(ValueError, match="over 9 values has no exact integer form"):
+        IntegerNetwork(uneven)(torch.ones(1, 1, 1, 6, 6))  # 3x3 windows
     with pytest.raises(ValueError, match="ALIF"):
         quantize(nn.Sequential(create_neuron_alif()), "w8v16")
     with pytest.raises(ValueError, match="rounds to 0 units"):
         quantize(nn.Sequential(LIF(v_threshold=0.001)), "w8v8.2")
+
+
+def test_average_pooling_over_a_power_of_two_window_is_exact() -> None:
+    torch.manual_seed(0)
+    model = create_model(  # ends in an adaptive average pooling (identity windows at 32x32)
+        "event_csnn", channels=4, T=3, mean_output=False, neuron_kwargs={"v_threshold": 0.1}
+    )
+    qmodel = quantize(model, "w8v16").eval()
+    x = (torch.rand(3, 2, 2, 32, 32) < 0.5).float()
+    with torch.no_grad():
+        expected = qmodel(x) * 2.0**8
+    assert expected.std(1).max() > 0  # the samples differ: spikes got through
+    assert torch.equal(IntegerNetwork(qmodel)(x).double(), expected.double())
+    pooled = quantize(nn.Sequential(TimeDistributed(nn.Conv2d(1, 2, 3)), LIF(v_threshold=0.2),
+                                    TimeDistributed(nn.AvgPool2d(2)), Flatten(),
+                                    TimeDistributed(nn.Linear(2 * 3 * 3, 2))), "w8v16").eval()  # fmt: skip
+    x = torch.rand(4, 2, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(IntegerNetwork(pooled)(x).double(), pooled(x) * 2.0**8)
 
 
 def create_neuron_alif() -> nn.Module:

@@ -84,6 +84,8 @@ class IntegerNetwork:
                     Flatten,
                     nn.MaxPool1d,
                     nn.MaxPool2d,
+                    nn.AvgPool2d,
+                    nn.AdaptiveAvgPool2d,
                     nn.Identity,
                     nn.Dropout,
                 ),
@@ -106,7 +108,44 @@ class IntegerNetwork:
                 t, b = value.shape[:2]
                 pooled = inner(value.flatten(0, 1).double())  # 0/1 or integers: exact
                 value = pooled.to(torch.int64).unflatten(0, (t, b))
+            elif isinstance(inner, (nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
+                value, frac = self._sum_pool(inner, value, frac)
         return value
+
+    @staticmethod
+    def _sum_pool(pool: nn.Module, value: Tensor, frac: int) -> tuple[Tensor, int]:
+        """Average pooling as a sum over a window of 2^a values with ``a`` more fraction bits."""
+        h, w = value.shape[-2:]
+        if isinstance(pool, nn.AdaptiveAvgPool2d):
+            oh, ow = (
+                (pool.output_size, pool.output_size)
+                if isinstance(pool.output_size, int)
+                else pool.output_size
+            )
+            oh, ow = oh or h, ow or w
+            if h % oh or w % ow:
+                raise ValueError(
+                    f"adaptive average pooling {h}x{w} -> {oh}x{ow} has uneven windows"
+                )
+            area = (h // oh) * (w // ow)
+        else:
+            if (
+                pool.ceil_mode
+                or pool.padding not in (0, (0, 0))
+                or pool.divisor_override not in (None, 1)
+            ):
+                raise ValueError("integer average pooling needs no padding, ceil_mode or divisor")
+            k = pool.kernel_size if isinstance(pool.kernel_size, tuple) else (pool.kernel_size,) * 2
+            area = 1 if pool.divisor_override == 1 else k[0] * k[1]
+        bits = area.bit_length() - 1
+        if area != 1 << bits:
+            raise ValueError(
+                f"average pooling over {area} values has no exact integer form (use a window "
+                "of a power of two values, max pooling or sum pooling)"
+            )
+        t, b = value.shape[:2]
+        summed = pool(value.flatten(0, 1).double()) * area  # integers: exact
+        return summed.round().to(torch.int64).unflatten(0, (t, b)), frac + bits
 
     def _synapse(self, syn: QuantSynapse, value: Tensor, frac: int) -> Tensor:
         q, e = syn.integer_weight()
@@ -182,8 +221,10 @@ def export_integer(qmodel: nn.Module, path: str | os.PathLike[str]) -> Path:
                 v_threshold=inner.v_threshold_units, v_reset=inner.v_reset_units,
                 v_limits=list(inner.v_limits),
             )  # fmt: skip
-        elif isinstance(inner, (nn.MaxPool1d, nn.MaxPool2d)):
+        elif isinstance(inner, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool2d)):
             entry.update(kernel_size=inner.kernel_size, stride=inner.stride, padding=inner.padding)
+        elif isinstance(inner, nn.AdaptiveAvgPool2d):
+            entry.update(output_size=inner.output_size)
         manifest["layers"].append(entry)
     arrays["manifest"] = np.array(json.dumps(manifest))
 

@@ -323,12 +323,5 @@ def _fold_and_replace(parent: nn.Module, config: QuantConfig, prefix: str) -> No
             raise ValueError(
                 f"{full} ({type(inner).__name__}) has no fixed-point form here (IF, LIF, PLIF do)"
             )
-        elif isinstance(inner, (nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)) and not (
-            getattr(inner, "divisor_override", None) == 1
-        ):
-            raise ValueError(
-                f"{full} ({type(inner).__name__}) averages spikes into fractions an integer "
-                "network cannot carry; use max pooling or sum pooling (divisor_override=1)"
-            )
         elif not isinstance(child, TimeDistributed):
             _fold_and_replace(child, config, f"{full}.")
