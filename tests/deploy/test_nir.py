@@ -7,9 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from spikestack.deploy import from_nir, read_nir, to_nir, write_nir
+from spikestack.deploy import NIRNetwork, from_nir, read_nir, to_nir, write_nir
 from spikestack.layers import Flatten, TimeDistributed
-from spikestack.models import create_model
+from spikestack.models import SpikingModel, create_model
+from spikestack.models._attention import SpikingSelfAttention
+from spikestack.models._blocks import conv_bn, neuron_spec
+from spikestack.models.sew_dvs import DVSBlock
 from spikestack.neurons import IF, LIF, PLIF
 
 nir = pytest.importorskip("nir")
@@ -119,7 +122,7 @@ def test_what_nir_cannot_hold_is_refused_by_name() -> None:
         to_nir(soft, torch.zeros(1, 1, 3))
     with pytest.raises(ValueError, match="must follow a conv or linear"):
         to_nir(nn.Sequential(TimeDistributed(nn.BatchNorm1d(3))), torch.zeros(1, 2, 3))
-    with pytest.raises(ValueError, match="residual networks are not handled yet"):
+    with pytest.raises(ValueError, match=r"stem\.2 \(MaxPool2d\).*no max pooling"):
         to_nir(create_model("sew_resnet18", width=4, T=1), torch.zeros(1, 3, 8, 8))
     with pytest.raises(FileNotFoundError, match="no NIR file"):
         from_nir("/nonexistent.nir")
@@ -127,3 +130,86 @@ def test_what_nir_cannot_hold_is_refused_by_name() -> None:
     graph.nodes["1"].v_threshold = np.array([1.0, 2.0])
     with pytest.raises(ValueError, match="v_threshold differs between neurons"):
         from_nir(graph)
+
+
+class Residual(SpikingModel):
+    """SEW (ADD after the neuron) and spiking (add before it) blocks of the zoo, average
+    pooling and a linear readout: what a NIR graph expresses as edges summed into a node."""
+
+    def __init__(self, block: str = "sew", connect: str = "ADD") -> None:
+        super().__init__(T=4, input_layout="sequence", mean_output=False)
+        spec = neuron_spec("lif", {"v_threshold": 0.1, "tau": 2.0}, "atan", "auto")
+        self.stem = nn.Sequential(conv_bn(2, 4), spec())
+        self.sew = DVSBlock(4, spec, block=block, connect=connect)
+        self.spiking = DVSBlock(4, spec, block="spiking", connect="ADD")
+        self.head = nn.Sequential(
+            TimeDistributed(nn.AdaptiveAvgPool2d(2)), Flatten(), TimeDistributed(nn.Linear(16, 3))
+        )
+
+    def forward_sequence(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.spiking(self.sew(self.stem(x))))
+
+
+def randomised(model: nn.Module) -> nn.Module:
+    torch.manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def test_residual_adds_round_trip_as_summed_edges(tmp_path) -> None:
+    model = randomised(Residual()).double()
+    x = (torch.rand(4, 3, 2, 8, 8) < 0.5).double()
+    graph = to_nir(model, x)
+    into: dict[str, list[str]] = {}
+    for a, b in graph.edges:
+        into.setdefault(b, []).append(a)
+    # SEW: the block's output (its neuron + its input) feeds both the next conv and the add
+    assert sorted(into["spiking.conv1.0.module.0"]) == ["sew.sn2", "stem.1"]
+    assert sorted(into["spiking.sn2"]) == ["sew.sn2", "spiking.conv2.module.0", "stem.1"]
+    assert isinstance(graph.nodes["head.0"], nir.AvgPool2d)  # adaptive 8x8 -> 2x2
+    assert not any("BatchNorm" in type(n).__name__ for n in graph.nodes.values())
+    write_nir(tmp_path / "res.nir", graph)
+    back = from_nir(tmp_path / "res.nir").double()
+    assert isinstance(back, NIRNetwork)
+    before, after = run(model, x), run(back, x)
+    assert len(before) == len(after) == 6 and all(0 < b.mean() < 1 for b in before[1:])
+    torch.testing.assert_close(after[0], before[0], rtol=1e-9, atol=1e-9)
+    for b, a in zip(before[1:], after[1:], strict=True):
+        assert torch.equal(b, a)
+
+
+def test_products_of_spikes_and_attention_are_refused_by_name() -> None:
+    x = torch.zeros(2, 1, 2, 8, 8)
+    with pytest.raises(ValueError, match=r"sew \(DVSBlock\): the operation 'mul' has no NIR"):
+        to_nir(Residual(connect="AND"), x)
+    spec = neuron_spec("lif", None, "atan", "auto")
+    attention = nn.Sequential(TimeDistributed(nn.Conv2d(2, 8, 1)), SpikingSelfAttention(8, 2, spec))
+    with pytest.raises(ValueError, match=r"1 \(SpikingSelfAttention\): the operation 'reshape'"):
+        to_nir(attention, torch.zeros(2, 1, 2, 4, 4))
+    with pytest.raises(ValueError, match=r"did not run on the sample input of shape \(2, 1, 3\)"):
+        to_nir(attention, torch.zeros(2, 1, 3))
+
+
+def test_graphs_with_loops_or_loose_nodes_are_refused() -> None:
+    def graph(edges: list[tuple[str, str]]) -> object:
+        lif = nir.LIF(tau=np.full(2, 2e-4), r=np.ones(2), v_leak=np.zeros(2),
+                      v_threshold=np.ones(2))  # fmt: skip
+        return nir.NIRGraph(
+            nodes={"in": nir.Input(input_type={"input": np.array([2])}), "a": lif, "b": lif,
+                   "out": nir.Output(output_type={"output": np.array([2])})},
+            edges=edges,
+        )  # fmt: skip
+
+    with pytest.raises(ValueError, match="loops back"):
+        from_nir(graph([("in", "a"), ("a", "b"), ("b", "a"), ("b", "out")]))
+    with pytest.raises(ValueError, match="2 Input nodes"):  # NIR gives a loose b its own
+        from_nir(graph([("in", "a"), ("a", "out")]))
+    merged = from_nir(graph([("in", "a"), ("in", "b"), ("a", "out"), ("b", "out")]))
+    assert isinstance(merged, NIRNetwork)
+    out = merged(torch.full((3, 1, 2), 1.5))  # each LIF charges 0.75, 1.125 (fires), 0.75
+    assert out.shape == (3, 1, 2) and out[1].eq(2).all() and out.sum() == 4

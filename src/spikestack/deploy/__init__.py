@@ -10,7 +10,7 @@ from spikestack.deploy.energy import (
     estimate_energy,
 )
 from spikestack.deploy.integer import IntegerNetwork, export_integer
-from spikestack.deploy.nir_graph import from_nir, read_nir, to_nir, write_nir
+from spikestack.deploy.nir_graph import NIRNetwork, from_nir, read_nir, to_nir, write_nir
 from spikestack.deploy.quantize import QuantConfig, QuantLIF, QuantSynapse, quantize
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "EnergyReport",
     "IntegerNetwork",
     "LayerCount",
+    "NIRNetwork",
     "QuantConfig",
     "QuantLIF",
     "QuantSynapse",

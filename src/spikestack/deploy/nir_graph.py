@@ -17,16 +17,18 @@ form and raise. Each exported neuron also carries ``metadata["tau_steps"]`` and 
 
 Layers: Linear (NIR Affine, or Linear without bias), Conv1d/Conv2d, BatchNorm folded into
 the conv or linear before it (running statistics: export an eval-mode network), average
-pooling (AvgPool2d; ``divisor_override=1`` is NIR's SumPool2d), Flatten, and Dropout /
-Identity (skipped). A network is exported as the chain of its body (``nn.Sequential``);
-max pooling, attention, residual connections and any other layer raise, naming the layer.
-The graph ends at the last layer's output, per step: decoding over time (the mean of the
-readout) stays outside it.
+pooling (AvgPool2d, ``divisor_override=1`` is NIR's SumPool2d; AdaptiveAvgPool2d with even
+windows), Flatten, and Dropout / Identity (skipped). The per-step network (a model's
+``body``, or its ``forward_sequence``) is traced with torch.fx; a residual add becomes what
+NIR means by several edges into one node: their sum. Max pooling, products (SEW's AND/IAND,
+attention), reshapes and any other layer raise, naming the module. The graph ends at the
+last layer's output, per step: decoding over time (the mean of the readout) stays outside.
 """
 
 from __future__ import annotations
 
 import importlib
+import operator
 import os
 from pathlib import Path
 from typing import Any
@@ -36,9 +38,10 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.atomic import atomic_write
-from spikestack.deploy._chain import fold_batchnorm, layer_chain
+from spikestack.deploy._chain import fold_batchnorm
 from spikestack.layers import Flatten, TimeDistributed
 from spikestack.neurons import IF, LIF, PLIF
+from spikestack.neurons.base import Neuron
 from spikestack.validation import check_positive
 
 DEFAULT_DT = 1e-4
@@ -49,29 +52,6 @@ def _nir() -> Any:
         return importlib.import_module("nir")
     except ImportError as err:  # pragma: no cover - nir is a plain dependency
         raise ImportError("NIR export needs the nir package: pip install nir") from err
-
-
-def _step_shapes(model: nn.Module, chain: list[tuple[str, nn.Module]], x: Tensor) -> list[tuple]:
-    """The shape of one sample at one step entering each layer of the chain."""
-    shapes: dict[int, tuple[int, ...]] = {}
-
-    def hook(i: int) -> Any:
-        def record(module: nn.Module, args: tuple[Tensor, ...]) -> None:
-            shapes.setdefault(i, tuple(args[0].shape[2:]))
-
-        return record
-
-    hooks = [module.register_forward_pre_hook(hook(i)) for i, (_, module) in enumerate(chain)]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    missing = [chain[i][0] for i in range(len(chain)) if i not in shapes]
-    if missing:
-        raise ValueError(f"the sample input did not reach {missing}: is the body a plain chain?")
-    return [shapes[i] for i in range(len(chain))]
 
 
 def _array(value: float, shape: tuple[int, ...]) -> np.ndarray:
@@ -98,70 +78,237 @@ def _neuron_node(nir: Any, name: str, module: nn.Module, shape: tuple, dt: float
     )  # fmt: skip
 
 
+class _Tracer(torch.fx.Tracer):
+    """Traces to spikestack's per-step layers and neurons, recording each op's module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.modules_entered: list[tuple[str, str]] = []
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return isinstance(m, (Neuron, TimeDistributed, Flatten)) or super().is_leaf_module(
+            m, qualname
+        )
+
+    def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
+        self.modules_entered.append((self.path_of_module(m), type(m).__name__))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        finally:
+            self.modules_entered.pop()
+
+    def create_node(self, *args: Any, **kwargs: Any) -> torch.fx.Node:
+        node = super().create_node(*args, **kwargs)
+        node.meta["scope"] = self.modules_entered[-1] if self.modules_entered else ("", "the model")
+        return node
+
+
+class _Sequence(nn.Module):
+    """A SpikingModel's per-step network over ``[T, B, ...]`` (its ``forward_sequence``)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model.forward_sequence(x)
+
+
+def _traced(
+    model: nn.Module, sample_input: Tensor
+) -> tuple[torch.fx.GraphModule, str, str, Tensor]:
+    """The traced per-step network (every value's shape recorded by ShapeProp), the prefix
+    its module names lose and the one they gain to be the model's, and the ``[T, B, ...]``
+    input it takes."""
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    x = sample_input
+    if isinstance(getattr(model, "body", None), nn.Sequential):
+        root, prefix = model.body, "body."
+        x = model.as_sequence(x) if hasattr(model, "as_sequence") else x
+    elif hasattr(model, "forward_sequence") and hasattr(model, "as_sequence"):
+        root, prefix, x = _Sequence(model), "", model.as_sequence(x)
+    else:
+        root, prefix = model, ""
+    try:
+        graph = _Tracer().trace(root)
+    except Exception as err:  # fx raises many types; none of them is the user's fault
+        raise ValueError(
+            f"{type(model).__name__} cannot be traced for NIR export ({err}); export a network "
+            "of layers, neurons and residual adds without shape-dependent Python"
+        ) from err
+    gm = torch.fx.GraphModule(root, graph)
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(x)
+    except RuntimeError as err:
+        raise ValueError(
+            f"{type(model).__name__} did not run on the sample input of shape "
+            f"{tuple(sample_input.shape)}: {str(err).splitlines()[0]}"
+        ) from err
+    return gm, ("model." if isinstance(root, _Sequence) else ""), prefix, x
+
+
+def _unsupported(node: torch.fx.Node, what: str) -> ValueError:
+    path, kind = node.meta.get("scope", ("", "the model"))
+    where = f"{path} ({kind})" if path else kind
+    return ValueError(
+        f"{where}: {what} has no NIR form (NIR graphs hold layers, neurons and sums of their "
+        "outputs: residual ADD; attention, products of spikes and reshapes are not exported)"
+    )
+
+
 def to_nir(model: nn.Module, sample_input: Tensor, *, dt: float = DEFAULT_DT) -> Any:
-    """The ``nir.NIRGraph`` of ``model`` (an ``nn.Sequential`` over ``[T, B, ...]`` or a
-    model whose ``body`` is one); ``sample_input`` is what the model takes (it runs once to
-    find each layer's shape). See the module docstring for the conventions."""
+    """The ``nir.NIRGraph`` of ``model``'s per-step network: an ``nn.Sequential`` over
+    ``[T, B, ...]``, a model whose ``body`` is one, or a SpikingModel whose
+    ``forward_sequence`` is layers, neurons and residual adds; ``sample_input`` is what the
+    model takes (it runs once to find each layer's shape). Each node is named by its
+    module's qualified name; see the module docstring for the conventions."""
     nir = _nir()
     check_positive("dt", dt)
-    chain = layer_chain(model, what="to_nir exports")
     was_training = model.training
     model.eval()
     try:
-        shapes = _step_shapes(model, chain, sample_input)
+        gm, strip, prefix, x = _traced(model, sample_input)
     finally:
         model.train(was_training)
-    nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(shapes[0])})}
-    order = ["input"]
-    pending: tuple[str, nn.Module, tuple] | None = None  # conv/linear waiting for a BatchNorm
+    return _Exporter(nir, gm, strip, prefix, dt).graph(tuple(x.shape[2:]))
 
-    def flush() -> None:
-        nonlocal pending
-        if pending is not None:
-            nodes[pending[0]] = _synapse_node(nir, pending[1], pending[2], None)
-            order.append(pending[0])
-            pending = None
 
-    for (name, module), shape in zip(chain, shapes, strict=True):
+class _Exporter:
+    """Walks a traced network; a value is the list of NIR nodes whose outputs sum to it."""
+
+    def __init__(self, nir: Any, gm: Any, strip: str, prefix: str, dt: float) -> None:
+        self.nir, self.gm, self.strip, self.prefix, self.dt = nir, gm, strip, prefix, dt
+        self.nodes: dict[str, Any] = {}
+        self.edges: list[tuple[str, str]] = []
+        # conv/linear layers waiting to see whether a BatchNorm folds into them
+        self.pending: dict[str, tuple[nn.Module, tuple, list[str]]] = {}
+
+    def name(self, target: str) -> str:
+        return self.prefix + target.removeprefix(self.strip)
+
+    def graph(self, input_shape: tuple[int, ...]) -> Any:
+        nir = self.nir
+        self.nodes["input"] = nir.Input(input_type={"input": np.array(input_shape)})
+        values: dict[torch.fx.Node, list[str]] = {}
+        uses = {node: len(node.users) for node in self.gm.graph.nodes}
+        result: list[str] | None = None
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                if values:
+                    raise _unsupported(node, "a second input")
+                values[node] = ["input"]
+            elif node.op == "call_module":
+                source = node.args[0] if node.args else None
+                if len(node.args) != 1 or node.kwargs or not isinstance(source, torch.fx.Node):
+                    raise _unsupported(node, f"calling {node.target} with several arguments")
+                shape = tuple(source.meta["tensor_meta"].shape[2:])
+                values[node] = self.module(
+                    self.name(node.target), self.gm.get_submodule(node.target), values[source],
+                    shape, single_use=uses[node] == 1,
+                )  # fmt: skip
+            elif node.op == "call_function" and node.target in (operator.add, torch.add):
+                a, b = node.args[:2] if len(node.args) >= 2 else (None, None)
+                if not (isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)) or (
+                    node.kwargs
+                ):
+                    raise _unsupported(node, "adding a constant")
+                values[node] = values[a] + values[b]
+                if len(set(values[node])) != len(values[node]):
+                    raise _unsupported(node, "adding a value to itself")
+            elif node.op == "call_method" and node.target == "flatten" and self._flat(node):
+                source = node.args[0]
+                shape = tuple(source.meta["tensor_meta"].shape[2:])
+                values[node] = self.module(
+                    f"flatten_{len(self.nodes)}", Flatten(), values[source], shape, True
+                )
+            elif node.op == "call_function" and "tensor_meta" not in node.meta:
+                continue  # sizes and other Python values: they matter only where used
+            elif node.op == "output":
+                result = values[node.args[0]] if isinstance(node.args[0], torch.fx.Node) else None
+                if result is None:
+                    raise _unsupported(node, "an output that is not one tensor")
+                shape = tuple(node.args[0].meta["tensor_meta"].shape[2:])
+            else:
+                what = node.target if isinstance(node.target, str) else node.target.__name__
+                raise _unsupported(node, f"the operation {what!r}")
+        assert result is not None
+        self.materialise(result)
+        self.nodes["output"] = nir.Output(output_type={"output": np.array(shape)})
+        self.edges += [(a, "output") for a in result]
+        return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata={"dt": float(self.dt)})
+
+    @staticmethod
+    def _flat(node: torch.fx.Node) -> bool:
+        start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+        end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
+        return start == 2 and end == -1
+
+    def materialise(self, value: list[str]) -> None:
+        """Write the conv/linear nodes of ``value`` still waiting for a BatchNorm."""
+        for name in value:
+            if name in self.pending:
+                layer, shape, inputs = self.pending.pop(name)
+                self.add(name, _synapse_node(self.nir, layer, shape, None), inputs)
+
+    def add(self, name: str, node: Any, inputs: list[str]) -> list[str]:
+        self.nodes[name] = node
+        self.edges += [(a, name) for a in inputs]
+        return [name]
+
+    def module(
+        self, name: str, module: nn.Module, value: list[str], shape: tuple, single_use: bool
+    ) -> list[str]:
+        """The value after ``module`` (a layer, a TimeDistributed one or a neuron)."""
         inner = module.module if isinstance(module, TimeDistributed) else module
+        if isinstance(inner, nn.Sequential):  # conv_bn and the like: one step's chain
+            dtype = next(inner.parameters(), torch.zeros(())).dtype
+            x = torch.zeros((1, *shape), dtype=dtype)
+            layers = list(inner.named_children())
+            for i, (child, layer) in enumerate(layers):
+                last = i == len(layers) - 1
+                value = self.layer(f"{name}.module.{child}", layer, value, tuple(x.shape[1:]),
+                                   single_use or not last)  # fmt: skip
+                with torch.no_grad():
+                    x = layer.eval()(x) if not isinstance(layer, Neuron) else x
+            return value
+        return self.layer(name, inner, value, shape, single_use)
+
+    def layer(
+        self, name: str, inner: nn.Module, value: list[str], shape: tuple, single_use: bool
+    ) -> list[str]:
+        nir = self.nir
         if isinstance(inner, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            if pending is None:
+            if len(value) != 1 or value[0] not in self.pending:
                 raise ValueError(
                     f"{name} (BatchNorm) must follow a conv or linear layer to fold into it"
                 )
-            nodes[pending[0]] = _synapse_node(nir, pending[1], pending[2], inner)
-            order.append(pending[0])
-            pending = None
-            continue
-        flush()
+            synapse, syn_shape, inputs = self.pending.pop(value[0])
+            return self.add(value[0], _synapse_node(nir, synapse, syn_shape, inner), inputs)
+        if isinstance(inner, (nn.Dropout, nn.Identity)):
+            return value
+        self.materialise(value)
         if isinstance(inner, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-            pending = (name, inner, shape)
-        elif isinstance(inner, (IF, LIF, PLIF)):
-            nodes[name] = _neuron_node(nir, name, inner, shape, dt)
-            order.append(name)
-        elif isinstance(inner, Flatten):
-            nodes[name] = nir.Flatten(
-                input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1
-            )
-            order.append(name)
-        elif isinstance(inner, nn.AvgPool2d):
-            nodes[name] = _pool_node(nir, name, inner)
-            order.append(name)
-        elif isinstance(inner, (nn.Dropout, nn.Identity)):
-            continue
-        else:
-            hint = (
-                "NIR has no max pooling; use average pooling"
-                if isinstance(inner, nn.MaxPool2d | nn.MaxPool1d)
-                else "it has no NIR equivalent here"
-            )
-            raise ValueError(f"{name} ({type(inner).__name__}) cannot be exported to NIR: {hint}")
-    flush()
-    last = nodes[order[-1]].output_type["output"]
-    nodes["output"] = nir.Output(output_type={"output": np.array(last)})
-    order.append("output")
-    edges = list(zip(order[:-1], order[1:], strict=False))
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": float(dt)})
+            if single_use:
+                self.pending[name] = (inner, shape, value)
+                return [name]
+            return self.add(name, _synapse_node(nir, inner, shape, None), value)
+        if isinstance(inner, (IF, LIF, PLIF)):
+            return self.add(name, _neuron_node(nir, name, inner, shape, self.dt), value)
+        if isinstance(inner, (Flatten, nn.Flatten)):
+            if isinstance(inner, nn.Flatten) and (inner.start_dim, inner.end_dim) != (1, -1):
+                raise ValueError(f"{name}: only flattening whole steps is exported")
+            node = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
+            return self.add(name, node, value)
+        if isinstance(inner, (nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
+            return self.add(name, _pool_node(nir, name, inner, shape), value)
+        hint = (
+            "NIR has no max pooling; use average pooling"
+            if isinstance(inner, nn.MaxPool2d | nn.MaxPool1d)
+            else "it has no NIR equivalent here"
+        )
+        raise ValueError(f"{name} ({type(inner).__name__}) cannot be exported to NIR: {hint}")
 
 
 def _synapse_node(nir: Any, layer: nn.Module, shape: tuple, bn: nn.Module | None) -> Any:
@@ -185,8 +332,19 @@ def _synapse_node(nir: Any, layer: nn.Module, shape: tuple, bn: nn.Module | None
     )  # fmt: skip
 
 
-def _pool_node(nir: Any, name: str, pool: nn.AvgPool2d) -> Any:
+def _pool_node(nir: Any, name: str, pool: nn.Module, shape: tuple) -> Any:
     pair = lambda v: np.array(v if isinstance(v, tuple) else (v, v))  # noqa: E731
+    if isinstance(pool, nn.AdaptiveAvgPool2d):
+        h, w = shape[-2:]
+        size = pool.output_size if isinstance(pool.output_size, tuple) else (pool.output_size,) * 2
+        oh, ow = size[0] or h, size[1] or w
+        if h % oh or w % ow:
+            raise ValueError(
+                f"{name}: adaptive average pooling {h}x{w} -> {oh}x{ow} has uneven windows "
+                "(no NIR form)"
+            )
+        kernel = (h // oh, w // ow)
+        return nir.AvgPool2d(kernel_size=pair(kernel), stride=pair(kernel), padding=pair(0))
     if pool.ceil_mode or (not pool.count_include_pad and pool.padding not in (0, (0, 0))):
         raise ValueError(
             f"{name}: AvgPool2d with ceil_mode or count_include_pad=False has no NIR form"
@@ -305,41 +463,95 @@ def _layer_module(name: str, node: Any) -> nn.Module:
     raise ValueError(f"NIR node {name!r} ({type(node).__name__}) has no spikestack layer here")
 
 
-def from_nir(graph_or_path: Any, *, dt: float | None = None) -> nn.Sequential:
-    """An ``nn.Sequential`` over ``[T, B, ...]`` from a NIR graph (or a path to one) whose
-    nodes form one chain from input to output. ``dt`` defaults to the graph's
+class NIRNetwork(nn.Module):
+    """A NIR graph with branches, run over ``[T, B, ...]``: each node's input is the sum of
+    the outputs of the nodes with an edge into it (NIR's rule), nodes in graph order."""
+
+    def __init__(self, modules: dict[str, nn.Module], inputs: dict[str, list[str]]) -> None:
+        super().__init__()
+        self.names = list(modules)
+        self.inputs = inputs  # node name -> the names whose outputs it sums ("input" = x)
+        self.layers = nn.ModuleDict({_key(k): m for k, m in modules.items()})
+
+    def forward(self, x: Tensor) -> Tensor:
+        values: dict[str, Tensor] = {"input": x}
+        for name in [*self.names, "output"]:
+            sources = [values[a] for a in self.inputs[name]]
+            total = sources[0]
+            for other in sources[1:]:
+                total = total + other
+            values[name] = total if name == "output" else self.layers[_key(name)](total)
+        return values["output"]
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")  # ModuleDict keys hold no dots
+
+
+def _order(graph: Any, start: str, end: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The nodes between ``start`` and ``end`` in an order where every input comes first
+    (Kahn's algorithm), and each node's inputs; a loop (recurrence) raises."""
+    inputs: dict[str, list[str]] = {k: [] for k in graph.nodes}
+    for a, b in graph.edges:
+        for node in (a, b):
+            if node not in graph.nodes:
+                raise ValueError(f"the NIR graph has an edge to or from a missing node {node!r}")
+        inputs[b].append(a)
+    waiting = {k: len(v) for k, v in inputs.items()}
+    ready, order = [start], []
+    following: dict[str, list[str]] = {}
+    for a, b in graph.edges:
+        following.setdefault(a, []).append(b)
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        for b in following.get(name, []):
+            waiting[b] -= 1
+            if waiting[b] == 0:
+                ready.append(b)
+    stuck = [k for k in graph.nodes if k not in order]
+    if any(waiting[k] for k in stuck):
+        raise ValueError(
+            f"the NIR graph loops back (recurrence is not imported) or has inputs from outside "
+            f"its Input: {sorted(stuck)}"
+        )
+    if stuck:
+        raise ValueError(f"NIR nodes {sorted(stuck)} are not reached from the Input")
+    if end not in order or order[-1] != end or not inputs[end]:
+        raise ValueError(f"the NIR graph's Output {end!r} is not reached from its Input")
+    return order[1:-1], inputs
+
+
+def from_nir(graph_or_path: Any, *, dt: float | None = None) -> nn.Module:
+    """The network of a NIR graph (or a path to one) over ``[T, B, ...]``: an
+    ``nn.Sequential`` when the nodes form one chain, else a :class:`NIRNetwork` (residual
+    adds as nodes with several inputs). ``dt`` defaults to the graph's
     ``metadata["dt"]``, else 1e-4 s; see the module docstring for the mapping."""
     nir = _nir()
     graph = graph_or_path if isinstance(graph_or_path, nir.NIRGraph) else read_nir(graph_or_path)
     if dt is None:
         dt = float((graph.metadata or {}).get("dt", DEFAULT_DT))
     check_positive("dt", dt)
-    following: dict[str, list[str]] = {}
-    for a, b in graph.edges:
-        following.setdefault(a, []).append(b)
-    starts = [k for k, v in graph.nodes.items() if isinstance(v, nir.Input)]
-    if len(starts) != 1:
-        raise ValueError(f"the NIR graph has {len(starts)} Input nodes; from_nir reads one chain")
-    layers: list[nn.Module] = []
-    node_name, seen = starts[0], set()
-    while True:
-        nxt = following.get(node_name, [])
-        if len(nxt) != 1:
-            raise ValueError(
-                f"NIR node {node_name!r} leads to {len(nxt)} nodes {nxt}; from_nir reads a chain "
-                "(branches and residual adds are not imported yet)"
-            )
-        node_name = nxt[0]
-        if node_name in seen:
-            raise ValueError(
-                f"the NIR graph loops back to {node_name!r} (recurrence is not imported)"
-            )
-        seen.add(node_name)
-        node = graph.nodes[node_name]
-        if isinstance(node, nir.Output):
-            break
+    ends = {
+        kind: [k for k, v in graph.nodes.items() if isinstance(v, cls)]
+        for kind, cls in (("Input", nir.Input), ("Output", nir.Output))
+    }
+    for kind, found in ends.items():
+        if len(found) != 1:
+            raise ValueError(f"the NIR graph has {len(found)} {kind} nodes; from_nir reads one")
+    order, inputs = _order(graph, ends["Input"][0], ends["Output"][0])
+    modules: dict[str, nn.Module] = {}
+    for name in order:
+        node = graph.nodes[name]
+        if name in ("input", "output"):
+            raise ValueError(f"NIR node {name!r} is a {type(node).__name__}; rename it")
         if isinstance(node, (nir.IF, nir.LIF)):
-            layers.append(_neuron_module(node_name, node, dt))
+            modules[name] = _neuron_module(name, node, dt)
         else:
-            layers.append(_layer_module(node_name, node))
-    return nn.Sequential(*layers)
+            modules[name] = _layer_module(name, node)
+    chain = [ends["Input"][0], *order, ends["Output"][0]]
+    if all(inputs[b] == [a] for a, b in zip(chain[:-1], chain[1:], strict=False)):
+        return nn.Sequential(*modules.values())
+    inputs = {k: ["input" if a == ends["Input"][0] else a for a in v] for k, v in inputs.items()}
+    inputs["output"] = inputs.pop(ends["Output"][0])
+    return NIRNetwork(modules, {k: inputs[k] for k in [*order, "output"]})
