@@ -64,10 +64,56 @@ def test_a_zoo_model_on_direct_encoded_input() -> None:
 
 
 def test_bad_inputs_are_named() -> None:
-    with pytest.raises(ValueError, match="no Conv1d, Conv2d or Linear"):
+    with pytest.raises(ValueError, match="no Conv1d, Conv2d or Linear layer and ran no matrix"):
         estimate_energy(nn.ReLU(), [torch.zeros(1)])
     model = nn.Sequential(nn.Linear(2, 2))
     with pytest.raises(ValueError, match="no batch"):
         estimate_energy(model, [])
     with pytest.raises(TypeError, match="data must yield tensors"):
         estimate_energy(model, [("x", 1)])
+
+
+class Products(nn.Module):
+    """Matrix products of activations: spikes x spikes twice, then analog ones."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x[..., :3, :2], x[..., :2, :4]  # spikes [T, B, 3, 2] and [T, B, 2, 4]
+        ab = a @ b  # integer counts: analog for what follows
+        w = torch.full((4, 2), 0.5)
+        return (ab @ w).sum() + torch.matmul(0.3 * w.T, ab.transpose(-1, -2)).sum() + (a @ b).sum()
+
+
+def test_products_of_activations_are_counted_by_operand_type() -> None:
+    x = torch.tensor([[1.0, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 0]])  # 3 x 4 spikes
+    report = estimate_energy(Products(), [x[None, None]], steps_per_sample=1)
+    assert report.layers == []
+    rows = {p.name: p for p in report.products}
+    assert sorted(rows) == ["analog×analog", "spikes×spikes"]  # the model itself: no module name
+    a, b = x[:3, :2], x[:2, :4]
+    hand = sum(int(a[i, k] * b[k, j]) for i in range(3) for k in range(2) for j in range(4))
+    assert hand == 10 and rows["spikes×spikes"].sop == 2 * hand
+    assert rows["spikes×spikes"].mac == 0 and rows["spikes×spikes"].dense == 2 * 3 * 2 * 4
+    assert rows["analog×analog"].mac == 3 * 4 * 2 + 2 * 4 * 3
+    assert rows["analog×analog"].sop == 0
+    assert report.totals["sop"] == 20 and report.totals["mac"] == 48
+    assert "A @ B" in report.table() and "spikes×spikes" in report.table()
+    spikes_times_weights = nn.Sequential(TimeDistributed(nn.Linear(4, 4)), Products())
+    with torch.no_grad():
+        spikes_times_weights[0].module.weight.copy_(torch.eye(4))
+        spikes_times_weights[0].module.bias.zero_()
+    report = estimate_energy(spikes_times_weights, [x[None, None]], steps_per_sample=1)
+    assert {p.name for p in report.products} == {"1 spikes×spikes", "1 analog×analog"}
+
+
+def test_spiking_self_attention_products_are_accumulates() -> None:
+    torch.manual_seed(0)
+    model = create_model(
+        "spikformer_2_256", embed_dim=32, num_heads=2, depth=1, img_size=32, T=2, num_classes=4,
+        neuron_kwargs={"v_threshold": 0.2},
+    )  # fmt: skip
+    x = (torch.rand(2, 2, 2, 32, 32) < 0.3).float()
+    report = estimate_energy(model, [x])
+    rows = {p.name: p for p in report.products}
+    # K^T V of spikes, then Q times those (integer) sums: accumulates only, no MAC
+    assert set(rows) == {"blocks.0.attn spikes×spikes", "blocks.0.attn spikes×analog"}
+    assert all(p.mac == 0 and 0 < p.sop <= p.dense for p in rows.values())

@@ -13,8 +13,14 @@ synapse: its synaptic operations (SOP). The literature writes SOP = rate × T ×
 :func:`estimate_energy` counts the exact number instead (for a convolution, border spikes
 reach fewer outputs), by running the layer's own operation on the spike indicator with
 unit weights. Layers other than these (BatchNorm folded at inference, pooling, neurons)
-are not counted, as in the papers; products of two activations (spiking self-attention's
-Q·K^T) are not layers and are not counted either.
+are not counted, as in the papers.
+
+Products of two activations (attention's Q·K^T·V: any ``@``, ``matmul`` or ``bmm`` run
+inside the model) are counted by their operand types, for each matrix product A @ B ([..., n, m] @ [..., m, p]) run
+inside the model: spikes × spikes does one accumulate per pair of non-zero terms that
+meet (Σ_k colsum(A)_k · rowsum(B)_k); spikes × analog one accumulate per spike and column
+of the other operand; analog × analog its dense n·m·p MACs. Element-wise masks (QKFormer's
+token mask) and scalings are not counted.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class LayerCount:
     mac: float = 0.0  # multiply-accumulates done on analog input, all samples
     sop: float = 0.0  # accumulates done for spike input (synaptic operations), all samples
     spiking: bool = True  # every input value seen was 0 or 1 (a batch is counted as what it got)
+    operands: str = ""  # for a product of activations: "spikes×spikes", "spikes×analog" ...
     weights: int = 0  # parameters of the weight tensor
     fan_in: int = 0  # input values per sample and step
     neurons: int = 0  # output values per sample and step
@@ -77,13 +84,15 @@ class EnergyReport:
     steps: int = 1  # time steps per sample (a sequence input's T, or the model's own T)
     e_mac: float = E_MAC
     e_ac: float = E_AC
+    products: list[LayerCount] = field(default_factory=list)  # matmuls of activations
     totals: dict[str, float] = field(init=False)
 
     def __post_init__(self) -> None:
         n = max(self.samples, 1)
-        mac = sum(layer.mac for layer in self.layers) / n
-        sop = sum(layer.sop for layer in self.layers) / n
-        dense = sum(layer.dense for layer in self.layers) / n
+        rows = [*self.layers, *self.products]
+        mac = sum(layer.mac for layer in rows) / n
+        sop = sum(layer.sop for layer in rows) / n
+        dense = sum(layer.dense for layer in rows) / n
         self.totals = {
             "mac": mac,
             "sop": sop,
@@ -104,6 +113,13 @@ class EnergyReport:
             rows.append(
                 f"{layer.name[:28]:28} {layer.kind[:7]:7} {'spikes' if layer.spiking else 'analog':6} "
                 f"{layer.rate:6.3f} {mac:11.4g} {sop:11.4g} {e * 1e6:9.4f}"
+            )
+        for product in self.products:
+            mac, sop = product.mac / n, product.sop / n
+            e = energy_from_counts(mac=mac, ac=sop, e_mac=self.e_mac, e_ac=self.e_ac)
+            rows.append(
+                f"{product.name[:28]:28} {'A @ B':7} {product.operands:13} "
+                f"{mac:11.4g} {sop:11.4g} {e * 1e6:9.4f}"
             )
         t = self.totals
         rows.append(
@@ -138,6 +154,77 @@ def _synaptic_events(module: nn.Module, x: Tensor) -> int:
     return int(out.sum().item())
 
 
+def _binary(x: Tensor) -> bool:
+    return bool(((x == 0) | (x == 1)).all().item())
+
+
+def _count_product(counts: dict[str, LayerCount], where: str, a: Tensor, b: Tensor) -> None:
+    """Add one ``a @ b`` (both at least 2-D, leading dims broadcast) to the row of module
+    ``where`` for its operand types."""
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    (n, m), p = a.shape[-2:], b.shape[-1]
+    dense = math.prod(batch) * n * m * p
+    spikes_a, spikes_b = _binary(a), _binary(b)
+    operands = "×".join("spikes" if s else "analog" for s in (spikes_a, spikes_b))
+    name = f"{where} {operands}".strip()
+    c = counts.setdefault(name, LayerCount(name=name, kind="matmul", operands=operands))
+    c.spiking = spikes_a and spikes_b
+    nz_a = (a != 0).to(torch.float64).expand(*batch, n, m)
+    nz_b = (b != 0).to(torch.float64).expand(*batch, m, p)
+    c.dense += dense
+    c.inputs += nz_a.numel() + nz_b.numel()
+    c.nonzero += float(nz_a.sum() + nz_b.sum())
+    if spikes_a and spikes_b:
+        c.sop += float((nz_a.sum(-2) * nz_b.sum(-1)).sum())
+    elif spikes_a:
+        c.sop += float(nz_a.sum()) * p
+    elif spikes_b:
+        c.sop += float(nz_b.sum()) * n
+    else:
+        c.mac += dense
+
+
+_MATMULS = {torch.matmul, torch.bmm, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.Tensor.bmm}
+
+
+class _ProductCounter(torch.overrides.TorchFunctionMode):
+    """Counts the matrix products of activations run inside the model, per calling module."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.counts: dict[str, LayerCount] = {}
+        self.inside: list[str] = []
+        self.hooks = []
+        for name, module in model.named_modules():
+            if not isinstance(module, _SYNAPTIC):
+                self.hooks.append(module.register_forward_pre_hook(self._enter(name)))
+                self.hooks.append(module.register_forward_hook(self._leave))
+
+    def _enter(self, name: str) -> Any:
+        def enter(module: nn.Module, args: Any) -> None:
+            self.inside.append(name)
+
+        return enter
+
+    def _leave(self, module: nn.Module, args: Any, out: Any) -> None:
+        self.inside.pop()
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if (
+            func in _MATMULS
+            and len(args) == 2
+            and all(torch.is_tensor(t) and t.dim() >= 2 for t in args)
+        ):
+            where = self.inside[-1] if self.inside else ""
+            _count_product(self.counts, where, args[0].detach(), args[1].detach())
+        return func(*args, **kwargs)
+
+    def remove(self) -> None:
+        for hook in self.hooks:
+            hook.remove()
+
+
 def _unwrap_names(model: nn.Module) -> Iterable[tuple[str, nn.Module]]:
     for name, module in model.named_modules():
         if isinstance(module, _SYNAPTIC):
@@ -170,7 +257,7 @@ def estimate_energy(
     def record(module: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> None:
         x = args[0]
         c = counts[module]
-        binary = bool(((x == 0) | (x == 1)).all().item())
+        binary = _binary(x)
         c.spiking = c.spiking and binary
         c.inputs += x.numel()
         c.nonzero += float((x != 0).sum().item())
@@ -187,14 +274,13 @@ def estimate_energy(
             name=name, kind=type(module).__name__, weights=module.weight.numel()
         )
         hooks.append(module.register_forward_hook(record))
-    if not counts:
-        raise ValueError(f"{type(model).__name__} has no Conv1d, Conv2d or Linear layer to count")
     was_training = model.training
     samples = steps = 0
     sequence = steps_per_sample is not None or getattr(model, "input_layout", None) == "sequence"
+    products = _ProductCounter(model)
     try:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), products:
             for i, batch in enumerate(data):
                 if max_batches is not None and i >= max_batches:
                     break
@@ -209,7 +295,16 @@ def estimate_energy(
     finally:
         for hook in hooks:
             hook.remove()
+        products.remove()
         model.train(was_training)
     if samples == 0:
         raise ValueError("data yielded no batch to count on")
-    return EnergyReport(list(counts.values()), samples, steps, e_mac=e_mac, e_ac=e_ac)
+    if not counts and not products.counts:
+        raise ValueError(
+            f"{type(model).__name__} has no Conv1d, Conv2d or Linear layer and ran no matrix "
+            "product to count"
+        )
+    return EnergyReport(
+        list(counts.values()), samples, steps, e_mac=e_mac, e_ac=e_ac,
+        products=list(products.counts.values()),
+    )  # fmt: skip
