@@ -158,3 +158,30 @@ def test_spikestack_train_quantize_then_eval_and_the_integer_twin(tmp_path, caps
     assert torch.equal(IntegerNetwork(model)(inputs).double(), expected)
     with pytest.raises(ValueError, match="must look like w8v16"):
         main(["train", "--quantize", "8bit", "--out", str(tmp_path / "bad")])
+
+
+def test_a_quantized_network_round_trips_through_nir_with_its_integers(tmp_path) -> None:
+    from spikestack.deploy import from_nir, read_nir, to_nir, write_nir
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        TimeDistributed(nn.Conv2d(2, 4, 3, padding=1, bias=False)), TimeDistributed(nn.BatchNorm2d(4)),
+        LIF(tau=2.0, v_threshold=0.5), TimeDistributed(nn.AvgPool2d(2)),
+        TimeDistributed(nn.Conv2d(4, 4, 3, padding=1)), PLIF(init_tau=3.0, v_threshold=0.4),
+        Flatten(), TimeDistributed(nn.Linear(4 * 4 * 4, 6)), IF(v_threshold=0.3),
+        TimeDistributed(nn.Linear(6, 3)),
+    ).eval()  # fmt: skip
+    qmodel = quantize(model, "w4v16.8").eval()
+    x = 2 * torch.rand(5, 3, 2, 8, 8)
+    write_nir(tmp_path / "q.nir", to_nir(qmodel, x))
+    graph = read_nir(tmp_path / "q.nir")
+    assert graph.metadata["quantization"]["weight_bits"] == 4
+    conv = graph.nodes["0"]
+    q = conv.weight * 2.0 ** conv.metadata["weight_exponent"].reshape(-1, 1, 1, 1)
+    assert np.array_equal(q, np.round(q)) and np.abs(q).max() <= 7  # 4-bit integers, exact
+    lif = graph.nodes["2"]
+    assert lif.metadata["v_threshold_units"] == 128 and lif.metadata["leak_multiplier"] == 2**15
+    back = from_nir(graph)
+    assert any(isinstance(m, QuantLIF) for m in back.modules())
+    expected = IntegerNetwork(qmodel)(x)
+    assert expected.abs().sum() > 0 and torch.equal(IntegerNetwork(back)(x), expected)

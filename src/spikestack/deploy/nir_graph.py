@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from spikestack.atomic import atomic_write
 from spikestack.deploy._chain import fold_batchnorm
+from spikestack.deploy.quantize import QuantConfig, QuantLIF, QuantSynapse, quantize
 from spikestack.layers import Flatten, TimeDistributed
 from spikestack.neurons import IF, LIF, PLIF
 from spikestack.neurons.base import Neuron
@@ -59,16 +60,30 @@ def _array(value: float, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _neuron_node(nir: Any, name: str, module: nn.Module, shape: tuple, dt: float) -> Any:
-    if module.v_reset is None:
+    soft = module.v_reset_units is None if isinstance(module, QuantLIF) else module.v_reset is None
+    if soft:
         raise ValueError(
             f"{name} ({type(module).__name__}) resets softly (v_reset=None); NIR neurons reset to "
             "v_reset, so this network has no NIR form"
         )
-    vth, vr = _array(module.v_threshold, shape), _array(module.v_reset, shape)
-    if isinstance(module, IF):
-        return nir.IF(r=_array(1.0 / dt, shape), v_threshold=vth, v_reset=vr)
-    tau = float(module.tau)
-    meta: dict[str, float] = {"tau_steps": tau}
+    meta: dict[str, Any] = {}
+    if isinstance(module, QuantLIF):  # the grid values; the integers ride along as metadata
+        grid = 2.0**module.config.v_frac_bits
+        vth, vr = module.v_threshold_units / grid, module.v_reset_units / grid
+        tau = module.tau
+        meta.update(
+            v_threshold_units=module.v_threshold_units, v_reset_units=module.v_reset_units,
+            v_limits=np.array(module.v_limits),
+        )  # fmt: skip
+        if module.leak_multiplier is not None:
+            meta["leak_multiplier"] = module.leak_multiplier
+    else:
+        vth, vr = module.v_threshold, module.v_reset
+        tau = None if isinstance(module, IF) else float(module.tau)
+    vth, vr = _array(vth, shape), _array(vr, shape)
+    if tau is None:
+        return nir.IF(r=_array(1.0 / dt, shape), v_threshold=vth, v_reset=vr, metadata=meta)
+    meta["tau_steps"] = tau
     if isinstance(module, PLIF):
         meta["plif_w"] = float(module.w.detach())  # restores the very same decay on import
     r = 1.0 if module.decay_input else tau
@@ -86,9 +101,9 @@ class _Tracer(torch.fx.Tracer):
         self.modules_entered: list[tuple[str, str]] = []
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, (Neuron, TimeDistributed, Flatten)) or super().is_leaf_module(
-            m, qualname
-        )
+        return isinstance(
+            m, (Neuron, TimeDistributed, Flatten, QuantSynapse)
+        ) or super().is_leaf_module(m, qualname)
 
     def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
         self.modules_entered.append((self.path_of_module(m), type(m).__name__))
@@ -184,6 +199,7 @@ class _Exporter:
         self.edges: list[tuple[str, str]] = []
         # conv/linear layers waiting to see whether a BatchNorm folds into them
         self.pending: dict[str, tuple[nn.Module, tuple, list[str]]] = {}
+        self.quantization: dict[str, int] | None = None  # a quantized network's QuantConfig
 
     def name(self, target: str) -> str:
         return self.prefix + target.removeprefix(self.strip)
@@ -237,7 +253,10 @@ class _Exporter:
         self.materialise(result)
         self.nodes["output"] = nir.Output(output_type={"output": np.array(shape)})
         self.edges += [(a, "output") for a in result]
-        return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata={"dt": float(self.dt)})
+        metadata: dict[str, Any] = {"dt": float(self.dt)}
+        if self.quantization is not None:
+            metadata["quantization"] = self.quantization
+        return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=metadata)
 
     @staticmethod
     def _flat(node: torch.fx.Node) -> bool:
@@ -294,7 +313,10 @@ class _Exporter:
                 self.pending[name] = (inner, shape, value)
                 return [name]
             return self.add(name, _synapse_node(nir, inner, shape, None), value)
-        if isinstance(inner, (IF, LIF, PLIF)):
+        if isinstance(inner, QuantSynapse):
+            self.quantization = dict(vars(inner.config))
+            return self.add(name, _quant_synapse_node(nir, inner, shape), value)
+        if isinstance(inner, (IF, LIF, PLIF, QuantLIF)):
             return self.add(name, _neuron_node(nir, name, inner, shape, self.dt), value)
         if isinstance(inner, (Flatten, nn.Flatten)):
             if isinstance(inner, nn.Flatten) and (inner.start_dim, inner.end_dim) != (1, -1):
@@ -317,6 +339,24 @@ def _synapse_node(nir: Any, layer: nn.Module, shape: tuple, bn: nn.Module | None
         weight, bias = fold_batchnorm(weight, bias, bn)
     w = weight.double().cpu().numpy()
     b = None if bias is None else bias.double().cpu().numpy()
+    return _weights_node(nir, layer, shape, w, b)
+
+
+def _quant_synapse_node(nir: Any, syn: QuantSynapse, shape: tuple) -> Any:
+    """The grid values q · 2^-e of a quantized layer (exact in float64), its bias on the
+    membrane grid, and the exponents as metadata: q = weight · 2^exponent is exact."""
+    q, e = syn.integer_weight()
+    channel = (-1,) + (1,) * (q.dim() - 1)
+    w = (q.double() * torch.pow(2.0, -e.double()).reshape(channel)).numpy()
+    b = (syn.integer_bias().double() / 2.0**syn.config.v_frac_bits).numpy()
+    node = _weights_node(nir, syn.layer, shape, w, b)
+    node.metadata = {"weight_exponent": e.numpy(), "weight_bits": syn.config.weight_bits}
+    return node
+
+
+def _weights_node(
+    nir: Any, layer: nn.Module, shape: tuple, w: np.ndarray, b: np.ndarray | None
+) -> Any:
     if isinstance(layer, nn.Linear):
         return nir.Linear(weight=w) if b is None else nir.Affine(weight=w, bias=b)
     if layer.padding_mode != "zeros" or isinstance(layer.padding, str):
@@ -550,8 +590,18 @@ def from_nir(graph_or_path: Any, *, dt: float | None = None) -> nn.Module:
         else:
             modules[name] = _layer_module(name, node)
     chain = [ends["Input"][0], *order, ends["Output"][0]]
+    network: nn.Module
     if all(inputs[b] == [a] for a, b in zip(chain[:-1], chain[1:], strict=False)):
-        return nn.Sequential(*modules.values())
-    inputs = {k: ["input" if a == ends["Input"][0] else a for a in v] for k, v in inputs.items()}
-    inputs["output"] = inputs.pop(ends["Output"][0])
-    return NIRNetwork(modules, {k: inputs[k] for k in [*order, "output"]})
+        network = nn.Sequential(*modules.values())
+    else:
+        ins = {k: ["input" if a == ends["Input"][0] else a for a in v] for k, v in inputs.items()}
+        ins["output"] = ins.pop(ends["Output"][0])
+        network = NIRNetwork(modules, {k: ins[k] for k in [*order, "output"]})
+    quantization = (graph.metadata or {}).get("quantization")
+    if quantization is None:
+        return network
+    try:
+        config = QuantConfig(**{k: int(v) for k, v in quantization.items()})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the NIR graph's quantization metadata is not usable: {err}") from err
+    return quantize(network, config).eval()
