@@ -59,3 +59,8 @@ def test_map_places_the_run_on_a_chip(run_dir, tmp_path, capsys) -> None:
     (hops, naive_hops), (load, naive_load) = row("traffic_hops"), row("max_link_load")
     assert hops + load <= naive_hops + naive_load + 1e-9  # annealing's cost: never worse
     assert (out / "placement.json").is_file() and (out / "link_loads.png").is_file()
+    assert main([*args, "--placer", "rl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "(rl)" in lines[0]
+    (hops, naive_hops), (load, naive_load) = row("traffic_hops"), row("max_link_load")
+    assert hops + load <= naive_hops + naive_load + 1e-9  # the best seen: never worse

@@ -18,9 +18,11 @@ from spikestack.deploy.mapping import (
     partition,
     place_annealing,
     place_naive,
+    placement_cost,
     traffic_hops,
     write_placement,
 )
+from spikestack.deploy.placement_rl import discretise, mesh_adjacency, place_rl
 from spikestack.models import create_model
 
 
@@ -49,7 +51,7 @@ def test_cost_model_of_a_hand_placed_two_by_two() -> None:
     assert result["energy_j"] == 4 * 5.0 + 24 * 1.0
 
 
-def test_annealing_beats_the_naive_placement() -> None:
+def chain_on_three_by_three() -> tuple[Mapping, Chip]:
     # a chain of 8 layers, each sending a lot to the next, on a 3x3 mesh: row by row
     # puts consecutive layers at the row ends far apart
     n = 8
@@ -57,13 +59,33 @@ def test_annealing_beats_the_naive_placement() -> None:
     for i in range(n - 1):
         traffic[i, i + 1] = 100.0
     traffic[0, 7] = 50.0
-    mapping = Mapping([core(i) for i in range(n)], traffic)
-    chip = Chip(rows=3, cols=3)
+    return Mapping([core(i) for i in range(n)], traffic), Chip(rows=3, cols=3)
+
+
+def test_annealing_beats_the_naive_placement() -> None:
+    mapping, chip = chain_on_three_by_three()
     naive = place_naive(mapping, chip)
     better = place_annealing(mapping, chip, steps=3000, seed=0)
-    assert len(set(better)) == n
+    assert len(set(better)) == len(mapping.cores)
     cost = lambda p: traffic_hops(mapping, p) + max(link_loads(mapping, p).values())  # noqa: E731
+    assert cost(naive) == placement_cost(mapping, naive) == 1400
     assert cost(better) < cost(naive)
+
+
+def test_the_reinforcement_learning_placer_beats_the_naive_placement() -> None:
+    mapping, chip = chain_on_three_by_three()
+    naive = place_naive(mapping, chip)
+    threads = torch.get_num_threads()
+    learned = place_rl(mapping, chip, episodes=1000, seed=0)
+    assert torch.get_num_threads() == threads  # restored
+    assert len(set(learned)) == len(mapping.cores)
+    assert all(0 <= r < 3 and 0 <= c < 3 for r, c in learned)
+    assert placement_cost(mapping, learned) < placement_cost(mapping, naive)
+    assert place_rl(mapping, chip, episodes=1000, seed=0) == learned  # seeded
+    # actions of zero keep a placement; the mesh's normalised adjacency is symmetric
+    assert discretise(torch.zeros(9), naive, chip, reach=0.5) == naive
+    adj = mesh_adjacency(3, 3)
+    assert torch.allclose(adj, adj.T) and adj[0, 4] == 0 and adj[0, 1] > 0
 
 
 def test_partition_of_a_measured_model_and_the_files(tmp_path) -> None:

@@ -19,7 +19,7 @@ on data by :func:`spikestack.deploy.estimate_energy` (weights, neurons, input fi
 Traffic model: every part of layer i sends its output spikes to every part of layer i+1
 (multicast as separate packets, one packet per spike); per time step, the spikes entering
 layer i+1 are its measured input rate × fan-in. The host's input to the first layer is not
-counted. (The reinforcement-learning placer of the many-core papers is not implemented.)
+counted. :mod:`spikestack.deploy.placement_rl` adds a reinforcement-learning placer.
 """
 
 from __future__ import annotations
@@ -197,7 +197,8 @@ def traffic_hops(mapping: Mapping, placement: list[tuple[int, int]]) -> float:
     return float((mapping.traffic * dist).sum())
 
 
-def _cost(mapping: Mapping, placement: list[tuple[int, int]]) -> float:
+def placement_cost(mapping: Mapping, placement: list[tuple[int, int]]) -> float:
+    """What the placers minimise: spike-hops plus the busiest link's load, per time step."""
     loads = link_loads(mapping, placement)
     return traffic_hops(mapping, placement) + (max(loads.values()) if loads else 0.0)
 
@@ -212,7 +213,7 @@ def place_annealing(
     placement = list(start or place_naive(mapping, chip))
     rng = np.random.default_rng(seed)
     slots = [divmod(i, chip.cols) for i in range(chip.rows * chip.cols)]
-    cost = _cost(mapping, placement)
+    cost = placement_cost(mapping, placement)
     best, best_cost = list(placement), cost
     temperature = max(cost, 1.0) * 0.05
     decay = (1e-3) ** (1.0 / steps)
@@ -225,7 +226,7 @@ def place_annealing(
             trial[a], trial[b] = trial[b], trial[a]
         else:
             trial[a] = target
-        new = _cost(mapping, trial)
+        new = placement_cost(mapping, trial)
         if new <= cost or rng.random() < math.exp(-(new - cost) / max(temperature, 1e-12)):
             placement, cost = trial, new
             if cost < best_cost:

@@ -85,7 +85,11 @@ def _map(args: argparse.Namespace) -> int:
     placement = place_naive(mapping, chip)
     naive = evaluate(mapping, placement, chip)
     if args.placer == "annealing":
-        placement = place_annealing(mapping, chip, steps=args.steps, seed=args.seed)
+        placement = place_annealing(mapping, chip, steps=args.steps or 4000, seed=args.seed)
+    elif args.placer == "rl":
+        from spikestack.deploy.placement_rl import place_rl
+
+        placement = place_rl(mapping, chip, episodes=args.steps or 2000, seed=args.seed)
     result = evaluate(mapping, placement, chip)
     out = args.out or Path(args.run_dir) / "mapping"
     json_path, png = write_placement(out, mapping, placement, chip, result)
@@ -124,8 +128,10 @@ def register(subparsers: Any) -> None:
     )
     mapper.add_argument("run_dir", type=Path)
     mapper.add_argument("--chip", type=Path, required=True, help="TOML with a [chip] table")
-    mapper.add_argument("--placer", choices=("naive", "annealing"), default="annealing")
-    mapper.add_argument("--steps", type=int, default=4000, help="annealing steps")
+    mapper.add_argument("--placer", choices=("naive", "annealing", "rl"), default="annealing")
+    mapper.add_argument(
+        "--steps", type=int, default=None, help="annealing steps (4000) or rl episodes (2000)"
+    )
     mapper.add_argument("--seed", type=int, default=0)
     mapper.add_argument("--out", type=Path, default=None, help="default RUN_DIR/mapping")
     mapper.add_argument("--data", dest="name", default=None, help="data to measure rates on")
