@@ -1,11 +1,13 @@
-"""spikestack and snnTorch exchange NIR graphs both ways and agree where their neurons do.
+"""spikestack, snnTorch and Norse exchange NIR graphs both ways and agree where their
+neurons do.
 
 snnTorch's Leaky is U[t] = beta U[t-1] + I[t]; spikestack's LIF without decay_input is
 H = V - V / tau + X, the same with beta = 1 - 1/tau, which is what NIR says either way
 (tau = tau_steps dt, r = tau_steps). Resets: snnTorch's "zero" (with its default
 reset_delay) zeroes U before the next step's leak, as spikestack's hard reset; its default
 "subtract" removes the threshold after the leak, which NIR cannot say (its LIF resets to
-v_reset) and snnTorch exports as a reset to zero. Skipped without the peers.
+v_reset) and snnTorch exports as a reset to zero. Norse's LIFBoxCell is spikestack's LIF
+with decay_input (r = 1). Skipped without the peers.
 """
 
 from __future__ import annotations
@@ -126,3 +128,68 @@ class _Output(nn.Module):
 
     def forward(self, spikes: torch.Tensor) -> tuple[torch.Tensor, None]:
         return spikes, None
+
+
+def norse_net() -> tuple[object, nn.Module]:
+    """Norse's LIFBoxCell (1/tau_mem_inv = 4 and 2 steps of 1e-4 s) after Linear layers;
+    per-neuron v_leak, which its exporter needs for NIR's shape check."""
+    nt = pytest.importorskip("norse.torch", reason="needs Norse (pip install --no-deps norse)")
+    torch.manual_seed(0)
+    cells = [
+        nt.LIFBoxCell(
+            nt.LIFBoxParameters(tau_mem_inv=torch.full((n,), inv), v_th=torch.ones(n),
+                                v_leak=torch.zeros(n)),
+            dt=1e-4,
+        )
+        for n, inv in ((5, 2500.0), (4, 5000.0))
+    ]  # fmt: skip
+    net = nt.SequentialState(nn.Linear(6, 5), cells[0], nn.Linear(5, 4), cells[1])
+    with torch.no_grad():
+        for layer in (net[0], net[2]):
+            layer.weight.uniform_(0.0, 1.2)
+            layer.bias.zero_()
+    return nt, net
+
+
+def run_norse(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    state, out = None, []
+    with torch.no_grad():
+        for x_t in x:
+            z, state = net(x_t, state)
+            out.append(z)
+    return torch.stack(out)
+
+
+def test_norse_runs_our_graph_with_the_same_spikes() -> None:
+    nt, _ = norse_net()
+    torch.manual_seed(1)
+    ours = nn.Sequential(
+        TimeDistributed(nn.Linear(6, 5)), LIF(tau=4.0), TimeDistributed(nn.Linear(5, 4)),
+        LIF(tau=2.0),
+    ).eval()  # fmt: skip
+    with torch.no_grad():
+        for layer in (ours[0].module, ours[2].module):
+            layer.weight.uniform_(0.0, 1.2)
+            layer.bias.zero_()
+    x = torch.rand(30, 3, 6)
+    # Norse's LIFBoxCell: v += dt tau_mem_inv (v_leak - v + i), our LIF with decay_input
+    theirs = nt.from_nir(to_nir(ours, x), dt=1e-4)
+    expected = ours(x)
+    assert 0 < expected.mean() < 1
+    assert torch.equal(run_norse(theirs, x), expected)
+
+
+def test_a_graph_norse_exports_runs_in_spikestack_with_the_same_spikes() -> None:
+    nt, net = norse_net()
+    graph = nt.to_nir(net, torch.zeros(1, 6), dt=1e-4)
+    # Norse 1.1 writes tau = dt / tau_mem_inv: 4e-8 s, not the 4e-4 s it simulates
+    (lif, *_) = (n for n in graph.nodes.values() if isinstance(n, nir.LIF))
+    assert np.allclose(lif.tau, 1e-4 / 2500.0)
+    with pytest.raises(ValueError, match="is 0.0004 steps of dt = 0.0001 s"):
+        from_nir(graph, dt=1e-4)
+    # so its steps are tau / dt²: read with dt = 1e-8 the graph is Norse's network exactly
+    ours = from_nir(graph, dt=1e-8)
+    x = torch.rand(30, 3, 6)
+    theirs = run_norse(net, x)
+    assert 0 < theirs.mean() < 1
+    assert torch.equal(ours(x), theirs)

@@ -441,6 +441,11 @@ def _neuron_module(name: str, node: Any, dt: float) -> nn.Module:
             )
         return IF(v_threshold=vth, v_reset=vr)
     tau = float(meta["tau_steps"]) if "tau_steps" in meta else _scalar(name, "tau", node.tau) / dt
+    if not tau > 1:
+        raise ValueError(
+            f"NIR node {name!r}: tau = {tau * dt:g} s is {tau:g} steps of dt = {dt:g} s; "
+            "spikestack's LIF needs tau > 1 step (read the graph with the dt it was made for)"
+        )
     if not _close(_scalar(name, "v_leak", node.v_leak), vr):
         raise ValueError(
             f"NIR node {name!r}: v_leak != v_reset; spikestack's LIF leaks towards v_reset"
