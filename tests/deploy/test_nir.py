@@ -13,7 +13,7 @@ from spikestack.models import SpikingModel, create_model
 from spikestack.models._attention import SpikingSelfAttention
 from spikestack.models._blocks import conv_bn, neuron_spec
 from spikestack.models.sew_dvs import DVSBlock
-from spikestack.neurons import IF, LIF, PLIF
+from spikestack.neurons import IF, LI, LIF, PLIF
 
 nir = pytest.importorskip("nir")
 
@@ -213,3 +213,19 @@ def test_graphs_with_loops_or_loose_nodes_are_refused() -> None:
     assert isinstance(merged, NIRNetwork)
     out = merged(torch.full((3, 1, 2), 1.5))  # each LIF charges 0.75, 1.125 (fires), 0.75
     assert out.shape == (3, 1, 2) and out[1].eq(2).all() and out.sum() == 4
+
+
+def test_a_leaky_integrator_readout_round_trips() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        TimeDistributed(nn.Linear(4, 6)), LIF(tau=3.0, v_threshold=0.3),
+        TimeDistributed(nn.Linear(6, 2)), LI(5.0, v_leak=0.1, decay_input=False),
+    ).eval()  # fmt: skip
+    x = torch.rand(8, 2, 4)
+    graph = to_nir(model, x, dt=1e-3)
+    li = graph.nodes["3"]
+    assert isinstance(li, nir.LI) and np.allclose(li.tau, 5e-3) and np.allclose(li.r, 5.0)
+    back = from_nir(graph)
+    assert isinstance(back[3], LI) and back[3].v_leak == pytest.approx(0.1)
+    with torch.no_grad():
+        assert torch.equal(back(x), model(x)) and model(x).std() > 0

@@ -9,6 +9,7 @@ mapping is the forward-Euler step of length ``dt`` (default 1e-4 s, snnTorch's c
           r = tau_steps without (H = V - (V - v_reset) / tau_steps + X)
     PLIF  as LIF with its learned tau_steps = 1 / sigmoid(w)
     IF    NIR: dv/dt = r I;  spikestack IF:  r = 1 / dt (H = V + X)
+    LI    NIR: tau dv/dt = (v_leak - v) + r I, no threshold; spikestack LI as LIF above
 
 NIR fires on v > v_threshold, spikestack on v >= v_threshold (equal only on a set of
 measure zero). NIR resets to v_reset: soft-reset neurons (``v_reset=None``) have no NIR
@@ -41,7 +42,7 @@ from spikestack.atomic import atomic_write
 from spikestack.deploy._chain import fold_batchnorm
 from spikestack.deploy.quantize import QuantConfig, QuantLIF, QuantSynapse, quantize
 from spikestack.layers import Flatten, TimeDistributed
-from spikestack.neurons import IF, LIF, PLIF
+from spikestack.neurons import IF, LI, LIF, PLIF
 from spikestack.neurons.base import Neuron
 from spikestack.validation import check_positive
 
@@ -316,6 +317,13 @@ class _Exporter:
         if isinstance(inner, QuantSynapse):
             self.quantization = dict(vars(inner.config))
             return self.add(name, _quant_synapse_node(nir, inner, shape), value)
+        if isinstance(inner, LI):
+            r = 1.0 if inner.decay_input else inner.tau
+            node = nir.LI(
+                tau=_array(inner.tau * self.dt, shape), r=_array(r, shape),
+                v_leak=_array(inner.v_leak, shape), metadata={"tau_steps": inner.tau},
+            )  # fmt: skip
+            return self.add(name, node, value)
         if isinstance(inner, (IF, LIF, PLIF, QuantLIF)):
             return self.add(name, _neuron_node(nir, name, inner, shape, self.dt), value)
         if isinstance(inner, (Flatten, nn.Flatten)):
@@ -431,41 +439,52 @@ def _close(a: float, b: float, rel: float = 1e-9) -> bool:
 
 def _neuron_module(name: str, node: Any, dt: float) -> nn.Module:
     nir = _nir()
+    if isinstance(node, nir.LI):
+        decay_input, tau = _decay_input(name, node, _tau_steps(name, node, dt))
+        return LI(tau, v_leak=_scalar(name, "v_leak", node.v_leak), decay_input=decay_input)
     vth = _scalar(name, "v_threshold", node.v_threshold)
     vr = _scalar(name, "v_reset", node.v_reset)
-    meta = node.metadata or {}
     if isinstance(node, nir.IF):
         if not _close(_scalar(name, "r", node.r) * dt, 1.0):
             raise ValueError(
                 f"NIR node {name!r}: IF with r != 1/dt (dt={dt}) has no spikestack form"
             )
         return IF(v_threshold=vth, v_reset=vr)
-    tau = float(meta["tau_steps"]) if "tau_steps" in meta else _scalar(name, "tau", node.tau) / dt
-    if not tau > 1:
-        raise ValueError(
-            f"NIR node {name!r}: tau = {tau * dt:g} s is {tau:g} steps of dt = {dt:g} s; "
-            "spikestack's LIF needs tau > 1 step (read the graph with the dt it was made for)"
-        )
     if not _close(_scalar(name, "v_leak", node.v_leak), vr):
         raise ValueError(
             f"NIR node {name!r}: v_leak != v_reset; spikestack's LIF leaks towards v_reset"
         )
-    r = _scalar(name, "r", node.r)
-    if _close(r, 1.0):
-        decay_input = True
-    elif _close(r, tau, 1e-6):  # float32 graphs: tau / dt is off in the last bits
-        decay_input = False
-        tau = tau if "tau_steps" in meta else r  # r = 1 / (1 - beta) is the exact one
-    else:
-        raise ValueError(
-            f"NIR node {name!r}: r = {r} is neither 1 (decay_input) nor tau/dt = {tau}"
-        )
+    decay_input, tau = _decay_input(name, node, _tau_steps(name, node, dt))
+    meta = node.metadata or {}
     if "plif_w" in meta:
         plif = PLIF(v_threshold=vth, v_reset=vr, decay_input=decay_input)
         with torch.no_grad():
             plif.w.fill_(float(meta["plif_w"]))
         return plif
     return LIF(tau=tau, v_threshold=vth, v_reset=vr, decay_input=decay_input)
+
+
+def _tau_steps(name: str, node: Any, dt: float) -> float:
+    """A neuron node's time constant in steps of ``dt`` (spikestack's own metadata first)."""
+    meta = node.metadata or {}
+    tau = float(meta["tau_steps"]) if "tau_steps" in meta else _scalar(name, "tau", node.tau) / dt
+    if not tau > 1:
+        raise ValueError(
+            f"NIR node {name!r}: tau = {tau * dt:g} s is {tau:g} steps of dt = {dt:g} s; "
+            "spikestack's neurons need tau > 1 step (read the graph with the dt it was made for)"
+        )
+    return tau
+
+
+def _decay_input(name: str, node: Any, tau: float) -> tuple[bool, float]:
+    """(decay_input, tau) from a node's r: 1 means decay_input, tau/dt means without (then
+    r itself, 1 / (1 - beta), is the exact tau of a float32 graph)."""
+    r = _scalar(name, "r", node.r)
+    if _close(r, 1.0):
+        return True, tau
+    if _close(r, tau, 1e-6):  # float32 graphs: tau / dt is off in the last bits
+        return False, tau if "tau_steps" in (node.metadata or {}) else r
+    raise ValueError(f"NIR node {name!r}: r = {r} is neither 1 (decay_input) nor tau/dt = {tau}")
 
 
 def _layer_module(name: str, node: Any) -> nn.Module:
@@ -591,7 +610,7 @@ def from_nir(graph_or_path: Any, *, dt: float | None = None) -> nn.Module:
         node = graph.nodes[name]
         if name in ("input", "output"):
             raise ValueError(f"NIR node {name!r} is a {type(node).__name__}; rename it")
-        if isinstance(node, (nir.IF, nir.LIF)):
+        if isinstance(node, (nir.IF, nir.LIF, nir.LI)):
             modules[name] = _neuron_module(name, node, dt)
         else:
             modules[name] = _layer_module(name, node)

@@ -3,6 +3,7 @@ to outputs of the same shape (see :mod:`spikestack.neurons.base` for the protoco
 
 from spikestack.neurons.alif import ALIF
 from spikestack.neurons.base import Neuron, SpikingNeuron, State, StatefulModule, reset
+from spikestack.neurons.li import LI
 from spikestack.neurons.liaf import LIAF
 from spikestack.neurons.lif import IF, LIF, PLIF, FusedNeuron
 from spikestack.neurons.psn import (
@@ -30,12 +31,14 @@ register_neuron("masked_psn")(MaskedPSN)
 register_neuron("sliding_psn")(SlidingPSN)
 register_neuron("alif")(ALIF)
 register_neuron("liaf")(LIAF)
+register_neuron("li")(LI)
 register_neuron("ttfs")(TTFS)
 
 __all__ = [
     "ALIF",
     "FusedNeuron",
     "IF",
+    "LI",
     "LIAF",
     "LIF",
     "MaskedPSN",
