@@ -138,19 +138,27 @@ def _dense_macs(module: nn.Module, out: Tensor) -> int:
     return out.numel() * fan_in
 
 
-def _synaptic_events(module: nn.Module, x: Tensor) -> int:
-    """Accumulates that spikes ``x`` cause: each non-zero input times the outputs it reaches."""
+def _synaptic_events(module: nn.Module, x: Tensor, skip_zero_weights: bool = False) -> int:
+    """Accumulates that ``x`` causes: each non-zero input times the outputs it reaches (its
+    synapses whose weight is non-zero, with ``skip_zero_weights``). For spikes these are
+    the SOPs; for analog input, the MACs a sparse layer does."""
     spikes = (x != 0).to(torch.float64)
+    synapses = (
+        (module.weight.detach() != 0).to(torch.float64)
+        if skip_zero_weights
+        else torch.ones(module.weight.shape, dtype=torch.float64, device=x.device)
+    )
     if isinstance(module, nn.Linear):
-        return int(spikes.sum().item()) * module.out_features
+        return int((spikes.reshape(-1, spikes.shape[-1]).sum(0) * synapses.sum(0)).sum().item())
     if module.padding_mode != "zeros":
         raise ValueError(
             f"synaptic operations of {type(module).__name__} with padding_mode="
             f"{module.padding_mode!r} are not counted (only zero padding)"
         )
-    ones = torch.ones(module.weight.shape, dtype=torch.float64, device=x.device)
     conv = F.conv1d if isinstance(module, nn.Conv1d) else F.conv2d
-    out = conv(spikes, ones, None, module.stride, module.padding, module.dilation, module.groups)
+    out = conv(
+        spikes, synapses, None, module.stride, module.padding, module.dilation, module.groups
+    )
     return int(out.sum().item())
 
 
@@ -239,6 +247,7 @@ def estimate_energy(
     max_batches: int | None = None,
     e_mac: float = E_MAC,
     e_ac: float = E_AC,
+    skip_zero_weights: bool = False,
 ) -> EnergyReport:
     """Run ``model`` on ``data`` (batches ``x`` or ``(x, label, ...)``) and count, for each
     Conv1d/Conv2d/Linear, its MACs on analog input and its synaptic operations on spikes.
@@ -247,7 +256,8 @@ def estimate_energy(
     number of samples of a batch is ``x.shape[1]`` when ``steps_per_sample`` (T) is given
     or the model declares ``T`` and ``input_layout == "sequence"``, else ``x.shape[0]``.
     Counts are reported per sample; the model runs in eval mode under ``torch.no_grad``
-    and is left as it was.
+    and is left as it was. ``skip_zero_weights`` counts only synapses whose weight is
+    non-zero (a pruned network on hardware that stores it sparsely).
     """
     check_positive("e_mac", e_mac)
     check_positive("e_ac", e_ac)
@@ -265,7 +275,9 @@ def estimate_energy(
         c.dense += dense
         c.fan_in, c.neurons = x[0].numel(), out[0].numel()
         if binary:
-            c.sop += _synaptic_events(module, x)
+            c.sop += _synaptic_events(module, x, skip_zero_weights)
+        elif skip_zero_weights:  # a sparse layer multiplies only where it has a weight
+            c.mac += _synaptic_events(module, torch.ones_like(x), True)
         else:
             c.mac += dense
 

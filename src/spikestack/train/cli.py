@@ -29,6 +29,14 @@ _HELP = {
     ("optim", "loss"): "ce, mse, tet, ...",
     ("model", "quantize"): "train in fixed point: wBITSvBITS[.FRAC], e.g. w8v16 or w4v8.4 "
     "(weights, membrane[.fractional bits]; see docs/deploy.md)",
+    ("optim", "prune"): "prune while training: gradr (gradient rewiring) or lats (soft "
+    "threshold); see docs/training.md",
+    ("optim", "target_density"): "fraction of conv/linear weights the pruner keeps",
+    ("optim", "prune_prior"): "Grad R's prior strength alpha (higher: sparser)",
+    ("optim", "prune_mode"): "LATS: during (the threshold grows over all epochs), early (over "
+    "--prune-epochs, then fine-tuning) or init (pruning at initialisation)",
+    ("optim", "prune_epochs"): "LATS early pruning: epochs the threshold grows over "
+    "(default half of --epochs)",
     ("run", "out"): "run folder (default runs/MODEL-DATA-TIMESTAMP)",
     ("run", "amp"): "mixed precision (bfloat16 on CPU, float16/bfloat16 on CUDA)",
     ("run", "stop_after"): "stop after this many epochs (schedules still plan for --epochs); "

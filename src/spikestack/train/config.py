@@ -84,6 +84,11 @@ class OptimConfig:
     step_size: int = 10
     gamma: float = 0.1
     grad_clip: float | None = None
+    prune: str | None = None  # "gradr" or "lats": prune while training (spikestack.prune)
+    target_density: float = 0.1  # the fraction of conv/linear weights a pruner keeps
+    prune_prior: float = 0.45  # Grad R's Laplace prior strength alpha
+    prune_mode: str = "during"  # LATS: "during" training, "early" (over prune_epochs), "init"
+    prune_epochs: int | None = None  # LATS early pruning: epochs the threshold ramps over
 
 
 @dataclass

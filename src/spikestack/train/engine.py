@@ -161,10 +161,14 @@ class Engine:
                 correct += float((as_sequence(output.detach()).mean(0).argmax(-1) == y).sum())
                 count += n
                 if self.progress:
+                    extra = {}
+                    if hasattr(self.optimizer, "density"):
+                        extra["density"] = f"{self.optimizer.density():.4f}"
                     bar.set_postfix(
                         loss=f"{total_loss / count:.4f}",
                         acc=f"{correct / count:.3f}",
                         rate=f"{monitor.mean_rate():.3f}",
+                        **extra,
                     )
         total_loss, correct, count = _all_reduce_sum([total_loss, correct, count], self.device)
         return {
@@ -233,6 +237,9 @@ class Engine:
                 "train_acc": train["acc"],
                 "train_firing_rate": train["firing_rate"],
             }
+            if hasattr(self.optimizer, "density"):  # a pruner (spikestack.prune)
+                row["density"] = self.optimizer.density()
+                row["layer_densities"] = self.optimizer.layer_densities()
             if self.scheduler is not None:
                 self.scheduler.step()
             if val_loader is not None:
@@ -250,6 +257,8 @@ class Engine:
                 msg = f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}"
                 if "val_acc" in row:
                     msg += f"  val_acc {row['val_acc']:.4f}"
+                if "density" in row:
+                    msg += f"  density {row['density']:.4f}"
                 log(msg + f"  rate {row['train_firing_rate']:.3f}  ({row['seconds']:.1f}s)")
                 self._write_metrics(row)
                 self.save()

@@ -56,3 +56,45 @@ def build_scheduler(
         return 1.0
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+PRUNERS = ("gradr", "lats")
+
+
+def wrap_pruner(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    config: OptimConfig,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+) -> Any:
+    """The optimiser wrapped in ``config.prune``'s pruner (or the optimiser itself)."""
+    if config.prune is None:
+        return optimizer
+    name = str(config.prune).lower()
+    if name not in PRUNERS:
+        raise ValueError(f"prune must be one of {PRUNERS}; got {config.prune!r}")
+    from spikestack.prune import LATS, GradR
+
+    if name == "gradr":
+        return GradR(
+            model, optimizer, target_density=config.target_density, prior=config.prune_prior
+        )
+    factor = (
+        scheduler.lr_lambdas[0]
+        if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR)
+        else None
+    )  # type: ignore[attr-defined]
+
+    def lr_at(step: int) -> float:
+        epoch = step // max(steps_per_epoch, 1)
+        return config.lr * (factor(epoch) if factor is not None else 1.0)
+
+    prune_epochs = config.prune_epochs if config.prune_epochs is not None else max(epochs // 2, 1)
+    return LATS(
+        model, optimizer, total_steps=max(epochs * steps_per_epoch, 1),
+        target_density=config.target_density, lr_at=lr_at, mode=config.prune_mode,
+        prune_steps=max(prune_epochs * steps_per_epoch, 1),
+    )  # fmt: skip

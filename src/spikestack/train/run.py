@@ -26,7 +26,7 @@ from spikestack.models import create_model, model_info
 from spikestack.train.config import TrainConfig
 from spikestack.train.engine import Engine, is_main_process
 from spikestack.train.losses import create_loss
-from spikestack.train.optim import build_optimizer, build_scheduler
+from spikestack.train.optim import build_optimizer, build_scheduler, wrap_pruner
 from spikestack.train.recipes import DataBundle, build_data
 
 
@@ -165,6 +165,18 @@ def build_engine(
     model = build_model(config, data)
     optimizer = build_optimizer(model, config.optim)
     scheduler = build_scheduler(optimizer, config.optim, epochs=run.epochs)
+    parts = {"train": data.train, "val": data.val, "test": data.test}
+    loaders = {
+        name: None
+        if part is None
+        else _loader(part, config, shuffle=name == "train", distributed=distributed)
+        for name, part in parts.items()
+    }
+    steps_per_epoch = len(loaders["train"]) if loaders["train"] is not None else 1
+    optimizer = wrap_pruner(
+        model, optimizer, scheduler, config.optim, epochs=run.epochs,
+        steps_per_epoch=steps_per_epoch,
+    )  # fmt: skip
     amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(run.amp_dtype)
     if amp_dtype is None:
         raise ValueError(f"amp_dtype must be bfloat16 or float16; got {run.amp_dtype!r}")
@@ -186,13 +198,6 @@ def build_engine(
     )
     if run.tensorboard:
         engine.enable_tensorboard()
-    parts = {"train": data.train, "val": data.val, "test": data.test}
-    loaders = {
-        name: None
-        if part is None
-        else _loader(part, config, shuffle=name == "train", distributed=distributed)
-        for name, part in parts.items()
-    }
     return engine, data, loaders
 
 
@@ -211,12 +216,17 @@ def _finish(
             layer_firing_rates=test["layer_firing_rates"],
             layer_spike_counts=test["layer_spike_counts"],
         )
+    pruner_density = getattr(engine.optimizer, "density", None)
+    if pruner_density is not None:
+        result.update(density=pruner_density(), layer_densities=engine.optimizer.layer_densities())
     if is_main_process():
         (run_dir / "final.json").write_text(json.dumps(result, indent=2))
         from spikestack.train.plot import plot_run
 
         png = plot_run(run_dir)
         log(f"run folder: {run_dir}  (checkpoints/, metrics.jsonl, {png.name})")
+        if "density" in result:
+            log(f"density: {result['density']:.4f}")
         if "test_accuracy" in result:
             log(f"test accuracy: {result['test_accuracy']:.4f}")
     return result
