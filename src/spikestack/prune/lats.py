@@ -15,7 +15,8 @@ quantile of |θ| over all prunable weights, re-estimated every ``refresh`` steps
 last step leaves exactly the fraction d. Modes (the paper's three uses of one framework):
 ``"during"`` (sparsify during training: F over all ``total_steps``), ``"early"`` (F over
 the first ``prune_steps``, then the full threshold), ``"init"`` (pruning at
-initialisation: the full threshold from the start, fixed at its initial value).
+initialisation: the full threshold from the first step on; with ``final_threshold`` it
+is fixed, with ``target_density`` it is the quantile re-taken as the weights move).
 """
 
 from __future__ import annotations
@@ -122,11 +123,10 @@ class LATS(Pruner):
         for name, p in self.weights.items():
             self.theta[name] = p.detach().clone()
         self.steps += 1
-        if self.mode != "init":
-            last = self.steps >= self.span
-            if self.target_density is not None and (self.steps % self.refresh == 0 or last):
-                self.full = self._full_threshold()
-            self.threshold = self.full * self.progress(self.steps)
+        due = self.steps % self.refresh == 0 or self.steps in (self.span, self.total_steps)
+        if self.target_density is not None and due:
+            self.full = self._full_threshold()  # weights drift: the quantile is re-taken
+        self.threshold = self.full * self.progress(self.steps)
         self._apply()
         return loss
 
