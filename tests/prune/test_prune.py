@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from spikestack.prune import LATS, GradR, density, layer_densities, masks, remove, soft_threshold
+from spikestack.prune import (
+    LATS,
+    GradR,
+    density,
+    export_masks,
+    layer_densities,
+    masks,
+    remove,
+    soft_threshold,
+)
 
 
 def net() -> nn.Sequential:
@@ -105,13 +115,16 @@ def test_lats_target_density_is_exact_at_the_end_and_modes() -> None:
     assert at_init.threshold == start
 
 
-def test_density_masks_and_remove_keeps_zeros_zero() -> None:
+def test_density_masks_and_remove_keeps_zeros_zero(tmp_path) -> None:
     model = net()
     with torch.no_grad():
         model[0].weight[:, :2] = 0
     assert layer_densities(model)["0.weight"] == 0.5
     assert density(model) == pytest.approx((12 + 18) / 42)
     assert masks(model)["0.weight"][:, :2].any().item() is False
+    stored = np.load(export_masks(model, tmp_path / "masks.npz"))
+    assert sorted(stored.files) == ["0.weight", "2.weight"]
+    assert np.array_equal(stored["0.weight"], masks(model)["0.weight"].numpy())
     remove(model)
     opt = torch.optim.Adam(model.parameters(), lr=0.1, weight_decay=0.1)
     for _ in range(5):

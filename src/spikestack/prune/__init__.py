@@ -7,7 +7,15 @@ the sparsity permanent for further training. ``spikestack train --prune gradr|la
 --target-density 0.1`` does it from the command line.
 """
 
-from spikestack.prune.base import Pruner, density, layer_densities, masks, prunable_weights, remove
+from spikestack.prune.base import (
+    Pruner,
+    density,
+    export_masks,
+    layer_densities,
+    masks,
+    prunable_weights,
+    remove,
+)
 from spikestack.prune.gradr import GradR
 from spikestack.prune.lats import LATS, soft_threshold
 
@@ -16,6 +24,7 @@ __all__ = [
     "GradR",
     "Pruner",
     "density",
+    "export_masks",
     "layer_densities",
     "masks",
     "prunable_weights",

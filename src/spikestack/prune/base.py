@@ -10,13 +10,27 @@ predicate ``(name, module) -> bool``.
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Pruner", "density", "layer_densities", "masks", "prunable_weights", "remove"]
+from spikestack.atomic import atomic_write
+
+__all__ = [
+    "Pruner",
+    "density",
+    "export_masks",
+    "layer_densities",
+    "masks",
+    "prunable_weights",
+    "remove",
+]
 
 PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Linear)
 
@@ -68,6 +82,19 @@ def density(model: nn.Module, prunable: Prunable = None) -> float:
 def masks(model: nn.Module, prunable: Prunable = None) -> dict[str, Tensor]:
     """Per prunable weight, the boolean mask of its kept (non-zero) entries."""
     return {name: p.detach() != 0 for name, p in prunable_weights(model, prunable).items()}
+
+
+def export_masks(model: nn.Module, path: str | os.PathLike[str], prunable: Prunable = None) -> Path:
+    """Write :func:`masks` to ``path`` (``.npz``, one boolean array per weight name),
+    atomically; ``numpy.load(path)[name]`` reads one back."""
+    arrays = {name: m.cpu().numpy() for name, m in masks(model, prunable).items()}
+
+    def write(f: Any) -> None:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        f.write(buffer.getvalue())
+
+    return atomic_write(path, write)
 
 
 def remove(model: nn.Module, prunable: Prunable = None) -> nn.Module:
