@@ -1,4 +1,5 @@
-"""ANN → SNN conversion (:func:`ann_to_snn`) and the QCFS activation (:class:`QCFS`)."""
+"""ANN → SNN conversion (:func:`ann_to_snn`), the QCFS activation (:class:`QCFS`), and weight
+transfer from an ANN twin or a torchvision-layout ResNet (:func:`transfer_weights`)."""
 
 from spikestack.convert.convert import (
     ConvertedSNN,
@@ -7,5 +8,15 @@ from spikestack.convert.convert import (
     fold_batchnorm_in,
 )
 from spikestack.convert.qcfs import QCFS
+from spikestack.convert.transfer import TransferReport, torchvision_resnet_name, transfer_weights
 
-__all__ = ["QCFS", "ConvertedSNN", "SpikingActivation", "ann_to_snn", "fold_batchnorm_in"]
+__all__ = [
+    "QCFS",
+    "ConvertedSNN",
+    "SpikingActivation",
+    "TransferReport",
+    "ann_to_snn",
+    "fold_batchnorm_in",
+    "torchvision_resnet_name",
+    "transfer_weights",
+]

@@ -42,6 +42,12 @@ class NeuronSpec:
     T: int | None = None  # given to neurons that take ``T`` (the PSN family)
 
     def __post_init__(self) -> None:
+        if self.is_relu:  # the ANN twin: ReLU where the neurons were, nothing to configure
+            if self.kwargs:
+                raise ValueError(
+                    f"neuron 'relu' (the ANN twin) takes no neuron_kwargs; got {dict(self.kwargs)}"
+                )
+            return
         cls = neuron_class(self.name)  # unknown names fail here, with close matches
         if not isinstance(self.kwargs, Mapping):
             raise TypeError(f"neuron_kwargs must be a dict; got {type(self.kwargs).__name__}")
@@ -57,10 +63,17 @@ class NeuronSpec:
             object.__setattr__(self, "surrogate", surrogates.get(self.surrogate))
 
     @property
+    def is_relu(self) -> bool:
+        """``neuron="relu"``: the model's ANN twin (same layers and parameter names)."""
+        return isinstance(self.name, str) and self.name.lower() == "relu"
+
+    @property
     def neuron_class(self) -> type[Neuron]:
         return neuron_class(self.name)
 
     def __call__(self, *, force: bool = False, **defaults: Any) -> Neuron:
+        if self.is_relu:
+            return nn.ReLU()  # type: ignore[return-value]
         cls = self.neuron_class
         kwargs = dict(self.kwargs)
         if self.surrogate is not None:

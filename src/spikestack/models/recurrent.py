@@ -38,6 +38,10 @@ class RecurrentSpikingConv(nn.Module):
         self.recurrent = nn.Conv2d(
             channels, channels, kernel_size, padding=kernel_size // 2, bias=False
         )
+        if spec.is_relu:
+            raise ValueError(
+                "recurrent_sew_resnet has no ANN twin: its recurrence runs a neuron step by step"
+            )
         self.neuron = spec()
         if not self.neuron.streaming:
             raise ValueError(
