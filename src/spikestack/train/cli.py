@@ -37,6 +37,8 @@ _HELP = {
     "--prune-epochs, then fine-tuning) or init (pruning at initialisation)",
     ("optim", "prune_epochs"): "LATS early pruning: epochs the threshold grows over "
     "(default half of --epochs)",
+    ("model", "init_from"): "start from the weights of this run folder or checkpoint, e.g. "
+    "the ANN twin trained with --neuron relu (names and shapes that agree are copied)",
     ("run", "out"): "run folder (default runs/MODEL-DATA-TIMESTAMP)",
     ("run", "amp"): "mixed precision (bfloat16 on CPU, float16/bfloat16 on CUDA)",
     ("run", "stop_after"): "stop after this many epochs (schedules still plan for --epochs); "

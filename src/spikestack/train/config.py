@@ -67,6 +67,7 @@ class ModelConfig:
     backend: str = "auto"
     decoder: str = "mean"
     quantize: str | None = None  # e.g. "w8v16": fixed-point training (spikestack.deploy.quantize)
+    init_from: str | None = None  # a run folder or checkpoint (an ANN twin's) to start from
 
 
 @dataclass

@@ -240,6 +240,9 @@ def run_training(config: TrainConfig, *, log: Any = print) -> dict[str, Any]:
             f"{run_dir} already holds a run; use `spikestack resume {run_dir}` or another --out"
         )
     engine, data, loaders = build_engine(config, run_dir)
+    if config.model.init_from is not None:
+        report = initialise_from(engine.model, config.model.init_from)
+        log(f"initialised from {config.model.init_from}: {report}")
     if loaders["train"] is None:
         raise ValueError(
             f"{config.data.name} gives no training samples (--eval-all makes every sample test "
@@ -261,6 +264,22 @@ def run_training(config: TrainConfig, *, log: Any = print) -> dict[str, Any]:
         log=log,
     )
     return _finish(engine, loaders, run_dir, log)
+
+
+def initialise_from(model: nn.Module, source: str | Path) -> Any:
+    """Copy the weights of a run folder's newest checkpoint (or a checkpoint file) into
+    ``model`` where names and shapes agree (:func:`spikestack.convert.transfer_weights`)."""
+    from spikestack.convert import transfer_weights
+    from spikestack.train.checkpoint import load_checkpoint, load_latest
+
+    path = Path(source)
+    if path.is_dir():
+        state, _ = load_latest(path, map_location="cpu")
+    elif path.is_file():
+        state = load_checkpoint(path, map_location="cpu")
+    else:
+        raise FileNotFoundError(f"--init-from: no run folder or checkpoint at {path}")
+    return transfer_weights(state["model"], model)
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
