@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="spikestack", description="Spiking deep learning on PyTorch."
     )
     parser.add_argument("--version", action="version", version=f"spikestack {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true",
+        help="show the full traceback of an error (also SPIKESTACK_DEBUG=1)",
+    )  # fmt: skip
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in _COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
@@ -57,11 +62,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                 close = difflib.get_close_matches(arg[2:].split("=")[0], known, n=1, cutoff=0.7)
             hints.append(arg + (f" (did you mean --{close[0]}?)" if close else ""))
         parser.error(f"unrecognized arguments: {', '.join(hints)}")
+    debug = args.debug or os.environ.get("SPIKESTACK_DEBUG", "") not in ("", "0")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except EXPECTED as error:  # bad input: one line, no traceback (unless --debug)
+        if debug:
+            raise
+        print(f"spikestack {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+
+
+# What a user's input can cause: bad values, missing or unreadable files, bad file content.
+EXPECTED = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, OSError)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    if isinstance(error, KeyError) and text.startswith("'"):
+        text = text.strip("'")
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -137,3 +137,16 @@ def test_format_line_gives_version_and_geometry(tmp_path) -> None:
     ev, meta = read_events(path, return_meta=True)
     assert meta["format"] == "evt3" and meta["sensor_size"] == (320, 320, 2)
     np.testing.assert_array_equal(ev, events)
+
+
+def test_header_fields_that_are_not_numbers_are_named(tmp_path) -> None:
+    from spikestack.data import EventFormatError, read_events
+
+    raw = tmp_path / "bad.raw"
+    raw.write_bytes(b"% evt 2.0\n% format EVT2;height=abc;width=10\n% end\n" + bytes(8))
+    with pytest.raises(EventFormatError, match=r"bad\.raw: header field 'format' has height='abc'"):
+        read_events(raw)
+    dat = tmp_path / "bad.dat"
+    dat.write_bytes(b"% Version abc\n" + bytes([0, 8]) + bytes(8))
+    with pytest.raises(EventFormatError, match=r"bad\.dat: header field 'Version' is 'abc'"):
+        read_events(dat)

@@ -63,20 +63,16 @@ def test_train_on_folder_then_eval_on_another_folder(tmp_path, capsys, sample_fo
     assert 0.0 <= accuracy <= 1.0
 
 
-def test_missing_root_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="needs --root"):
-        main(["train", "--data", "folder", "--out", str(tmp_path / "r")])
-    with pytest.raises(FileNotFoundError, match="not a folder"):
-        main(
-            [
-                "train",
-                "--data",
-                "folder",
-                "--root",
-                str(tmp_path / "nowhere"),
-                "--out",
-                str(tmp_path / "r"),
-            ]
-        )
-    with pytest.raises(ValueError, match="unknown data set 'imagenet'"):
-        main(["train", "--data", "imagenet", "--out", str(tmp_path / "r")])
+def test_missing_root_is_a_clear_error(tmp_path, capsys):
+    out = ["--out", str(tmp_path / "r")]
+    for args, message in (
+        (["--data", "folder"], "needs --root"),
+        (["--data", "folder", "--root", str(tmp_path / "nowhere")], "not a folder"),
+        (["--data", "imagenet"], "unknown data set 'imagenet'"),
+    ):
+        assert main(["train", *args, *out]) == 2  # one line on stderr, no traceback
+        err = capsys.readouterr().err
+        assert message in err and err.startswith("spikestack train: error: ")
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(ValueError, match="needs --root"):  # --debug: the error itself
+        main(["--debug", "train", "--data", "folder", *out])

@@ -57,7 +57,15 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds for a bad file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "weights_only" in reason or "Weights only load failed" in reason:
+            reason = "it holds objects other than tensors and plain data"
+        raise ValueError(
+            f"{path} is not a spikestack checkpoint or is damaged: {reason}"
+        ) from error
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"{path} is not a spikestack checkpoint (no 'model' entry)")
     return state
@@ -82,4 +90,4 @@ def load_latest(
                 RuntimeWarning,
                 stacklevel=2,
             )
-    raise RuntimeError(f"every checkpoint in {Path(run_dir) / 'checkpoints'} is unreadable")
+    raise ValueError(f"every checkpoint in {Path(run_dir) / 'checkpoints'} is unreadable")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikestack.data.events import EventFormatError
 from spikestack.data.io._common import (
     Meta,
     check_path,
@@ -134,12 +135,18 @@ def evt_version(header: dict[str, str]) -> str | None:
     return None
 
 
-def sensor_size(header: dict[str, str]) -> tuple[int, int, int] | None:
-    """(W, H, 2) declared by the header, or None when it says nothing."""
+def sensor_size(header: dict[str, str], path: Path | str = "") -> tuple[int, int, int] | None:
+    """(W, H, 2) declared by the header, or None when it says nothing; a size field that
+    is not a whole number raises, naming the file and the field."""
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", header.get("geometry", ""))
     if m:
         return int(m.group(1)), int(m.group(2)), 2
-    fields = dict(re.findall(r"(\w+)=(\w+)", header.get("format", "")))
+    fields = dict(re.findall(r"(\w+)=([^;\s]*)", header.get("format", "")))
+    for key in ("width", "height"):
+        if key in fields and not fields[key].isdigit():
+            raise EventFormatError(
+                f"{path}: header field 'format' has {key}={fields[key]!r}, not a whole number"
+            )
     if "width" in fields and "height" in fields:
         return int(fields["width"]), int(fields["height"]), 2
     if header.get("Width", "").isdigit() and header.get("Height", "").isdigit():
@@ -199,7 +206,7 @@ def read_evt(
 ) -> tuple[np.ndarray, Meta]:
     """A whole EVT file; ``size`` (if given) overrides the header's resolution."""
     path, header, offset, n = open_evt(fmt, path, allow_truncated)
-    size = size or sensor_size(header)
+    size = size or sensor_size(header, path)
     state = fmt.new_state()
     words = np.fromfile(path, dtype=fmt.word, count=n, offset=offset)
     events = fmt.decode(words, state, path=path, sensor_size=size)
@@ -217,7 +224,7 @@ def iter_evt(
 ) -> Iterator[np.ndarray]:
     """An EVT file decoded ``chunk`` words at a time, the decoder state carried across."""
     path, header, offset, n = open_evt(fmt, path, allow_truncated)
-    size = size or sensor_size(header)
+    size = size or sensor_size(header, path)
     state = fmt.new_state()
     for words in iter_blocks(path, offset=offset, count=n, dtype=fmt.word, block=chunk):
         yield fmt.decode(words, state, path=path, sensor_size=size)

@@ -58,7 +58,12 @@ def _open(path: Path, allow_truncated: bool) -> tuple[Path, dict[str, str], int,
         raise EventFormatError(
             f"{path}: only TD events (type 0, 8 bytes) are supported; got type {kind}, size {size}"
         )
-    version = int(header.get("Version", "2") or 2)
+    version_field = header.get("Version", "2") or "2"
+    if not version_field.strip().isdigit():
+        raise EventFormatError(
+            f"{path}: header field 'Version' is {version_field!r}, not a whole number"
+        )
+    version = int(version_field)
     n = whole_records(
         file_size - offset - 2, 8, path=path, what="TD events", allow_truncated=allow_truncated
     )
@@ -106,7 +111,7 @@ def iter_chunks(
 ) -> Iterator[np.ndarray]:
     """Stream a ``.dat`` file in blocks of ``chunk`` events."""
     path, header, offset, n, version, _ = _open(path, allow_truncated)
-    size = sensor_size or _prophesee.sensor_size(header)
+    size = sensor_size or _prophesee.sensor_size(header, path)
     for words in iter_blocks(path, offset=offset, count=2 * n, dtype="<u4", block=2 * chunk):
         yield _decode(words, version, path=path, sensor_size=size)
 
@@ -116,7 +121,7 @@ def read(
 ) -> tuple[np.ndarray, Meta]:
     """Read a whole ``.dat`` file; ``sensor_size`` overrides the header's ``Width``/``Height``."""
     path, header, offset, n, version, head = _open(path, allow_truncated)
-    size = sensor_size or _prophesee.sensor_size(header)
+    size = sensor_size or _prophesee.sensor_size(header, path)
     if offset + 8 * n <= len(head):  # small file: already read (copied for alignment)
         words = np.frombuffer(head[offset : offset + 8 * n], dtype="<u4")
     else:

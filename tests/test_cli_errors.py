@@ -1,0 +1,63 @@
+"""The command line turns bad input into one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from spikestack.atomic import atomic_write
+from spikestack.cli import main
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "{tmp}/nowhere"], "is not a run folder (no config.json)"),
+        (["resume", "{tmp}"], "is not a run folder (no config.json)"),
+        (["train", "--model", "nosuch", "--out", "{tmp}/r"], "unknown model 'nosuch'"),
+        (["train", "--surrogate", "nosuch", "--out", "{tmp}/r"], "nosuch"),
+        (["train", "--neuron", "nosuch", "--out", "{tmp}/r"], "nosuch"),
+        (["data", "info", "{tmp}"], "expected an event file, got a directory"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, args, message) -> None:
+    args = [a.format(tmp=tmp_path) for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_numbers_are_usage_errors_and_debug_shows_the_error(tmp_path, capsys, monkeypatch):
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--epochs", "-3"])
+    assert stopped.value.code == 2
+    assert "--epochs: must be at least 1; got -3" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--batch-size", "many"])
+    assert "must be a whole number" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        main(["--debug", "eval", str(tmp_path / "nowhere")])
+    monkeypatch.setenv("SPIKESTACK_DEBUG", "1")
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        main(["eval", str(tmp_path / "nowhere")])
+
+
+def test_an_unreadable_checkpoint_in_eval(tmp_path, capsys) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--max-samples", "60", "--no-progress",
+                 "--out", str(run)]) == 0  # fmt: skip
+    for ckpt in (run / "checkpoints").iterdir():
+        ckpt.write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    with pytest.warns(RuntimeWarning, match="is unreadable"):
+        assert main(["eval", str(run)]) == 2
+    assert "every checkpoint in" in capsys.readouterr().err
+
+
+def test_a_writer_names_the_target_when_its_folder_is_missing(tmp_path) -> None:
+    target = tmp_path / "no" / "such" / "file.bin"
+    with pytest.raises(
+        FileNotFoundError, match=r"cannot write .*file\.bin: the folder .* does not"
+    ):
+        atomic_write(target, lambda f: f.write(b"x"))
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        atomic_write(tmp_path, lambda f: f.write(b"x"))
