@@ -262,6 +262,10 @@ def from_columns(columns: dict[str, np.ndarray], *, path: Path, sort: bool = Tru
     t = np.asarray(columns["t"]).reshape(-1)
     if t.dtype.kind not in "iub":
         raise EventFormatError(f"{path}: column t must hold integer microseconds; got {t.dtype}")
+    if t.dtype.kind == "u" and t.shape[0] and int(t.max()) > np.iinfo(np.int64).max:
+        raise EventFormatError(
+            f"{path}: column t has values above 2^63 - 1 µs (an unsigned time that would wrap)"
+        )
     dtype = EVENT_DTYPE if "y" in columns else EVENT_DTYPE_1D
     events = np.empty(t.shape[0], dtype=dtype)
     events["t"] = t

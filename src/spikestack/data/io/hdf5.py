@@ -15,7 +15,9 @@ h5py is imported lazily (``pip install h5py``; the ``data`` extra).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ import numpy as np
 
 from spikestack.atomic import atomic_write
 from spikestack.data.events import EventFormatError
-from spikestack.data.io._common import Meta, check_path, from_columns
+from spikestack.data.io._common import Meta, check_bounds, check_path, from_columns
 from spikestack.data.io._writing import check_sensor, prepare
 
 
@@ -45,6 +47,16 @@ def _open(h5py: Any, path: Path) -> Any:
         raise EventFormatError(
             f"{path}: expected an HDF5 file; h5py could not open it: {err}"
         ) from err
+
+
+@contextlib.contextmanager
+def _damage_is_a_format_error(path: Path) -> Iterator[None]:
+    """h5py reports a damaged dataset or attribute as OSError/KeyError/RuntimeError."""
+    try:
+        yield
+    except (OSError, KeyError, RuntimeError, TypeError) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise EventFormatError(f"{path}: damaged HDF5 content: {reason}") from err
 
 
 def _shd_sample(f: Any, path: Path, index: int | None) -> tuple[dict[str, np.ndarray], Meta]:
@@ -73,6 +85,12 @@ def _shd_sample(f: Any, path: Path, index: int | None) -> tuple[dict[str, np.nda
         t_sec, unit = np.asarray(times[()]), np.asarray(units[()])
     if t_sec.dtype.kind != "f":
         raise EventFormatError(f"{path}: spikes/times must be float seconds; got {t_sec.dtype}")
+    finite = np.isfinite(t_sec)
+    if not finite.all() or (t_sec.size and float(np.abs(t_sec).max()) > 9.2e12):
+        raise EventFormatError(
+            f"{path}: spikes/times holds {int((~finite).sum())} non-finite value(s) or times "
+            "beyond the int64 microsecond range"
+        )
     return {
         "t": np.rint(t_sec.astype(np.float64) * 1e6).astype(np.int64),
         "x": unit.astype(np.int64),
@@ -83,7 +101,7 @@ def read(path: Path, *, index: int | None = None) -> tuple[np.ndarray, Meta]:
     """Read an HDF5 event file (SHD/SSC sample ``index``, or spikestack's layout)."""
     path = check_path(path)
     h5py = _h5py()
-    with _open(h5py, path) as f:
+    with _open(h5py, path) as f, _damage_is_a_format_error(path):
         if "events" in f and isinstance(f["events"], h5py.Group):
             group = f["events"]
             columns = {k: group[k][()] for k in ("t", "x", "y", "p") if k in group}
@@ -100,7 +118,9 @@ def read(path: Path, *, index: int | None = None) -> tuple[np.ndarray, Meta]:
                 f"{path}: expected an 'events' group (t, x, y, p) or the SHD/SSC layout "
                 f"(spikes/times, spikes/units); found {sorted(f.keys())}"
             )
-    return from_columns(columns, path=path), meta
+    events = from_columns(columns, path=path)
+    check_bounds(events, meta["sensor_size"], path=path)  # the file's own size holds its events
+    return events, meta
 
 
 def write(

@@ -33,6 +33,10 @@ STMNIST_SIZE = (10, 10, 2)
 def _integer(values: np.ndarray, name: str, path: Path) -> np.ndarray:
     values = np.asarray(values).reshape(-1)
     if values.dtype.kind == "f":
+        if not np.isfinite(values).all() or (values.size and np.abs(values).max() > 9.2e18):
+            raise EventFormatError(
+                f"{path}: variable {name} holds non-finite values or values beyond int64"
+            )
         rounded = np.rint(values)
         if not np.array_equal(rounded, values):
             raise EventFormatError(f"{path}: variable {name} must hold whole numbers")
@@ -51,6 +55,12 @@ def _stmnist(train: np.ndarray, path: Path) -> np.ndarray:
         bad = int(np.count_nonzero(hits != 1))
         raise EventFormatError(
             f"{path}: {bad} column(s) of 'spiketrain' do not have exactly one nonzero taxel"
+        )
+    times = train[100]
+    if not np.isfinite(times).all() or (times.size and np.abs(times).max() > 9.2e12):
+        raise EventFormatError(
+            f"{path}: ST-MNIST times (row 101 of 'spiketrain') hold non-finite values or "
+            "values beyond the int64 microsecond range"
         )
     taxel = np.argmax(taxels != 0, axis=0)
     value = taxels[taxel, np.arange(train.shape[1])]
@@ -75,8 +85,11 @@ def read(path: Path, *, sensor_size: tuple[int, ...] | None = None) -> tuple[np.
 
     try:
         mat = loadmat(path)
-    except (ValueError, TypeError, OSError) as err:
-        raise EventFormatError(f"{path}: scipy could not read this .mat file: {err}") from err
+    except Exception as err:  # noqa: BLE001 - scipy raises IndexError, zlib.error ... for damage
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise EventFormatError(
+            f"{path}: scipy could not read this .mat file (damaged?): {reason}"
+        ) from err
     if sensor_size is None and "sensor_size" in mat:
         stored = _integer(mat["sensor_size"], "sensor_size", path)
         sensor_size = tuple(int(v) for v in stored) or None

@@ -10,13 +10,16 @@ columns are ``t, x, y, p`` / ``t, x, p``. ``.npz``: arrays ``t, x, (y,) p`` (wha
 from __future__ import annotations
 
 import os
+import tokenize
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from spikestack.atomic import atomic_write
 from spikestack.data.events import EventFormatError
-from spikestack.data.io._common import Meta, check_path, from_columns
+from spikestack.data.io._common import Meta, check_bounds, check_path, from_columns
 from spikestack.data.io._writing import check_sensor, prepare
 
 
@@ -32,11 +35,21 @@ def _columns_of(arr: np.ndarray, path: Path) -> dict[str, np.ndarray]:
     )
 
 
+def _damaged(path: Path, err: BaseException) -> EventFormatError:
+    reason = " ".join(str(err).split()) or type(err).__name__
+    return EventFormatError(f"{path}: not a readable numpy file (damaged or not numpy): {reason}")
+
+
+# what numpy, zipfile and zlib raise for a damaged file (a bad header is a tokenize error)
+_DAMAGE = (ValueError, OSError, EOFError, KeyError, IndexError, SyntaxError, zipfile.BadZipFile,
+           zlib.error, tokenize.TokenError)  # fmt: skip
+
+
 def _load(path: Path) -> object:
     try:
         return np.load(path, allow_pickle=False)
-    except ValueError as err:  # pickled objects, or not a numpy file at all
-        raise EventFormatError(f"{path}: not a readable numpy file without pickle: {err}") from err
+    except _DAMAGE as err:  # pickled objects, a cut or damaged file, not numpy at all
+        raise _damaged(path, err) from err
 
 
 def read_npy(path: Path) -> tuple[np.ndarray, Meta]:
@@ -54,14 +67,28 @@ def read_npz(path: Path) -> tuple[np.ndarray, Meta]:
     archive = _load(path)
     if isinstance(archive, np.ndarray):
         raise EventFormatError(f"{path}: expected an .npz archive, found a single .npy array")
-    with archive as z:
-        if "events" in z.files:
-            columns = _columns_of(z["events"], path)
-        else:
-            columns = {k: z[k] for k in ("t", "x", "y", "p") if k in z.files}
-        size = tuple(int(v) for v in z["sensor_size"]) if "sensor_size" in z.files else None
+    try:
+        with archive as z:  # members load here, lazily: damage shows up now
+            if "events" in z.files:
+                columns = _columns_of(z["events"], path)
+            else:
+                columns = {k: z[k] for k in ("t", "x", "y", "p") if k in z.files}
+            stored = z["sensor_size"] if "sensor_size" in z.files else None
+    except EventFormatError:
+        raise
+    except _DAMAGE as err:
+        raise _damaged(path, err) from err
+    size = None
+    if stored is not None:
+        if stored.dtype.kind not in "iu" or stored.ndim != 1:
+            raise EventFormatError(
+                f"{path}: sensor_size must be a 1-D integer array; got dtype {stored.dtype}, "
+                f"shape {stored.shape}"
+            )
+        size = tuple(int(v) for v in stored) or None
     events = from_columns(columns, path=path)
-    return events, {"format": "npz", "sensor_size": size or None}
+    check_bounds(events, size, path=path)  # the file's own sensor size holds its events
+    return events, {"format": "npz", "sensor_size": size}
 
 
 def write_npy(

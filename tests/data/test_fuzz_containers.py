@@ -1,0 +1,108 @@
+"""Damaged container files (npy, npz, mat, hdf5) and checkpoints: every case ends in a clear
+error naming the file, or in events that respect the file's own declarations.
+
+Deterministic (seeded): for each format, truncations at fixed fractions and at every
+byte of the first 64, single-byte flips at seeded positions, and the file read under each
+other container format's name. Outcomes are counted per class; no other exception may
+escape. (The stream formats — EVT, DAT, AEDAT, AER — are not in this sweep yet.)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikestack.data import EventFormatError, read_events, write_events
+from spikestack.data.events import make_events
+
+CONTAINERS = {"npy": ".npy", "npz": ".npz", "mat": ".mat", "hdf5": ".h5"}
+SIZE = (34, 34, 2)
+
+
+def sample() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    n = 400
+    return make_events(
+        np.sort(rng.integers(0, 100_000, n)), rng.integers(0, 34, n), rng.integers(0, 34, n),
+        rng.integers(0, 2, n),
+    )  # fmt: skip
+
+
+def damaged_versions(data: bytes, seed: int) -> list[tuple[str, bytes]]:
+    rng = np.random.default_rng(seed)
+    cases = [(f"cut@{k}", data[:k]) for k in range(0, min(64, len(data)))]
+    cases += [(f"cut@{f:.2f}", data[: int(len(data) * f)]) for f in (0.25, 0.5, 0.75, 0.99)]
+    for position in rng.integers(0, len(data), 40):
+        flipped = bytearray(data)
+        flipped[position] ^= 0xFF
+        cases.append((f"flip@{position}", bytes(flipped)))
+    return cases
+
+
+def outcome(path: Path, fmt: str) -> str:
+    try:
+        events, meta = read_events(path, format=fmt, return_meta=True)
+    except EventFormatError as err:
+        assert str(path) in str(err), f"the error does not name the file: {err}"
+        return "clear error"
+    size = meta.get("sensor_size")
+    assert events.dtype.names[0] == "t" and events["t"].dtype == np.int64
+    if size is not None and len(events):
+        assert int(events["x"].max()) < size[0]
+        if "y" in events.dtype.names:
+            assert int(events["y"].max()) < size[1]
+    return "valid events"
+
+
+@pytest.mark.filterwarnings("ignore:.*timestamps are not non-decreasing")  # a flipped time
+@pytest.mark.parametrize("fmt", sorted(CONTAINERS))
+def test_damaged_container_files(tmp_path, fmt: str) -> None:
+    original = tmp_path / f"events{CONTAINERS[fmt]}"
+    write_events(original, sample(), format=fmt, sensor_size=SIZE)
+    data = original.read_bytes()
+    counts: Counter[str] = Counter()
+    for i, (label, content) in enumerate(damaged_versions(data, seed=len(fmt))):
+        case = tmp_path / f"case{i}{CONTAINERS[fmt]}"
+        case.write_bytes(content)
+        try:
+            counts[outcome(case, fmt)] += 1
+        except AssertionError as err:
+            raise AssertionError(f"{fmt} {label}: {err}") from err
+        except Exception as err:  # noqa: BLE001 - anything else is a raw exception: a bug
+            raise AssertionError(f"{fmt} {label}: raw {type(err).__name__}: {err}") from err
+    assert counts["clear error"] > 0 and sum(counts.values()) >= 100
+
+
+@pytest.mark.parametrize("fmt", sorted(CONTAINERS))
+def test_each_container_read_under_the_other_names(tmp_path, fmt: str) -> None:
+    path = tmp_path / f"events{CONTAINERS[fmt]}"
+    write_events(path, sample(), format=fmt, sensor_size=SIZE)
+    for other in sorted(set(CONTAINERS) - {fmt}):
+        with pytest.raises(EventFormatError, match=str(path.name)):
+            read_events(path, format=other)
+
+
+def test_declared_sensor_sizes_hold_and_bad_times_are_refused(tmp_path) -> None:
+    events = sample()
+    npz = tmp_path / "small.npz"
+    np.savez(npz, t=events["t"], x=events["x"], y=events["y"], p=events["p"],
+             sensor_size=np.array([10, 10, 2]))  # fmt: skip
+    with pytest.raises(EventFormatError, match=r"outside the declared sensor size \(10, 10, 2\)"):
+        read_events(npz)
+    np.savez(npz, t=events["t"], x=events["x"], y=events["y"], p=events["p"],
+             sensor_size=np.array(["34", "34", "2"]))  # fmt: skip
+    with pytest.raises(EventFormatError, match="sensor_size must be a 1-D integer array"):
+        read_events(npz)
+    huge = tmp_path / "huge.npz"
+    np.savez(huge, t=np.array([1, 2**63 + 5], dtype=np.uint64), x=np.array([1, 2]))
+    with pytest.raises(EventFormatError, match="above 2\\^63"):
+        read_events(huge)
+    from scipy.io import savemat
+
+    mat = tmp_path / "nan.mat"
+    savemat(mat, {"x": [1.0], "y": [2.0], "ts": [float("nan")], "pol": [1.0]})
+    with pytest.raises(EventFormatError, match="non-finite"):
+        read_events(mat)
