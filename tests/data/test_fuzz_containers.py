@@ -19,6 +19,12 @@ from spikestack.data import EventFormatError, read_events, write_events
 from spikestack.data.events import make_events
 
 CONTAINERS = {"npy": ".npy", "npz": ".npz", "mat": ".mat", "hdf5": ".h5"}
+# AEDAT 4 (FlatBuffers packets, plain / LZ4 / zstd): damage sweep of its own below
+AEDAT4 = {
+    "aedat4": {},
+    "aedat4-lz4": {"compression": "lz4"},
+    "aedat4-zstd": {"compression": "zstd"},
+}
 SIZE = (34, 34, 2)
 
 
@@ -106,3 +112,22 @@ def test_declared_sensor_sizes_hold_and_bad_times_are_refused(tmp_path) -> None:
     savemat(mat, {"x": [1.0], "y": [2.0], "ts": [float("nan")], "pol": [1.0]})
     with pytest.raises(EventFormatError, match="non-finite"):
         read_events(mat)
+
+
+@pytest.mark.filterwarnings("ignore:.*timestamps are not non-decreasing")
+@pytest.mark.filterwarnings("ignore:.*skipped")
+@pytest.mark.parametrize("variant", sorted(AEDAT4))
+def test_damaged_aedat4_files(tmp_path, variant: str) -> None:
+    original = tmp_path / "events.aedat4"
+    write_events(original, sample(), format="aedat4", sensor_size=SIZE, **AEDAT4[variant])
+    counts: Counter[str] = Counter()
+    for i, (label, content) in enumerate(damaged_versions(original.read_bytes(), seed=7)):
+        case = tmp_path / f"case{i}.aedat4"
+        case.write_bytes(content)
+        try:
+            counts[outcome(case, "aedat4")] += 1
+        except AssertionError as err:
+            raise AssertionError(f"{variant} {label}: {err}") from err
+        except Exception as err:  # noqa: BLE001 - anything else is a raw exception: a bug
+            raise AssertionError(f"{variant} {label}: raw {type(err).__name__}: {err}") from err
+    assert counts["clear error"] > 0

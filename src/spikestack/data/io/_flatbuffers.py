@@ -22,24 +22,29 @@ class Table:
     def __init__(self, buf: bytes | memoryview, pos: int) -> None:
         self.buf = buf
         self.pos = pos
-        try:
-            (soffset,) = struct.unpack_from("<i", buf, pos)
-            self.vtable = pos - soffset
-            (self.vtable_size,) = struct.unpack_from("<H", buf, self.vtable)
-        except struct.error as err:
-            raise EventFormatError(f"corrupt FlatBuffers table at byte {pos}") from err
+        (soffset,) = self._unpack("<i", pos, "table")
+        self.vtable = pos - soffset
+        (self.vtable_size,) = self._unpack("<H", self.vtable, "vtable")
+
+    def _unpack(self, fmt: str, pos: int, what: str) -> tuple:
+        """``struct.unpack_from`` bounded by the buffer (every offset comes from the file)."""
+        if pos < 0 or pos + struct.calcsize(fmt) > len(self.buf):
+            raise EventFormatError(
+                f"corrupt FlatBuffers {what} at byte {pos}: beyond the {len(self.buf)}-byte buffer"
+            )
+        return struct.unpack_from(fmt, self.buf, pos)
 
     def field(self, index: int) -> int | None:
         """Absolute position of field ``index``, or None when the field is absent."""
         entry = 4 + 2 * index
         if entry + 2 > self.vtable_size:
             return None
-        (off,) = struct.unpack_from("<H", self.buf, self.vtable + entry)
+        (off,) = self._unpack("<H", self.vtable + entry, "vtable entry")
         return self.pos + off if off else None
 
     def scalar(self, index: int, fmt: str, default: int = 0) -> int:
         pos = self.field(index)
-        return default if pos is None else struct.unpack_from("<" + fmt, self.buf, pos)[0]
+        return default if pos is None else self._unpack("<" + fmt, pos, "field")[0]
 
     def vector(self, index: int, item_size: int = 1) -> tuple[int, int]:
         """(start, length) of a vector (of ``item_size``-byte items) or string field;
@@ -47,8 +52,8 @@ class Table:
         pos = self.field(index)
         if pos is None:
             return 0, 0
-        start = pos + struct.unpack_from("<I", self.buf, pos)[0]
-        (length,) = struct.unpack_from("<I", self.buf, start)
+        start = pos + self._unpack("<I", pos, "vector offset")[0]
+        (length,) = self._unpack("<I", start, "vector length")
         if start + 4 + length * item_size > len(self.buf):
             raise EventFormatError(f"FlatBuffers vector at byte {start} runs past the buffer end")
         return start + 4, length

@@ -20,11 +20,12 @@ one event stream.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,17 +97,29 @@ def read_header(path: Path) -> dict[str, Any]:
         buf = f.read(length)
     if len(buf) != length:
         raise EventFormatError(f"{path}: IOHeader needs {length} bytes, only {len(buf)} present")
-    table, ident = fb.root(buf)
-    if ident != b"IOHE":
-        raise EventFormatError(f"{path}: IOHeader identifier is {ident!r}, expected b'IOHE'")
-    xml = table.string(2)
-    return {
-        "compression": table.scalar(0, "i"),
-        "data_table_position": table.scalar(1, "q", default=-1),
-        "info": xml,
-        "streams": _streams(xml),
-        "data_offset": len(MAGIC) + 4 + length,
-    }
+    with _naming(path):
+        table, ident = fb.root(buf)
+        if ident != b"IOHE":
+            raise EventFormatError(f"{path}: IOHeader identifier is {ident!r}, expected b'IOHE'")
+        xml = table.string(2)
+        return {
+            "compression": table.scalar(0, "i"),
+            "data_table_position": table.scalar(1, "q", default=-1),
+            "info": xml,
+            "streams": _streams(xml),
+            "data_offset": len(MAGIC) + 4 + length,
+        }
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """FlatBuffers errors know bytes, not files: name the file."""
+    try:
+        yield
+    except EventFormatError as err:
+        if str(path) in str(err):
+            raise
+        raise EventFormatError(f"{path}: {err}") from err
 
 
 def read(
@@ -135,7 +148,12 @@ def read(
     if header["data_table_position"] > 0:
         end = min(end, header["data_table_position"] - header["data_offset"])
     parts: list[np.ndarray] = []
-    pos = 0
+    pos = skipped = 0
+    if 0 <= header["data_table_position"] < header["data_offset"]:
+        raise EventFormatError(
+            f"{path}: the header's dataTablePosition {header['data_table_position']} lies inside "
+            f"the header (data start at byte {header['data_offset']})"
+        )
     while pos < end:
         if end - pos < 8:
             _truncated(
@@ -150,9 +168,24 @@ def read(
             )  # fmt: skip
             break
         if stream is None or stream_id == stream:
-            payload = decompress(data[pos + 8 : pos + 8 + size].tobytes())
-            parts.append(_events(payload, path, stream is None))
+            try:
+                payload = decompress(data[pos + 8 : pos + 8 + size].tobytes())
+            except Exception as err:  # noqa: BLE001 - lz4/zstd raise their own error types
+                codec = _CODECS[header["compression"]]
+                raise EventFormatError(
+                    f"{path}: the {codec} packet at byte {header['data_offset'] + pos} does not "
+                    f"decompress ({type(err).__name__}: {' '.join(str(err).split())})"
+                ) from err
+            with _naming(path):
+                parts.append(_events(payload, path, stream is None))
+        else:
+            skipped += 1
         pos += 8 + size
+    if skipped:
+        warnings.warn(
+            f"{path}: skipped {skipped} packet(s) of streams other than {stream}",
+            stacklevel=2,
+        )
     raw = np.concatenate(parts) if parts else np.empty(0, _EVENT)
     if raw.shape[0] and (raw["x"].min() < 0 or raw["y"].min() < 0):
         raise EventFormatError(f"{path}: negative x/y coordinates in the event packets")
