@@ -148,7 +148,7 @@ def read(
     if header["data_table_position"] > 0:
         end = min(end, header["data_table_position"] - header["data_offset"])
     parts: list[np.ndarray] = []
-    pos = skipped = 0
+    pos = unknown = 0
     if 0 <= header["data_table_position"] < header["data_offset"]:
         raise EventFormatError(
             f"{path}: the header's dataTablePosition {header['data_table_position']} lies inside "
@@ -178,12 +178,13 @@ def read(
                 ) from err
             with _naming(path):
                 parts.append(_events(payload, path, stream is None))
-        else:
-            skipped += 1
+        elif streams and stream_id not in streams:  # other declared streams: normal
+            unknown += 1
         pos += 8 + size
-    if skipped:
+    if unknown:
         warnings.warn(
-            f"{path}: skipped {skipped} packet(s) of streams other than {stream}",
+            f"{path}: skipped {unknown} packet(s) of stream ids the header does not declare "
+            f"(declared: {sorted(streams)})",
             stacklevel=2,
         )
     raw = np.concatenate(parts) if parts else np.empty(0, _EVENT)
