@@ -131,3 +131,17 @@ def test_damaged_aedat4_files(tmp_path, variant: str) -> None:
         except Exception as err:  # noqa: BLE001 - anything else is a raw exception: a bug
             raise AssertionError(f"{variant} {label}: raw {type(err).__name__}: {err}") from err
     assert counts["clear error"] > 0
+
+
+def test_aedat4_packets_of_undeclared_streams_are_counted(tmp_path) -> None:
+    import struct
+
+    from spikestack.data.io import _flatbuffers as fb
+
+    path = tmp_path / "rec.aedat4"
+    write_events(path, sample(), format="aedat4", sensor_size=SIZE)
+    packet = fb.event_packet(bytes(16), 1)  # one event, in a stream the header never named
+    path.write_bytes(path.read_bytes() + struct.pack("<ii", 9, len(packet)) + packet)
+    with pytest.warns(UserWarning, match=r"skipped 1 packet\(s\) of stream ids the header does"):
+        events = read_events(path)
+    assert len(events) == len(sample())
