@@ -145,3 +145,26 @@ def test_aedat4_packets_of_undeclared_streams_are_counted(tmp_path) -> None:
     with pytest.warns(UserWarning, match=r"skipped 1 packet\(s\) of stream ids the header does"):
         events = read_events(path)
     assert len(events) == len(sample())
+
+
+EXTENSIONS = {"npy": ".npy", "npz": ".npz", "mat": ".mat", "hdf5": ".h5", "aedat4": ".aedat4",
+              "aedat2": ".aedat", "aedat3": ".aedat3", "dat": ".dat", "evt2": ".raw",
+              "evt3": ".raw3", "nmnist": ".bin"}  # fmt: skip
+# headerless formats cannot tell each other apart: N-MNIST's 5-byte words read as SLAYER .bs1
+UNDETECTABLE = {("nmnist", "bs1")}
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_every_2d_format_read_under_every_other_name_is_refused(tmp_path) -> None:
+    refused = 0
+    events = make_events(np.arange(10), np.arange(10) % 5, np.arange(10) % 3, np.arange(10) % 2)
+    for fmt, ext in EXTENSIONS.items():
+        path = tmp_path / f"events_{fmt}{ext}"
+        write_events(path, events, format=fmt, sensor_size=(5, 5, 2))
+        for other in sorted(set(EXTENSIONS) | {"aer", "bs1"}):
+            if other == fmt or (fmt, other) in UNDETECTABLE:
+                continue
+            with pytest.raises(EventFormatError, match=path.name):
+                read_events(path, format=other)
+            refused += 1
+    assert refused == len(EXTENSIONS) * 12 - len(UNDETECTABLE)
