@@ -168,3 +168,13 @@ def test_every_2d_format_read_under_every_other_name_is_refused(tmp_path) -> Non
                 read_events(path, format=other)
             refused += 1
     assert refused == len(EXTENSIONS) * 12 - len(UNDETECTABLE)
+
+
+def test_make_events_refuses_values_that_would_wrap() -> None:
+    with pytest.raises(ValueError, match=r"x has values in \[0, 70000\], outside"):
+        make_events([0, 1], [0, 70000], [0, 0])
+    with pytest.raises(ValueError, match=r"p has values in \[-1, 300\]"):
+        make_events([0, 1], [0, 1], [0, 0], [-1, 300])
+    with pytest.raises(ValueError, match="t must hold whole numbers"):
+        make_events([0.5, float("nan")], [0, 1], [0, 0])
+    assert make_events(np.array([2.0, 1.0]), [1, 2], [3, 4])["t"].tolist() == [1, 2]

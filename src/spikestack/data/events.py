@@ -34,12 +34,27 @@ def make_events(
     t = np.asarray(t)
     n = t.shape[0]
     dtype = EVENT_DTYPE_1D if y is None else EVENT_DTYPE
+    columns = {"t": t, "x": x, "y": y, "p": 1 if p is None else p}
+    for name in dtype.names:  # a value that does not fit raises; it never wraps around
+        values = np.asarray(columns[name])
+        if values.size == 0:
+            continue
+        if values.dtype.kind not in "iub":
+            if values.dtype.kind != "f" or not np.array_equal(values, np.rint(values)):
+                raise ValueError(f"make_events: {name} must hold whole numbers; got {values.dtype}")
+        info = np.iinfo(dtype[name])
+        low, high = values.min(), values.max()
+        if low < info.min or high > info.max:
+            raise ValueError(
+                f"make_events: {name} has values in [{low}, {high}], outside its field's range "
+                f"[{info.min}, {info.max}] ({dtype[name]})"
+            )
     events = np.empty(n, dtype=dtype)
     events["t"] = t
     events["x"] = x
     if y is not None:
         events["y"] = y
-    events["p"] = 1 if p is None else p
+    events["p"] = columns["p"]
     if sort and n > 1 and np.any(events["t"][1:] < events["t"][:-1]):
         events = events[np.argsort(events["t"], kind="stable")]
     return events
