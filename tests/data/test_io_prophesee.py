@@ -150,3 +150,24 @@ def test_header_fields_that_are_not_numbers_are_named(tmp_path) -> None:
     dat.write_bytes(b"% Version abc\n" + bytes([0, 8]) + bytes(8))
     with pytest.raises(EventFormatError, match=r"bad\.dat: header field 'Version' is 'abc'"):
         read_events(dat)
+
+
+@pytest.mark.filterwarnings("ignore:.*timestamps are not non-decreasing")  # the bad word's events
+def test_a_damaged_evt2_time_high_word_does_not_shift_the_rest_by_hours(tmp_path) -> None:
+    from spikestack.data import read_events, write_events
+    from spikestack.data.events import make_events
+
+    n = 2000
+    t = np.arange(n, dtype=np.int64) * 25  # 50 ms: TIME_HIGH (t >> 6) changes every few events
+    events = make_events(t, t % 30, (t // 7) % 20, t % 2)
+    path = tmp_path / "rec.raw"
+    write_events(path, events, format="evt2", sensor_size=(32, 32, 2))
+    data = bytearray(path.read_bytes())
+    offset = data.index(b"% end\n") + len(b"% end\n")
+    words = np.frombuffer(bytes(data[offset:]), dtype="<u4").copy()
+    highs = np.flatnonzero(words >> 28 == 0x8)
+    words[highs[len(highs) // 2]] = 0x8 << 28 | 3  # a TIME_HIGH far back, not a wrap
+    path.write_bytes(bytes(data[:offset]) + words.tobytes())
+    with pytest.warns(UserWarning, match="went backwards without a counter wrap"):
+        got = read_events(path)
+    assert len(got) == n and int(got["t"].max()) == int(t.max())  # no 2**34 µs shift

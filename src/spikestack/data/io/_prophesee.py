@@ -170,6 +170,8 @@ class EvtFormat:
     dropped_why: str  # what those events are, for the warning
     # decode(words, state, *, path, sensor_size) -> events, updating state
     decode: Callable[..., np.ndarray]
+    damaged_slot: int | None = None  # index in the state counting damaged time words
+    damaged_why: str = ""
 
 
 def open_evt(fmt: EvtFormat, path: Path, allow_truncated: bool) -> tuple[Path, dict, int, int]:
@@ -197,6 +199,11 @@ def _warn_dropped(fmt: EvtFormat, path: Path, state: np.ndarray, stacklevel: int
     if state[fmt.dropped_slot]:
         warnings.warn(
             f"{path}: dropped {int(state[fmt.dropped_slot])} {fmt.dropped_why}",
+            stacklevel=stacklevel,
+        )
+    if fmt.damaged_slot is not None and state[fmt.damaged_slot]:
+        warnings.warn(
+            f"{path}: {int(state[fmt.damaged_slot])} {fmt.damaged_why}",
             stacklevel=stacklevel,
         )
 

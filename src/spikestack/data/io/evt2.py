@@ -7,7 +7,9 @@ little-endian uint32 words with the type in bits 31-28:
     0x8 EV_TIME_HIGH         bits 27-0 = t >> 6, so t = time_high << 6 | t_low (µs)
     0xA EXT_TRIGGER, 0xE OTHERS, 0xF CONTINUED   (ignored here)
 
-A decrease of TIME_HIGH is a wrap of its 28-bit counter and adds 2**34 µs. CD events
+A decrease of TIME_HIGH from the top of its 28-bit counter to the bottom is a wrap and
+adds 2**34 µs; any other decrease is a damaged word (counted in a warning; the times
+follow the later word, so one bad word cannot shift the rest of the file by hours). CD events
 before the first TIME_HIGH word have no defined time; they are dropped with a warning.
 Decoding is one numba pass; streaming carries the TIME_HIGH state across blocks.
 :func:`write` produces the same words (see its docstring for the limits).
@@ -32,18 +34,22 @@ from spikestack.data.io._common import (
 )
 
 # Indices into the int64 decoder state carried from block to block.
-_HIGH, _RAW_HIGH, _WRAPS, _DROPPED = range(4)
+_HIGH, _RAW_HIGH, _WRAPS, _DROPPED, _DAMAGED = range(5)
+# A decrease of TIME_HIGH is a wrap of its 28-bit counter only from the counter's top
+# (within 2**20 units, 67 s) to its bottom; any other decrease is a damaged word.
+_WRAP_MARGIN = 1 << 20
 
 
 def new_state() -> np.ndarray:
     """Decoder state at the start of a file: no TIME_HIGH seen yet."""
-    return np.array([-1, -1, 0, 0], dtype=np.int64)
+    return np.array([-1, -1, 0, 0, 0], dtype=np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
 def _fill(words, state, ev, stats):  # pragma: no cover - compiled
     """Decode ``words`` into ``ev``; returns the number of events written."""
     high, raw_high, wraps, dropped = state[_HIGH], state[_RAW_HIGH], state[_WRAPS], state[_DROPPED]
+    damaged = state[_DAMAGED]
     unsorted, max_x, max_y, last_t = stats[0], stats[1], stats[2], stats[3]
     n = 0
     for w in words:
@@ -68,10 +74,14 @@ def _fill(words, state, ev, stats):  # pragma: no cover - compiled
         elif kind == 0x8:
             raw = w & 0x0FFFFFFF
             if 0 <= raw_high and raw < raw_high:
-                wraps += 1
+                if raw_high >= (1 << 28) - _WRAP_MARGIN and raw < _WRAP_MARGIN:
+                    wraps += 1
+                else:  # not a wrap: one of the two words is damaged; follow the new one
+                    damaged += 1
             raw_high = raw
             high = raw + (wraps << 28)
     state[_HIGH], state[_RAW_HIGH], state[_WRAPS], state[_DROPPED] = high, raw_high, wraps, dropped
+    state[_DAMAGED] = damaged
     stats[0], stats[1], stats[2], stats[3] = unsorted, max_x, max_y, last_t
     return n
 
@@ -95,6 +105,9 @@ FORMAT = _prophesee.EvtFormat(
     dropped_slot=_DROPPED,
     dropped_why="CD event(s) that came before the first EV_TIME_HIGH word (their time is undefined)",
     decode=decode,
+    damaged_slot=_DAMAGED,
+    damaged_why="EV_TIME_HIGH word(s) went backwards without a counter wrap (damaged?): the "
+    "times follow the later word, without adding 2**34 µs",
 )
 
 
