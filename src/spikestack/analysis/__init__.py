@@ -1,5 +1,7 @@
-"""Analysis: monitors and firing statistics."""
+"""Analysis: monitors, firing statistics (:mod:`.stats`) and representational similarity
+(:mod:`.similarity`)."""
 
+from spikestack.analysis import similarity, stats
 from spikestack.analysis.monitors import FiringRateMonitor
 
-__all__ = ["FiringRateMonitor"]
+__all__ = ["FiringRateMonitor", "similarity", "stats"]
