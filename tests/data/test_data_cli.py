@@ -59,7 +59,8 @@ def test_show_png_and_gif(
     )
     with Image.open(gif) as img:
         assert img.format == "GIF" and img.n_frames == 3
-    assert "3 frames of 10 x 8" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "3 frames, " in printed and "of 10 x 8" in printed
     assert (
         spikestack.cli.main(["data", "show", str(recording), "--out", str(tmp_path / "x.jpg")]) == 2
     )
@@ -144,3 +145,21 @@ def test_convert_refused_events_keep_the_old_output(
     assert "x = 1279" in err and "[0, 255]" in err and str(out) in err
     assert out.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin", "wide.npz"]
+
+
+def test_pictures_are_readable() -> None:
+    import numpy as np
+
+    from spikestack.data.picture import OFF, ON, active_box, event_rgb
+
+    frames = np.zeros((2, 2, 40, 60))
+    frames[0, 1, 10, 20] = 1  # one ON event
+    frames[1, 0, 12:22, 22:42] = 2  # 200 OFF pixels with 2 events ...
+    frames[1, 0, 30, 50] = 500  # ... and one very busy one, which must not dim them
+    rgb = event_rgb(frames, crop=False)
+    assert rgb.shape == (2, 40, 60, 3) and rgb[0, 0, 0].tolist() == [0.0, 0.0, 0.0]  # dark
+    assert np.allclose(rgb[1, 30, 50], OFF) and np.allclose(rgb[1, 12, 22], OFF)  # clipped
+    assert rgb[0, 10, 20].tolist() == pytest.approx((ON * np.sqrt(1 / 2)).tolist())
+    rows, cols = active_box(frames, margin=1, keep=1.0)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (9, 32, 19, 52)
+    assert event_rgb(frames).shape[1:3] == (27, 37)  # cropped, a stray 0.1 % left out

@@ -27,9 +27,20 @@ def register(subparsers: Any) -> None:
     show = sub.add_parser("show", help="render an event file as frames (.png grid or .gif)")
     show.add_argument("file", type=Path)
     show.add_argument("--out", type=Path, required=True, help="output .png or .gif")
-    show.add_argument("--frames", type=int, default=8, help="number of time bins (default 8)")
+    show.add_argument(
+        "--frames", type=int, default=None,
+        help="number of time bins (default: one per 20,000 events, 1 to 8)",
+    )  # fmt: skip
     show.add_argument("--format", default=None)
     show.add_argument("--fps", type=float, default=4.0, help="gif frame rate (default 4)")
+    show.add_argument(
+        "--no-crop", dest="crop", action="store_false",
+        help="show the whole sensor (default: crop to where the events are)",
+    )  # fmt: skip
+    show.add_argument(
+        "--percentile", type=float, default=99.0,
+        help="counts at this percentile of the busy pixels are full brightness (default 99)",
+    )  # fmt: skip
     show.set_defaults(func=_show)
 
     odg = sub.add_parser("odg", help="convert a folder of images to events (ES-ImageNet ODG)")
@@ -100,7 +111,7 @@ def _show(args: argparse.Namespace) -> int:
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".gif"):
         return _fail(ValueError(f"--out must end in .png or .gif; got {args.out}"))
-    if args.frames < 1:
+    if args.frames is not None and args.frames < 1:
         return _fail(ValueError(f"--frames must be >= 1; got {args.frames}"))
     try:
         events, size = _load(args)
@@ -110,34 +121,29 @@ def _show(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
     from matplotlib.animation import FuncAnimation, PillowWriter
 
+    from spikestack.data.picture import event_rgb
     from spikestack.data.transforms import ToFrame
 
-    frames = ToFrame(size, n_time_bins=args.frames)(events)  # [T, P, H, W]
-    # ON - OFF per pixel, symmetric colour scale
-    images = frames[:, -1] - (frames[:, 0] if frames.shape[1] > 1 else 0)
-    vmax = max(float(np.abs(images).max()), 1.0)
+    bins = args.frames or int(min(max(len(events) // 20_000, 1), 8))
+    frames = ToFrame(size, n_time_bins=bins)(events)  # [T, P, H, W]
+    images = event_rgb(frames, percentile=args.percentile, crop=args.crop)
     aspect = "equal" if size[1] > 1 else "auto"  # 1-D sensors: stretch the single row
-    style = {
-        "cmap": "bwr",
-        "vmin": -vmax,
-        "vmax": vmax,
-        "interpolation": "nearest",
-        "aspect": aspect,
-    }
+    style = {"interpolation": "nearest", "aspect": aspect}
+    plt.style.use("dark_background")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".png":
         cols = min(len(images), 4)
         rows = -(-len(images) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+        panel = 6 if cols == 1 else 3.5
+        fig, axes = plt.subplots(rows, cols, figsize=(panel * cols, panel * rows), squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
         for i, img in enumerate(images):
             axes.flat[i].imshow(img, **style)
             axes.flat[i].set_title(f"bin {i}")
-        fig.suptitle(f"{args.file.name}: {len(events)} events (red ON, blue OFF)")
+        fig.suptitle(f"{args.file.name}: {len(events)} events (green ON, magenta OFF)")
         fig.savefig(args.out, dpi=80)
     else:
         fig, ax = plt.subplots(figsize=(4, 4))
@@ -153,7 +159,8 @@ def _show(args: argparse.Namespace) -> int:
             args.out, writer=PillowWriter(fps=args.fps)
         )
     plt.close(fig)
-    print(f"wrote {args.out} ({len(images)} frames of {size[0]} x {size[1]})")
+    height, width = images.shape[1:3]
+    print(f"wrote {args.out} ({len(images)} frames, {width} x {height} of {size[0]} x {size[1]})")
     return 0
 
 
