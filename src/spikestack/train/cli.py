@@ -215,3 +215,6 @@ def register(subparsers: Any) -> None:
     from spikestack.train import deploy_cli
 
     deploy_cli.register(subparsers)
+    from spikestack.train import analyse_cli
+
+    analyse_cli.register(subparsers)
