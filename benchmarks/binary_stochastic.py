@@ -14,20 +14,10 @@ from __future__ import annotations
 import argparse
 
 import torch
+from _digits import fit_adam, split  # noqa: E402  (benchmarks/_digits.py)
 from torch import nn
-from torch.nn import functional as F
 
 from spikestack.learning import BinaryStochastic, Device
-
-
-def digits() -> tuple[torch.Tensor, ...]:
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = torch.tensor(data.data / 16.0, dtype=torch.float32)
-    y = torch.tensor(data.target)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    return x[order[:1400]], y[order[:1400]], x[order[1400:]], y[order[1400:]]
 
 
 def mlp() -> nn.Sequential:
@@ -47,15 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-noise", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
-    x, y, x_test, y_test = digits()
-
-    model = mlp()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for epoch in range(args.epochs):
-        for idx in batches(len(x), args.batch_size, epoch):
-            opt.zero_grad()
-            F.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
+    x, y, x_test, y_test = split(images=False)
+    model = fit_adam(mlp(), x, y, epochs=args.epochs, batch_size=args.batch_size)
     with torch.no_grad():
         full = float((model(x_test).argmax(-1) == y_test).float().mean())
 

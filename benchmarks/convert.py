@@ -15,20 +15,10 @@ from __future__ import annotations
 import argparse
 
 import torch
+from _digits import fit_adam, split  # noqa: E402  (benchmarks/_digits.py)
 from torch import nn
-from torch.nn import functional as F
 
 from spikestack.convert import ann_to_snn
-
-
-def data() -> tuple[torch.Tensor, ...]:
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = torch.tensor(d.data / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
-    y = torch.tensor(d.target)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    return x[order[:1400]], y[order[:1400]], x[order[1400:]], y[order[1400:]]
 
 
 def cnn() -> nn.Sequential:
@@ -64,15 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args(argv)
-    x, y, x_test, y_test = data()
-    ann = cnn()
-    opt = torch.optim.Adam(ann.parameters(), lr=1e-2)
-    for _ in range(args.epochs):
-        for i in range(0, len(x), 64):
-            opt.zero_grad()
-            F.cross_entropy(ann(x[i : i + 64]), y[i : i + 64]).backward()
-            opt.step()
-    ann.eval()
+    x, y, x_test, y_test = split(images=True)
+    ann = fit_adam(cnn(), x, y, epochs=args.epochs)
     with torch.no_grad():
         ann_pred = ann(x_test).argmax(-1)
     print(f"ANN test accuracy {float((ann_pred == y_test).float().mean()):.4f}")

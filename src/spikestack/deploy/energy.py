@@ -107,20 +107,17 @@ class EnergyReport:
         rows = [
             f"{'layer':28} {'type':7} {'input':6} {'rate':>6} {'MAC':>11} {'SOP':>11} {'µJ':>9}"
         ]
+
+        def row(count: LayerCount, middle: str) -> str:
+            mac, sop = count.mac / n, count.sop / n
+            e = energy_from_counts(mac=mac, ac=sop, e_mac=self.e_mac, e_ac=self.e_ac)
+            return f"{count.name[:28]:28} {middle} {mac:11.4g} {sop:11.4g} {e * 1e6:9.4f}"
+
         for layer in self.layers:
-            mac, sop = layer.mac / n, layer.sop / n
-            e = energy_from_counts(mac=mac, ac=sop, e_mac=self.e_mac, e_ac=self.e_ac)
-            rows.append(
-                f"{layer.name[:28]:28} {layer.kind[:7]:7} {'spikes' if layer.spiking else 'analog':6} "
-                f"{layer.rate:6.3f} {mac:11.4g} {sop:11.4g} {e * 1e6:9.4f}"
-            )
+            kind = "spikes" if layer.spiking else "analog"
+            rows.append(row(layer, f"{layer.kind[:7]:7} {kind:6} {layer.rate:6.3f}"))
         for product in self.products:
-            mac, sop = product.mac / n, product.sop / n
-            e = energy_from_counts(mac=mac, ac=sop, e_mac=self.e_mac, e_ac=self.e_ac)
-            rows.append(
-                f"{product.name[:28]:28} {'A @ B':7} {product.operands:13} "
-                f"{mac:11.4g} {sop:11.4g} {e * 1e6:9.4f}"
-            )
+            rows.append(row(product, f"{'A @ B':7} {product.operands:13}"))
         t = self.totals
         rows.append(
             f"total per sample ({self.samples} samples): {t['mac']:.4g} MAC, {t['sop']:.4g} SOP, "
