@@ -74,7 +74,9 @@ class FiringRateMonitor:
 
     def mean_rate(self) -> float:
         total = sum(self._slots.values())
-        return sum(self.spike_counts().values()) / total if total else 0.0
+        if not total:
+            return 0.0
+        return float(sum(self._spikes.values())) / total  # one sync for all layers
 
     def __enter__(self) -> FiringRateMonitor:
         return self.attach()
