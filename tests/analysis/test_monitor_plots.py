@@ -73,3 +73,10 @@ def test_plots_draw_what_they_are_given(tmp_path) -> None:
     assert (tmp_path / "raster.png").stat().st_size > 0
     with pytest.raises(ValueError, match="no layer rates"):
         plot.layer_rates({})
+    gif = plot.animate((torch.rand(5, 2, 3, 6, 6) < 0.3).float(), tmp_path / "s.gif", sample=1)
+    from PIL import Image
+
+    with Image.open(gif) as img:
+        assert img.format == "GIF" and img.n_frames == 5
+    with pytest.raises(ValueError, match="animate takes"):
+        plot.animate(torch.zeros(5, 6), tmp_path / "bad.gif")

@@ -3,7 +3,7 @@
 ``raster(spikes)``: a dot per spike, neurons against steps; ``membrane(trace,
 threshold=)``: membrane traces with the threshold; ``rate_histogram(rates)``: the
 distribution of per-neuron rates; ``layer_rates(rates)``: a bar per layer (a Monitor's
-``rates()``). Spike tensors are ``[T, N]``, or ``[T, B, ...]`` with ``sample=`` choosing
+``rates()``); ``animate(spikes, path)``: a GIF of a 2-D layer's spikes step by step. Spike tensors are ``[T, N]``, or ``[T, B, ...]`` with ``sample=`` choosing
 one sample (the rest is flattened into neurons).
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["layer_rates", "membrane", "rate_histogram", "raster"]
+__all__ = ["animate", "layer_rates", "membrane", "rate_histogram", "raster"]
 
 
 def _plt() -> Any:
@@ -90,3 +90,34 @@ def layer_rates(rates: dict[str, float], *, title: str = "firing rate per layer"
     ax.set(xlabel="spikes per neuron per step", title=title)
     fig.tight_layout()
     return fig
+
+
+def animate(spikes: Any, path: Any, *, sample: int = 0, fps: float = 4.0) -> Any:
+    """Write a GIF of a 2-D layer's spikes over time: ``[T, H, W]``, ``[T, C, H, W]`` or
+    ``[T, B, C, H, W]`` (``sample`` chosen, channels summed); returns the path."""
+    from pathlib import Path
+
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    a = spikes.detach().cpu().numpy() if hasattr(spikes, "detach") else np.asarray(spikes)
+    if a.ndim == 5:
+        a = a[:, sample]
+    if a.ndim == 4:
+        a = (a != 0).sum(1)
+    if a.ndim != 3:
+        raise ValueError(f"animate takes [T, H, W], [T, C, H, W] or [T, B, C, H, W]; got {a.shape}")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(3, 3))
+    ax.axis("off")
+    top = max(float(a.max()), 1.0)
+    shown = ax.imshow(a[0], cmap="inferno", vmin=0, vmax=top, interpolation="nearest")
+
+    def update(t: int) -> list:
+        shown.set_data(a[t])
+        ax.set_title(f"step {t + 1} / {a.shape[0]}")
+        return [shown]
+
+    path = Path(path)
+    FuncAnimation(fig, update, frames=a.shape[0]).save(path, writer=PillowWriter(fps=fps))
+    plt.close(fig)
+    return path
