@@ -7,7 +7,6 @@ the sparsity permanent for further training. ``spikestack train --prune gradr|la
 --target-density 0.1`` does it from the command line.
 """
 
-from spikestack.prune import base
 from spikestack.prune.base import (
     Pruner,
     density,
@@ -20,4 +19,15 @@ from spikestack.prune.base import (
 from spikestack.prune.gradr import GradR
 from spikestack.prune.lats import LATS, soft_threshold
 
-__all__ = ["LATS", "GradR", "soft_threshold", *base.__all__]
+__all__ = [
+    "LATS",
+    "GradR",
+    "Pruner",
+    "density",
+    "export_masks",
+    "layer_densities",
+    "masks",
+    "prunable_weights",
+    "remove",
+    "soft_threshold",
+]
