@@ -4,7 +4,8 @@ error naming the file, or in events that respect the file's own declarations.
 Deterministic (seeded): for each format, truncations at fixed fractions and at every
 byte of the first 64, single-byte flips at seeded positions, and the file read under each
 other container format's name. Outcomes are counted per class; no other exception may
-escape. (The stream formats — EVT, DAT, AEDAT, AER — are not in this sweep yet.)
+escape. The stream formats (EVT 2.0/3.0, DAT, AEDAT 2/3, N-MNIST) get the same cuts and
+flips; a flipped byte in their payload is another valid event (nothing checks it).
 """
 
 from __future__ import annotations
@@ -112,6 +113,28 @@ def test_declared_sensor_sizes_hold_and_bad_times_are_refused(tmp_path) -> None:
     savemat(mat, {"x": [1.0], "y": [2.0], "ts": [float("nan")], "pol": [1.0]})
     with pytest.raises(EventFormatError, match="non-finite"):
         read_events(mat)
+
+
+STREAMS = {"evt2": ".raw", "evt3": ".raw3", "dat": ".dat", "aedat2": ".aedat",
+           "aedat3": ".aedat3", "nmnist": ".bin"}  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore")  # sorted times, dropped or damaged words are warned
+@pytest.mark.parametrize("fmt", sorted(STREAMS))
+def test_damaged_stream_files(tmp_path, fmt: str) -> None:
+    original = tmp_path / f"events{STREAMS[fmt]}"
+    write_events(original, sample(), format=fmt, sensor_size=SIZE)
+    counts: Counter[str] = Counter()
+    for i, (label, content) in enumerate(damaged_versions(original.read_bytes(), seed=11)):
+        case = tmp_path / f"case{i}{STREAMS[fmt]}"
+        case.write_bytes(content)
+        try:
+            counts[outcome(case, fmt)] += 1
+        except AssertionError as err:
+            raise AssertionError(f"{fmt} {label}: {err}") from err
+        except Exception as err:  # noqa: BLE001 - anything else is a raw exception: a bug
+            raise AssertionError(f"{fmt} {label}: raw {type(err).__name__}: {err}") from err
+    assert counts["clear error"] > 0
 
 
 @pytest.mark.filterwarnings("ignore:.*timestamps are not non-decreasing")
