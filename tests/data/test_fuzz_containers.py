@@ -1,4 +1,4 @@
-"""Damaged container files (npy, npz, mat, hdf5) and checkpoints: every case ends in a clear
+"""Damaged event files (containers, AEDAT 4 and the stream formats): every case ends in a clear
 error naming the file, or in events that respect the file's own declarations.
 
 Deterministic (seeded): for each format, truncations at fixed fractions and at every
