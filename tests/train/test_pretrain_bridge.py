@@ -28,3 +28,17 @@ def test_an_ann_twin_pretrained_snn_learns_faster(tmp_path, capsys) -> None:
           f"from scratch {from_scratch}")  # fmt: skip
     # measured: 1 and 2 (12-epoch runs: docs/convert.md)
     assert with_ann is not None and (from_scratch is None or with_ann < from_scratch)
+
+
+def test_pretrain_ann_trains_the_twin_first_in_the_run_folder(tmp_path, capsys) -> None:
+    run = tmp_path / "run"
+    args = ["train", "--pretrain-ann", "1", "--epochs", "1", "--max-samples", "100",
+            "--no-progress", "--out", str(run)]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "training digits_csnn (relu)" in out and f"initialised from {run / 'ann'}" in out
+    assert any((run / "ann" / "checkpoints").iterdir()) and any((run / "checkpoints").iterdir())
+    saved = json.loads((run / "config.json").read_text())["model"]
+    assert saved["pretrain_ann"] == 1 and saved["neuron"] == "lif"
+    assert main([*args[:-1], str(tmp_path / "both"), "--init-from", str(run)]) == 2
+    assert "drop --init-from" in capsys.readouterr().err

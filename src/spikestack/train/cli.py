@@ -39,6 +39,8 @@ _HELP = {
     "(default half of --epochs)",
     ("model", "init_from"): "start from the weights of this run folder or checkpoint, e.g. "
     "the ANN twin trained with --neuron relu (names and shapes that agree are copied)",
+    ("model", "pretrain_ann"): "first train the model's ANN twin (ReLU for the neurons) this "
+    "many epochs in RUN_DIR/ann, then start the SNN from it (pipeS)",
     ("run", "out"): "run folder (default runs/MODEL-DATA-TIMESTAMP)",
     ("run", "amp"): "mixed precision (bfloat16 on CPU, float16/bfloat16 on CUDA)",
     ("run", "stop_after"): "stop after this many epochs (schedules still plan for --epochs); "

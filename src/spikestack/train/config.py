@@ -68,6 +68,7 @@ class ModelConfig:
     decoder: str = "mean"
     quantize: str | None = None  # e.g. "w8v16": fixed-point training (spikestack.deploy.quantize)
     init_from: str | None = None  # a run folder or checkpoint (an ANN twin's) to start from
+    pretrain_ann: int | None = None  # train the ANN twin this many epochs first (RUN/ann)
 
 
 @dataclass

@@ -239,6 +239,22 @@ def run_training(config: TrainConfig, *, log: Any = print) -> dict[str, Any]:
         raise FileExistsError(
             f"{run_dir} already holds a run; use `spikestack resume {run_dir}` or another --out"
         )
+    if config.model.pretrain_ann is not None:
+        if config.model.init_from is not None:
+            raise ValueError("--pretrain-ann trains the ANN to start from; drop --init-from")
+        ann = TrainConfig.from_dict(config.to_dict())
+        ann.model.neuron, ann.model.neuron_kwargs = "relu", {}
+        ann.model.pretrain_ann = None
+        ann.run.epochs, ann.run.stop_after, ann.run.out = (
+            config.model.pretrain_ann,
+            None,
+            str(run_dir / "ann"),
+        )
+        log(
+            f"pretraining the ANN twin for {config.model.pretrain_ann} epoch(s) in {run_dir / 'ann'}"
+        )
+        run_training(ann, log=log)
+        config.model.init_from = str(run_dir / "ann")
     engine, data, loaders = build_engine(config, run_dir)
     if config.model.init_from is not None:
         report = initialise_from(engine.model, config.model.init_from)
