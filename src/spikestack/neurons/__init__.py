@@ -3,6 +3,7 @@ to outputs of the same shape (see :mod:`spikestack.neurons.base` for the protoco
 
 from spikestack.neurons.alif import ALIF
 from spikestack.neurons.base import Neuron, SpikingNeuron, State, StatefulModule, reset
+from spikestack.neurons.cubalif import CUBALIF
 from spikestack.neurons.li import LI
 from spikestack.neurons.liaf import LIAF
 from spikestack.neurons.lif import IF, LIF, PLIF, FusedNeuron
@@ -32,10 +33,12 @@ register_neuron("sliding_psn")(SlidingPSN)
 register_neuron("alif")(ALIF)
 register_neuron("liaf")(LIAF)
 register_neuron("li")(LI)
+register_neuron("cubalif")(CUBALIF)
 register_neuron("ttfs")(TTFS)
 
 __all__ = [
     "ALIF",
+    "CUBALIF",
     "FusedNeuron",
     "IF",
     "LI",
