@@ -64,22 +64,28 @@ def outcome(path: Path, fmt: str) -> str:
     return "valid events"
 
 
+def sweep(original: Path, fmt: str, *, seed: int, label: str) -> Counter[str]:
+    """Read every damaged version of ``original`` as ``fmt``; the outcome classes counted.
+    Anything other than a clear error or valid events fails, naming the case."""
+    counts: Counter[str] = Counter()
+    for i, (damage, content) in enumerate(damaged_versions(original.read_bytes(), seed)):
+        case = original.with_name(f"case{i}{original.suffix}")
+        case.write_bytes(content)
+        try:
+            counts[outcome(case, fmt)] += 1
+        except AssertionError as err:
+            raise AssertionError(f"{label} {damage}: {err}") from err
+        except Exception as err:  # noqa: BLE001 - anything else is a raw exception: a bug
+            raise AssertionError(f"{label} {damage}: raw {type(err).__name__}: {err}") from err
+    return counts
+
+
 @pytest.mark.filterwarnings("ignore:.*timestamps are not non-decreasing")  # a flipped time
 @pytest.mark.parametrize("fmt", sorted(CONTAINERS))
 def test_damaged_container_files(tmp_path, fmt: str) -> None:
     original = tmp_path / f"events{CONTAINERS[fmt]}"
     write_events(original, sample(), format=fmt, sensor_size=SIZE)
-    data = original.read_bytes()
-    counts: Counter[str] = Counter()
-    for i, (label, content) in enumerate(damaged_versions(data, seed=len(fmt))):
-        case = tmp_path / f"case{i}{CONTAINERS[fmt]}"
-        case.write_bytes(content)
-        try:
-            counts[outcome(case, fmt)] += 1
-        except AssertionError as err:
-            raise AssertionError(f"{fmt} {label}: {err}") from err
-        except Exception as err:  # noqa: BLE001 - anything else is a raw exception: a bug
-            raise AssertionError(f"{fmt} {label}: raw {type(err).__name__}: {err}") from err
+    counts = sweep(original, fmt, seed=len(fmt), label=fmt)
     assert counts["clear error"] > 0 and sum(counts.values()) >= 100
 
 
@@ -124,17 +130,7 @@ STREAMS = {"evt2": ".raw", "evt3": ".raw3", "dat": ".dat", "aedat2": ".aedat",
 def test_damaged_stream_files(tmp_path, fmt: str) -> None:
     original = tmp_path / f"events{STREAMS[fmt]}"
     write_events(original, sample(), format=fmt, sensor_size=SIZE)
-    counts: Counter[str] = Counter()
-    for i, (label, content) in enumerate(damaged_versions(original.read_bytes(), seed=11)):
-        case = tmp_path / f"case{i}{STREAMS[fmt]}"
-        case.write_bytes(content)
-        try:
-            counts[outcome(case, fmt)] += 1
-        except AssertionError as err:
-            raise AssertionError(f"{fmt} {label}: {err}") from err
-        except Exception as err:  # noqa: BLE001 - anything else is a raw exception: a bug
-            raise AssertionError(f"{fmt} {label}: raw {type(err).__name__}: {err}") from err
-    assert counts["clear error"] > 0
+    assert sweep(original, fmt, seed=11, label=fmt)["clear error"] > 0
 
 
 @pytest.mark.filterwarnings("ignore:.*timestamps are not non-decreasing")
@@ -143,17 +139,7 @@ def test_damaged_stream_files(tmp_path, fmt: str) -> None:
 def test_damaged_aedat4_files(tmp_path, variant: str) -> None:
     original = tmp_path / "events.aedat4"
     write_events(original, sample(), format="aedat4", sensor_size=SIZE, **AEDAT4[variant])
-    counts: Counter[str] = Counter()
-    for i, (label, content) in enumerate(damaged_versions(original.read_bytes(), seed=7)):
-        case = tmp_path / f"case{i}.aedat4"
-        case.write_bytes(content)
-        try:
-            counts[outcome(case, "aedat4")] += 1
-        except AssertionError as err:
-            raise AssertionError(f"{variant} {label}: {err}") from err
-        except Exception as err:  # noqa: BLE001 - anything else is a raw exception: a bug
-            raise AssertionError(f"{variant} {label}: raw {type(err).__name__}: {err}") from err
-    assert counts["clear error"] > 0
+    assert sweep(original, "aedat4", seed=7, label=variant)["clear error"] > 0
 
 
 def test_aedat4_packets_of_undeclared_streams_are_counted(tmp_path) -> None:
