@@ -237,6 +237,23 @@ def concat(chunks: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
     return np.concatenate(chunks)
 
 
+# float values whose product with 1e6 (seconds to µs) or themselves still fit int64
+SECONDS_LIMIT = 9.2e12
+INT64_LIMIT = 9.2e18
+
+
+def check_finite(values: np.ndarray, *, limit: float, what: str, path: Path) -> None:
+    """Raise unless every float in ``values`` is finite and within ±``limit`` (so that its
+    conversion to int64 cannot wrap); ``what`` names the variable in the message."""
+    values = np.asarray(values)
+    finite = np.isfinite(values)
+    if not finite.all() or (values.size and float(np.abs(values).max()) > limit):
+        raise EventFormatError(
+            f"{path}: {what} holds {int((~finite).sum())} non-finite value(s) or values beyond "
+            "the int64 range once converted"
+        )
+
+
 def mismatch(path: Path, expected: str, head: bytes) -> EventFormatError:
     """The error for a file whose content does not look like the format it should be."""
     return EventFormatError(

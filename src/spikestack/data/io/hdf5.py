@@ -25,7 +25,14 @@ import numpy as np
 
 from spikestack.atomic import atomic_write
 from spikestack.data.events import EventFormatError
-from spikestack.data.io._common import Meta, check_bounds, check_path, from_columns
+from spikestack.data.io._common import (
+    SECONDS_LIMIT,
+    Meta,
+    check_bounds,
+    check_finite,
+    check_path,
+    from_columns,
+)
 from spikestack.data.io._writing import check_sensor, prepare
 
 
@@ -85,12 +92,7 @@ def _shd_sample(f: Any, path: Path, index: int | None) -> tuple[dict[str, np.nda
         t_sec, unit = np.asarray(times[()]), np.asarray(units[()])
     if t_sec.dtype.kind != "f":
         raise EventFormatError(f"{path}: spikes/times must be float seconds; got {t_sec.dtype}")
-    finite = np.isfinite(t_sec)
-    if not finite.all() or (t_sec.size and float(np.abs(t_sec).max()) > 9.2e12):
-        raise EventFormatError(
-            f"{path}: spikes/times holds {int((~finite).sum())} non-finite value(s) or times "
-            "beyond the int64 microsecond range"
-        )
+    check_finite(t_sec, limit=SECONDS_LIMIT, what="spikes/times", path=path)
     return {
         "t": np.rint(t_sec.astype(np.float64) * 1e6).astype(np.int64),
         "x": unit.astype(np.int64),

@@ -23,7 +23,17 @@ import numpy as np
 
 from spikestack.atomic import atomic_write
 from spikestack.data.events import EventFormatError
-from spikestack.data.io._common import Meta, check_path, finish, from_columns, mismatch, read_head
+from spikestack.data.io._common import (
+    INT64_LIMIT,
+    SECONDS_LIMIT,
+    Meta,
+    check_finite,
+    check_path,
+    finish,
+    from_columns,
+    mismatch,
+    read_head,
+)
 from spikestack.data.io._writing import check_sensor, prepare
 
 ASL_DVS_SIZE = (240, 180, 2)
@@ -33,10 +43,7 @@ STMNIST_SIZE = (10, 10, 2)
 def _integer(values: np.ndarray, name: str, path: Path) -> np.ndarray:
     values = np.asarray(values).reshape(-1)
     if values.dtype.kind == "f":
-        if not np.isfinite(values).all() or (values.size and np.abs(values).max() > 9.2e18):
-            raise EventFormatError(
-                f"{path}: variable {name} holds non-finite values or values beyond int64"
-            )
+        check_finite(values, limit=INT64_LIMIT, what=f"variable {name}", path=path)
         rounded = np.rint(values)
         if not np.array_equal(rounded, values):
             raise EventFormatError(f"{path}: variable {name} must hold whole numbers")
@@ -56,12 +63,7 @@ def _stmnist(train: np.ndarray, path: Path) -> np.ndarray:
         raise EventFormatError(
             f"{path}: {bad} column(s) of 'spiketrain' do not have exactly one nonzero taxel"
         )
-    times = train[100]
-    if not np.isfinite(times).all() or (times.size and np.abs(times).max() > 9.2e12):
-        raise EventFormatError(
-            f"{path}: ST-MNIST times (row 101 of 'spiketrain') hold non-finite values or "
-            "values beyond the int64 microsecond range"
-        )
+    check_finite(train[100], limit=SECONDS_LIMIT, what="ST-MNIST times (row 101)", path=path)
     taxel = np.argmax(taxels != 0, axis=0)
     value = taxels[taxel, np.arange(train.shape[1])]
     columns = {
