@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import torch
 
 from spikestack.deploy import estimate_energy
 from spikestack.train import TrainConfig
@@ -28,12 +25,6 @@ METHODS = {
     "lats (early)": {"prune": "lats", "prune_mode": "early"},
     "lats (init)": {"prune": "lats", "prune_mode": "init"},
 }
-
-
-def test_inputs(run_dir: Path) -> Iterator[torch.Tensor]:
-    run = load_run(run_dir)
-    for x, _ in run.eval_loader():
-        yield run.engine.input_transform(x, None)
 
 
 def train(method: str, options: dict, args: argparse.Namespace, out: Path) -> dict:
@@ -61,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             result = train(method, options, args, out)
             run = load_run(out)
             report = estimate_energy(
-                run.engine.model, test_inputs(out), steps_per_sample=run.data.T,
+                run.network, run.inputs(), steps_per_sample=run.data.T,
                 skip_zero_weights=True,
             )  # fmt: skip
             sop = report.totals["sop"]

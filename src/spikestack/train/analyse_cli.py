@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from spikestack.train.deploy_cli import _data_overrides, _inputs, _network
+from spikestack.train.deploy_cli import data_overrides
 from spikestack.train.run import load_run
 
 
@@ -31,14 +31,14 @@ def _analyse(args: argparse.Namespace) -> int:
     from spikestack.analysis import Monitor, plot, stats
     from spikestack.atomic import atomic_write
 
-    run = load_run(args.run_dir, overrides=_data_overrides(args))
-    network = _network(run).eval()
+    run = load_run(args.run_dir, overrides=data_overrides(args))
+    network = run.network.eval()
     out = Path(args.out) if args.out else Path(args.run_dir) / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     record = ("spikes", "input")
     with Monitor(network, record=record, max_bytes=args.max_mib * 2**20) as monitor:
         with torch.no_grad():
-            for x in _inputs(run, args.batches):
+            for x in run.inputs(args.batches):
                 network(x)
     rates = monitor.rates()
     if not rates:
@@ -46,6 +46,7 @@ def _analyse(args: argparse.Namespace) -> int:
     figures = {"rates.png": plot.layer_rates(rates)}
     table: dict[str, dict[str, Any]] = {}
     membrane_layers = 0
+    modules = dict(network.named_modules())
     for name in monitor.records:
         if "spikes" not in monitor.records[name]:
             continue
@@ -65,7 +66,7 @@ def _analyse(args: argparse.Namespace) -> int:
             "fano": _finite(float(torch.nanmean(fano))) if (~fano.isnan()).any() else None,
             "synchrony": _finite(sync),
         }
-        module = dict(network.named_modules())[name]
+        module = modules[name]
         if membrane_layers < args.membranes and "input" in monitor.records[name]:
             from spikestack.analysis import membrane_trace
 

@@ -8,43 +8,25 @@ They live on train's side because they read run folders; train/cli.py registers 
 from __future__ import annotations
 
 import argparse
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
-from spikestack.train.run import DecodedModel, LoadedRun, load_run
+from spikestack.train.run import load_run
 
 
-def _data_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+def data_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     data = {key: getattr(args, key) for key in ("name", "root") if getattr(args, key) is not None}
     if data:
         data["eval_all"] = True
     return {"data": data}
 
 
-def _network(run: LoadedRun) -> nn.Module:
-    """The per-step network (a temporal-weighting decoder stays outside NIR and counts)."""
-    model = run.engine.model
-    return model.model if isinstance(model, DecodedModel) else model
-
-
-def _inputs(run: LoadedRun, batches: int | None) -> list[Any]:
-    """Up to ``batches`` evaluation batches as the network takes them ([T, B, ...])."""
-    device = run.engine.device
-    return [
-        run.engine.input_transform(x.to(device), None)
-        for x, _ in islice(run.eval_loader(), batches)
-    ]
-
-
 def _export(args: argparse.Namespace) -> int:
     from spikestack.deploy import to_nir, write_nir
 
-    run = load_run(args.run_dir, overrides=_data_overrides(args))
-    sample = _inputs(run, 1)[0][:, :1]
-    graph = to_nir(_network(run).cpu(), sample.cpu(), dt=args.dt)
+    run = load_run(args.run_dir, overrides=data_overrides(args))
+    sample = run.inputs(1)[0][:, :1]
+    graph = to_nir(run.network.cpu(), sample.cpu(), dt=args.dt)
     write_nir(args.nir, graph)
     kinds = ", ".join(type(node).__name__ for node in graph.nodes.values())
     print(f"wrote {args.nir}: {len(graph.nodes)} NIR nodes ({kinds}), dt={args.dt} s")
@@ -54,10 +36,10 @@ def _export(args: argparse.Namespace) -> int:
 def _energy(args: argparse.Namespace) -> int:
     from spikestack.deploy import estimate_energy
 
-    run = load_run(args.run_dir, overrides=_data_overrides(args))
+    run = load_run(args.run_dir, overrides=data_overrides(args))
     report = estimate_energy(
-        _network(run),
-        _inputs(run, args.batches),
+        run.network,
+        run.inputs(args.batches),
         steps_per_sample=run.data.T,
         e_mac=args.e_mac,
         e_ac=args.e_ac,
@@ -79,8 +61,8 @@ def _map(args: argparse.Namespace) -> int:
     )
 
     chip = Chip.from_toml(args.chip)
-    run = load_run(args.run_dir, overrides=_data_overrides(args))
-    report = estimate_energy(_network(run), _inputs(run, args.batches), steps_per_sample=run.data.T)
+    run = load_run(args.run_dir, overrides=data_overrides(args))
+    report = estimate_energy(run.network, run.inputs(args.batches), steps_per_sample=run.data.T)
     mapping = partition(report, chip)
     placement = place_naive(mapping, chip)
     naive = evaluate(mapping, placement, chip)

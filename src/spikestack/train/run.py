@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -339,6 +340,21 @@ class LoadedRun:
         if loader is None:
             raise ValueError(f"{self.config.data.name} has no samples to evaluate on")
         return loader
+
+    @property
+    def network(self) -> nn.Module:
+        """The per-step network: the model without a temporal-weighting decoder (which
+        stays outside NIR, energy counts and analysis)."""
+        model = self.engine.model
+        return model.model if isinstance(model, DecodedModel) else model
+
+    def inputs(self, batches: int | None = None) -> list[torch.Tensor]:
+        """Up to ``batches`` evaluation batches as the network takes them ([T, B, ...])."""
+        device = self.engine.device
+        return [
+            self.engine.input_transform(x.to(device), None)
+            for x, _ in islice(self.eval_loader(), batches)
+        ]
 
 
 def load_run(
