@@ -10,7 +10,8 @@ from spikestack.deploy.energy import (
     estimate_energy,
 )
 from spikestack.deploy.integer import IntegerNetwork, export_integer
-from spikestack.deploy.nir_graph import NIRNetwork, from_nir, read_nir, to_nir, write_nir
+from spikestack.deploy.nir_graph import read_nir, to_nir, write_nir
+from spikestack.deploy.nir_import import NIRNetwork, from_nir
 from spikestack.deploy.quantize import QuantConfig, QuantLIF, QuantSynapse, quantize
 
 __all__ = [
