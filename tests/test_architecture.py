@@ -14,15 +14,17 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Bottom to top. A unit (a top-level module or subpackage of spikestack) may import units
 # of lower tiers; within a tier only where the tier allows sideways imports (and then
-# never in a loop). ``data`` shares the second tier with surrogates and encoders and so
-# knows nothing of networks; the packages that observe or transform trained networks
-# (analysis, convert, prune, learning, deploy, interop) sit above models and below train,
-# whose run uses them; ``cli`` is on top.
+# never in a loop). ``data`` shares the second tier with surrogates and so knows nothing
+# of networks; encoders sit on functional (the LIF encoder runs its neuron op); the
+# packages that observe or transform trained networks (analysis, convert, prune,
+# learning, deploy, interop) sit above models and below train, whose run uses them;
+# ``cli`` is on top.
 TIERS: list[tuple[frozenset[str], bool]] = [
     (frozenset({"registry", "atomic", "validation"}), False),
-    (frozenset({"surrogates", "data", "encoders"}), False),
+    (frozenset({"surrogates", "data"}), False),
     (frozenset({"kernels"}), False),
     (frozenset({"functional"}), False),
+    (frozenset({"encoders"}), False),
     (frozenset({"neurons"}), False),
     (frozenset({"layers"}), False),
     (frozenset({"models"}), False),

@@ -25,6 +25,10 @@ def test_registry_lists_every_builtin():
             "soft_sign",
             "piecewise_exp",
             "leaky_k_relu",
+            "straight_through",
+            "s2nn",
+            "q_pseudo_spike",
+            "spike_rate_escape",
         ]
     )
 
@@ -117,8 +121,10 @@ def test_closed_forms_at_points():
 def test_kernel_spec_only_for_unmodified_builtins():
     assert ATan(alpha=3.0).kernel_spec() == (SurrogateId.ATAN, 3.0, 0.0)
     assert surrogates.Triangle(alpha=2.0, gamma=0.5).kernel_spec()[1:] == (2.0, 0.5)
-    ids = {surrogates.get(n).kernel_spec()[0] for n in surrogates.list_surrogates()}
-    assert len(ids) == len(surrogates.list_surrogates())
+    specs = [surrogates.get(n).kernel_spec() for n in surrogates.list_surrogates()]
+    ids = {spec[0] for spec in specs if spec is not None}
+    assert len(ids) == len(SurrogateId) - 1  # every built-in id once; CUSTOM is no surrogate
+    assert surrogates.S2NN().kernel_spec() is None  # no kernel formula: derivative as a tensor
 
     class Steeper(ATan):  # overrides the math: must not be treated as the built-in
         def derivative(self, x):
@@ -158,3 +164,83 @@ def test_user_subclass_defining_only_derivative_works():
     y.sum().backward()
     assert x.grad.tolist() == [0.0, 0.5, 0.5, 0.0]
     assert pickle.loads(pickle.dumps(Box())) == Box()
+
+
+def test_new_surrogates_closed_forms():
+    x = torch.tensor([-1.0, 0.0, 1.0, 3.0], dtype=torch.float64)
+    assert surrogates.StraightThrough().derivative(x).tolist() == [1.0] * 4
+    sg = torch.sigmoid(torch.tensor(-4.0, dtype=torch.float64))
+    torch.testing.assert_close(
+        surrogates.S2NN(alpha=4.0, beta=1.0).derivative(x),
+        torch.stack([4 * sg * (1 - sg), *torch.tensor([1.0, 0.5, 0.25], dtype=torch.float64)]),
+    )
+    assert torch.isfinite(surrogates.S2NN().derivative(torch.tensor([-1.0, -5.0]))).all()
+    torch.testing.assert_close(
+        surrogates.QPseudoSpike(alpha=3.0).derivative(x),
+        torch.tensor([2.0**-3, 1.0, 2.0**-3, 4.0**-3], dtype=torch.float64),
+    )
+    torch.testing.assert_close(
+        surrogates.SpikeRateEscape(beta=2.0, slope=10.0, shift=1.0).derivative(x),
+        10 * torch.exp(-2 * (x - 1).abs()),
+    )
+    with pytest.raises(ValueError, match="alpha must be a number > 1"):
+        surrogates.QPseudoSpike(alpha=1.0)
+    with pytest.raises(ValueError, match="S2NN.beta"):
+        surrogates.S2NN(beta=0.0)
+
+
+def test_new_surrogates_match_spikingjelly_and_snntorch_gradients():
+    x = torch.linspace(-3, 3, 61, requires_grad=True)
+    checked = 0
+    try:
+        from spikingjelly.activation_based import surrogate as sj
+    except ImportError:
+        sj = None
+    if sj is not None:
+        for theirs, ours in (
+            (sj.S2NN(alpha=4.0, beta=1.0), surrogates.S2NN(alpha=4.0, beta=1.0)),
+            (sj.QPseudoSpike(alpha=2.5), surrogates.QPseudoSpike(alpha=2.5)),
+        ):
+            (g_theirs,) = torch.autograd.grad(theirs(x).sum(), x)
+            (g_ours,) = torch.autograd.grad(ours(x).sum(), x)
+            torch.testing.assert_close(g_ours, g_theirs)
+            checked += 1
+    try:
+        from snntorch import surrogate as st
+    except ImportError:
+        st = None
+    if st is not None:
+        for theirs, ours in (
+            (st.straight_through_estimator(), surrogates.StraightThrough()),
+            (st.spike_rate_escape(beta=2, slope=5), surrogates.SpikeRateEscape(2.0, 5.0, 1.0)),
+        ):
+            (g_theirs,) = torch.autograd.grad(theirs(x).sum(), x)
+            (g_ours,) = torch.autograd.grad(ours(x).sum(), x)
+            torch.testing.assert_close(g_ours, g_theirs)
+            checked += 1
+    if not checked:
+        pytest.skip("needs spikingjelly or snntorch (the peers extra)")
+
+
+@pytest.mark.parametrize(
+    "surrogate",
+    [
+        surrogates.StraightThrough(),
+        surrogates.S2NN(),
+        surrogates.QPseudoSpike(),
+        surrogates.SpikeRateEscape(),
+    ],
+    ids=lambda s: type(s).__name__,
+)
+def test_new_surrogates_in_the_fused_cpu_kernel(surrogate):
+    from spikestack.functional import lif
+
+    torch.manual_seed(0)
+    x = (torch.rand(6, 3, 5) * 1.5).requires_grad_()
+    grads = []
+    for backend in ("torch", "cpu"):
+        out = lif(x, surrogate=surrogate, backend=backend, v_reset=None)
+        (g,) = torch.autograd.grad((out * torch.arange(5.0)).sum(), x)
+        grads.append((out.detach(), g))
+    assert torch.equal(grads[0][0], grads[1][0])
+    torch.testing.assert_close(grads[1][1], grads[0][1], rtol=1e-5, atol=1e-6)

@@ -10,6 +10,15 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from spikestack import encoders, functional, layers, neurons, surrogates
-from spikestack.neurons.base import reset
+from spikestack.neurons.base import detach, reset
 
-__all__ = ["__version__", "encoders", "functional", "layers", "neurons", "reset", "surrogates"]
+__all__ = [
+    "__version__",
+    "detach",
+    "encoders",
+    "functional",
+    "layers",
+    "neurons",
+    "reset",
+    "surrogates",
+]

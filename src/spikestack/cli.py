@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "spikestack.kernels.cli",
     "spikestack.data.cli",
     "spikestack.models.cli",
+    "spikestack.neurons.cli",
 )
 
 

@@ -44,6 +44,10 @@ __all__ = [
     "SoftSign",
     "PiecewiseExp",
     "LeakyKReLU",
+    "StraightThrough",
+    "S2NN",
+    "QPseudoSpike",
+    "SpikeRateEscape",
     "check_surrogate",
     "heaviside",
     "get",
@@ -353,3 +357,76 @@ class LeakyKReLU(Surrogate):
 
     def derivative(self, x: Tensor) -> Tensor:
         return torch.where(x >= 0, self.k, self.leak).to(x.dtype)
+
+
+# -- surrogates without a kernel id: fused backends take their derivative as a tensor ----
+
+
+@register("straight_through")
+@dataclass(frozen=True)
+class StraightThrough(Surrogate):
+    """The straight-through estimator: Θ'(x) ≈ 1 everywhere (snnTorch's
+    ``straight_through_estimator``); the gradient passes the spike unchanged."""
+
+    def derivative(self, x: Tensor) -> Tensor:
+        return torch.ones_like(x)
+
+
+@register("s2nn")
+@dataclass(frozen=True)
+class S2NN(Surrogate):
+    """Suetake et al., "S3NN: Time step reduction of spiking surrogate gradients" (Neural
+    Networks 2023), as SpikingJelly's ``S2NN``: Θ'(x) ≈ alpha·σ(alpha x)(1 - σ(alpha x))
+    for x < 0 and beta / (x + 1) for x >= 0 (a heavy tail above threshold)."""
+
+    alpha: float = 4.0
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "alpha", "beta")
+
+    def derivative(self, x: Tensor) -> Tensor:
+        sg = torch.sigmoid(self.alpha * x)
+        # clamp keeps the unused branch finite where x <= -1 (torch.where evaluates both)
+        above = self.beta / (x.clamp_min(0) + 1)
+        return torch.where(x < 0, self.alpha * sg * (1 - sg), above)
+
+
+@register("q_pseudo_spike")
+@dataclass(frozen=True)
+class QPseudoSpike(Surrogate):
+    """Sun et al., "Surrogate module learning" (q-PseudoSpike, as SpikingJelly's
+    ``QPseudoSpike``): Θ'(x) ≈ (1 + 2|x| / (alpha - 1))^(-alpha), alpha > 1; the tail
+    gets heavier as alpha approaches 1 and the peak is 1 at x = 0."""
+
+    alpha: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.alpha, (int, float)) and self.alpha > 1):
+            raise ValueError(f"QPseudoSpike.alpha must be a number > 1; got {self.alpha!r}")
+
+    def derivative(self, x: Tensor) -> Tensor:
+        return (1 + 2 / (self.alpha - 1) * x.abs()).pow(-self.alpha)
+
+
+@register("spike_rate_escape")
+@dataclass(frozen=True)
+class SpikeRateEscape(Surrogate):
+    """The escape-rate (Boltzmann) surrogate of Gerstner & Kistler, "Spiking Neuron Models"
+    (2002), as snnTorch's ``spike_rate_escape``: Θ'(x) ≈ slope · exp(-beta·|x - shift|).
+
+    snnTorch evaluates it at ``mem - threshold - 1`` (the peak sits one unit above
+    threshold): ``shift=1.0`` reproduces that; the default 0 centres it on the threshold.
+    """
+
+    beta: float = 1.0
+    slope: float = 25.0
+    shift: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "beta", "slope")
+        if not math.isfinite(self.shift):
+            raise ValueError(f"SpikeRateEscape.shift must be finite; got {self.shift!r}")
+
+    def derivative(self, x: Tensor) -> Tensor:
+        return self.slope * torch.exp(-self.beta * (x - self.shift).abs())

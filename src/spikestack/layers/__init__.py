@@ -5,6 +5,7 @@ from spikestack.layers.decoding import TemporalWeightingDecoder
 from spikestack.layers.delays import DelayedConv1d, DelayedLinear, DelaySigmaSchedule, sigma_at
 from spikestack.layers.liaf import LIAFConv2d, LIAFLinear
 from spikestack.layers.registry import LAYERS, create_layer, list_layers, register_layer
+from spikestack.layers.sequence import SequenceDropout, VotingPool
 from spikestack.layers.sharing import SharingReport, count_parameters, share_kernels
 from spikestack.layers.temporal_attention import TemporalAttention
 from spikestack.layers.time_distributed import Flatten, TimeDistributed
@@ -29,10 +30,12 @@ __all__ = [
     "Flatten",
     "LIAFConv2d",
     "LIAFLinear",
+    "SequenceDropout",
     "SharingReport",
     "TemporalAttention",
     "TemporalWeightingDecoder",
     "TimeDistributed",
+    "VotingPool",
     "check_ttfs_pooling",
     "count_parameters",
     "create_layer",

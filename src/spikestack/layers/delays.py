@@ -108,6 +108,10 @@ class DelayedConv1d(StatefulModule):
     def reset(self) -> None:
         self.history = None
 
+    def detach_state(self) -> None:
+        if self.history is not None:
+            self.history = self.history.detach()
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["history"] = None

@@ -39,6 +39,9 @@ class _LIAFLayer(StatefulModule):
     def reset(self) -> None:
         self.neuron.reset()
 
+    def detach_state(self) -> None:
+        self.neuron.detach_state()
+
 
 class LIAFLinear(_LIAFLayer):
     """Dense LIAF layer: ``[T, B, in_features] -> [T, B, out_features]`` (analog outputs)."""

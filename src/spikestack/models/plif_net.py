@@ -21,38 +21,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from spikestack.layers import Flatten, TimeDistributed
+from spikestack.layers import Flatten, SequenceDropout, TimeDistributed, VotingPool
 from spikestack.models._blocks import conv_bn, neuron_spec
 from spikestack.models.base import SpikingModel
 from spikestack.models.registry import register_model
 from spikestack.validation import check_int
-
-
-class SequenceDropout(nn.Module):
-    """Dropout with one mask per sequence, shared over the T steps of ``[T, B, ...]``."""
-
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {p!r}")
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        mask = x.new_empty(x.shape[1:]).bernoulli_(1.0 - self.p) / (1.0 - self.p)
-        return x * mask
-
-
-class VotingPool(nn.Module):
-    """``[T, B, classes * voting] -> [T, B, classes]`` by averaging groups of ``voting``."""
-
-    def __init__(self, voting: int) -> None:
-        super().__init__()
-        self.voting = voting
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.unflatten(-1, (-1, self.voting)).mean(-1)
 
 
 class PLIFNet(SpikingModel):

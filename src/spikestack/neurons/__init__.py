@@ -2,7 +2,7 @@
 to outputs of the same shape (see :mod:`spikestack.neurons.base` for the protocol)."""
 
 from spikestack.neurons.alif import ALIF
-from spikestack.neurons.base import Neuron, SpikingNeuron, State, StatefulModule, reset
+from spikestack.neurons.base import Neuron, SpikingNeuron, State, StatefulModule, detach, reset
 from spikestack.neurons.cubalif import CUBALIF
 from spikestack.neurons.li import LI
 from spikestack.neurons.liaf import LIAF
@@ -56,6 +56,7 @@ __all__ = [
     "StatefulModule",
     "TTFS",
     "create_neuron",
+    "detach",
     "list_neurons",
     "neuron_class",
     "masking_factor_at",

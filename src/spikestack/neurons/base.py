@@ -33,15 +33,27 @@ from torch import Tensor, nn
 from spikestack.surrogates import ATan, Surrogate, check_surrogate
 from spikestack.validation import check_neuron_params, check_sequence
 
-__all__ = ["Neuron", "SpikingNeuron", "State", "StatefulModule", "check_options", "reset"]
+__all__ = [
+    "Neuron",
+    "SpikingNeuron",
+    "State",
+    "StatefulModule",
+    "check_options",
+    "detach",
+    "reset",
+]
 
 State = Tensor | tuple[Tensor, ...]
 
 
 class StatefulModule(nn.Module):
-    """A module that may carry state across calls; :func:`spikestack.reset` clears it."""
+    """A module that may carry state across calls; :func:`spikestack.reset` clears it and
+    :func:`spikestack.detach` cuts the autograd graph through it."""
 
     def reset(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def detach_state(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
 
@@ -202,4 +214,18 @@ def reset(model: nn.Module) -> nn.Module:
     for module in model.modules():
         if isinstance(module, StatefulModule):
             module.reset()
+    return model
+
+
+def detach(model: nn.Module) -> nn.Module:
+    """Detach the carried state of every stateful module inside ``model`` from the
+    autograd graph, keeping its values; returns ``model``.
+
+    The whole-network counterpart of :func:`reset` for truncated BPTT over a stream:
+    run a window, backpropagate, ``detach(model)``, run the next window from where the
+    last one ended (the state carries on; the graph does not reach back past the cut).
+    """
+    for module in model.modules():
+        if isinstance(module, StatefulModule):
+            module.detach_state()
     return model
