@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import torch
 from torch import Tensor
 
 __all__ = [
@@ -24,6 +25,12 @@ __all__ = [
     "check_sequence",
     "check_tau",
 ]
+
+
+def _tracing() -> bool:
+    """True inside ``torch.compile``: the values were checked when the module was built,
+    and a float that dynamo traces symbolically cannot be tested without a graph break."""
+    return torch.compiler.is_compiling()
 
 
 def _is_real(value: Any) -> bool:
@@ -43,6 +50,8 @@ def _is_numpy_real(value: Any) -> bool:
 
 def check_number(name: str, value: Any) -> float:
     """``value`` as a float; raise unless it is a finite real number."""
+    if _tracing():
+        return value
     if not _is_real(value) or not math.isfinite(float(value)):
         raise ValueError(f"{name} must be a finite number; got {value!r}")
     return float(value)
@@ -50,6 +59,8 @@ def check_number(name: str, value: Any) -> float:
 
 def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
     """``value`` as a float; raise unless it is a finite number > 0 (>= 0 with ``allow_zero``)."""
+    if _tracing():
+        return value
     bound = ">= 0" if allow_zero else "> 0"
     if not _is_real(value) or not math.isfinite(float(value)):
         raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
@@ -96,6 +107,8 @@ def check_sequence(x: object, *, name: str = "x") -> Tensor:
 
 def check_tau(tau: Any, *, name: str = "tau") -> float:
     """A membrane time constant: a finite number > 1 (tau <= 1 forgets at once or diverges)."""
+    if _tracing():
+        return tau
     if not _is_real(tau) or not math.isfinite(float(tau)) or float(tau) <= 1:
         raise ValueError(
             f"{name} must be a finite number > 1 (tau <= 1 makes the membrane forget or diverge); "
@@ -106,6 +119,8 @@ def check_tau(tau: Any, *, name: str = "tau") -> float:
 
 def check_neuron_params(*, v_threshold: Any, v_reset: Any) -> None:
     """A positive finite threshold and a reset (a number below it, or None for soft reset)."""
+    if _tracing():
+        return
     check_positive("v_threshold", v_threshold)
     if v_reset is not None:
         if not _is_real(v_reset) or not math.isfinite(float(v_reset)):

@@ -1,4 +1,5 @@
-"""CUBALIF: its equations by hand, and snnTorch's Synaptic step by step."""
+"""CUBALIF: its equations by hand, and how its immediate reset differs from snnTorch's Synaptic
+(tests/interop/test_snntorch.py shows reset_delay=True equal to it)."""
 
 from __future__ import annotations
 

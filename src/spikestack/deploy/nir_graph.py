@@ -62,6 +62,12 @@ def _array(value: float, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _neuron_node(nir: Any, name: str, module: nn.Module, shape: tuple, dt: float) -> Any:
+    if getattr(module, "reset_delay", False):
+        raise ValueError(
+            f"{name} ({type(module).__name__}) resets on the step after a spike "
+            "(reset_delay=True, snnTorch's convention); NIR neurons reset at once, so this "
+            "network has no NIR form"
+        )
     soft = module.v_reset_units is None if isinstance(module, QuantLIF) else module.v_reset is None
     if soft:
         raise ValueError(

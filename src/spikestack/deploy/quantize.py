@@ -317,11 +317,12 @@ def _fold_and_replace(parent: nn.Module, config: QuantConfig, prefix: str) -> No
             raise ValueError(
                 f"{full} (BatchNorm) does not follow a conv or linear layer to fold into"
             )
-        elif isinstance(inner, (IF, LIF, PLIF)):
+        elif isinstance(inner, (IF, LIF, PLIF)) and not getattr(inner, "reset_delay", False):
             setattr(parent, name, QuantLIF.from_neuron(inner, config))
         elif isinstance(inner, Neuron):
             raise ValueError(
-                f"{full} ({type(inner).__name__}) has no fixed-point form here (IF, LIF, PLIF do)"
+                f"{full} ({type(inner).__name__}) has no fixed-point form here (IF, LIF, PLIF "
+                "do, with the immediate reset)"
             )
         elif not isinstance(child, TimeDistributed):
             _fold_and_replace(child, config, f"{full}.")

@@ -2,11 +2,13 @@
 to outputs of the same shape (see :mod:`spikestack.neurons.base` for the protocol)."""
 
 from spikestack.neurons.alif import ALIF
+from spikestack.neurons.alpha import Alpha
 from spikestack.neurons.base import Neuron, SpikingNeuron, State, StatefulModule, detach, reset
-from spikestack.neurons.cubalif import CUBALIF
+from spikestack.neurons.cubalif import CUBALIF, RCUBALIF, RLIF, OneToOne
 from spikestack.neurons.li import LI
 from spikestack.neurons.liaf import LIAF
 from spikestack.neurons.lif import IF, LIF, PLIF, FusedNeuron
+from spikestack.neurons.nonlinear import EIF, IZHIKEVICH_PRESETS, QIF, AdEx, Izhikevich
 from spikestack.neurons.psn import (
     PSN,
     MaskedPSN,
@@ -35,10 +37,26 @@ register_neuron("liaf")(LIAF)
 register_neuron("li")(LI)
 register_neuron("cubalif")(CUBALIF)
 register_neuron("ttfs")(TTFS)
+register_neuron("alpha")(Alpha)
+register_neuron("rlif")(RLIF)
+register_neuron("rcubalif")(RCUBALIF)
+register_neuron("izhikevich")(Izhikevich)
+register_neuron("adex")(AdEx)
+register_neuron("eif")(EIF)
+register_neuron("qif")(QIF)
 
 __all__ = [
     "ALIF",
+    "AdEx",
+    "Alpha",
     "CUBALIF",
+    "EIF",
+    "IZHIKEVICH_PRESETS",
+    "Izhikevich",
+    "OneToOne",
+    "QIF",
+    "RCUBALIF",
+    "RLIF",
     "FusedNeuron",
     "IF",
     "LI",

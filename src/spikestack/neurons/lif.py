@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from spikestack import functional as F
+from spikestack.functional.membrane import membrane
 from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import SpikingNeuron, State
 from spikestack.surrogates import Surrogate
@@ -70,9 +71,14 @@ class LIF(FusedNeuron):
     H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau with ``decay_input=True``,
     H[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t] otherwise; S[t] = Θ(H[t] - v_threshold);
     hard reset to ``v_reset`` or, with ``v_reset=None``, soft reset (subtract v_threshold).
+
+    ``reset_delay=True`` is snnTorch's ``Leaky`` convention (the carried membrane is the
+    value before reset and the reset lands on the next step; see
+    :mod:`spikestack.functional.membrane`); it runs on that torch loop, not the fused
+    kernels (``backend`` must be ``"auto"`` or ``"torch"``).
     """
 
-    options = FusedNeuron.options | {"tau", "decay_input"}
+    options = FusedNeuron.options | {"tau", "decay_input", "reset_delay"}
 
     def __init__(
         self,
@@ -81,6 +87,7 @@ class LIF(FusedNeuron):
         v_reset: float | None = 0.0,
         *,
         decay_input: bool = True,
+        reset_delay: bool = False,
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
         backend: str = "auto",
@@ -96,14 +103,28 @@ class LIF(FusedNeuron):
         )
         self.tau = check_tau(tau)
         self.decay_input = bool(decay_input)
+        self.reset_delay = bool(reset_delay)
+        if self.reset_delay and backend not in ("auto", "torch"):
+            raise ValueError(
+                f"LIF(reset_delay=True) runs on the torch loop; backend={backend!r} has no "
+                "delayed reset (use 'auto' or 'torch')"
+            )
 
     def _run(self, x: Tensor, state: State | None) -> tuple[Tensor, Tensor]:
+        if self.reset_delay:
+            out, (v, _, _) = membrane(
+                x, tau=self.tau, decay_input=self.decay_input, v_threshold=self.v_threshold,
+                v_reset=self.v_reset, reset_delay=True, surrogate=self.surrogate,
+                state=None if state is None else (state, None, None),  # type: ignore[arg-type]
+            )  # fmt: skip
+            return out, v
         return F.lif(  # type: ignore[return-value]
             x, tau=self.tau, decay_input=self.decay_input, **self._common(state)
         )
 
     def _extra_parts(self) -> list[str]:
-        return super()._extra_parts() + [f"tau={self.tau}", f"decay_input={self.decay_input}"]
+        parts = [f"tau={self.tau}", f"decay_input={self.decay_input}"]
+        return super()._extra_parts() + parts + (["reset_delay=True"] if self.reset_delay else [])
 
 
 class PLIF(FusedNeuron):
