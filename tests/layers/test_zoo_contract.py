@@ -32,6 +32,9 @@ CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], bool]] = {
     "dcls_conv1d": (lambda: create_layer("dcls_conv1d", 2, 3, 2, 5), (T, 2, 2, 7), True),
     "dcls_conv2d": (lambda: create_layer("dcls_conv2d", 2, 3, 2, 5), (T, 2, 2, 6, 6), True),
     "liaf_linear": (lambda: create_layer("liaf_linear", 3, 4), (T, 2, 3), True),
+    "tdbn": (lambda: create_layer("tdbn", 3, alpha=0.5), (T, 2, 3, 4, 4), False),
+    "tebn": (lambda: create_layer("tebn", 3, T).eval(), (T, 2, 3, 5), False),
+    "bntt": (lambda: create_layer("bntt", 3, T).eval(), (T, 2, 3), False),
     "liaf_conv2d": (
         lambda: create_layer("liaf_conv2d", 2, 3, 3, padding=1).eval(),
         (T, 2, 2, 5, 5),

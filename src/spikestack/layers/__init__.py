@@ -4,6 +4,7 @@ from spikestack.layers.dcls import DCLSConv1d, DCLSConv2d
 from spikestack.layers.decoding import TemporalWeightingDecoder
 from spikestack.layers.delays import DelayedConv1d, DelayedLinear, DelaySigmaSchedule, sigma_at
 from spikestack.layers.liaf import LIAFConv2d, LIAFLinear
+from spikestack.layers.norm import BNTT, TEBN, TDBatchNorm
 from spikestack.layers.registry import LAYERS, create_layer, list_layers, register_layer
 from spikestack.layers.sequence import SequenceDropout, VotingPool
 from spikestack.layers.sharing import SharingReport, count_parameters, share_kernels
@@ -19,8 +20,12 @@ register_layer("temporal_weighting_decoder")(TemporalWeightingDecoder)
 register_layer("liaf_linear")(LIAFLinear)
 register_layer("liaf_conv2d")(LIAFConv2d)
 register_layer("temporal_attention")(TemporalAttention)
+register_layer("tdbn")(TDBatchNorm)
+register_layer("bntt")(BNTT)
+register_layer("tebn")(TEBN)
 
 __all__ = [
+    "BNTT",
     "DCLSConv1d",
     "DCLSConv2d",
     "LAYERS",
@@ -32,6 +37,8 @@ __all__ = [
     "LIAFLinear",
     "SequenceDropout",
     "SharingReport",
+    "TDBatchNorm",
+    "TEBN",
     "TemporalAttention",
     "TemporalWeightingDecoder",
     "TimeDistributed",
