@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from spikestack.neurons import EIF, LIF, QIF, RCUBALIF, RLIF, AdEx, Alpha, Izhikevich
+from spikestack.neurons import EIF, KLIF, LIF, QIF, RCUBALIF, RLIF, AdEx, Alpha, Izhikevich
 
 
 def test_alpha_impulse_response_is_a_difference_of_exponentials() -> None:
@@ -207,8 +207,19 @@ def _as_tuple(state):
         AdEx,
         EIF,
         QIF,
+        KLIF,
     ],
-    ids=["Alpha", "RLIF", "RCUBALIF", "LIF-reset_delay", "Izhikevich", "AdEx", "EIF", "QIF"],
+    ids=[
+        "Alpha",
+        "RLIF",
+        "RCUBALIF",
+        "LIF-reset_delay",
+        "Izhikevich",
+        "AdEx",
+        "EIF",
+        "QIF",
+        "KLIF",
+    ],
 )
 def test_compiles_whole_graph_with_equal_outputs_and_gradients(make) -> None:
     torch._dynamo.reset()
@@ -221,3 +232,25 @@ def test_compiles_whole_graph_with_equal_outputs_and_gradients(make) -> None:
     (g_compiled,) = torch.autograd.grad((compiled * torch.arange(5.0)).sum(), x)
     assert torch.equal(compiled, eager)
     torch.testing.assert_close(g_compiled, g_eager, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale_reset", [False, True])
+@pytest.mark.parametrize("v_reset", [0.0, None])
+def test_klif_matches_spikingjelly_with_gradients(scale_reset: bool, v_reset) -> None:
+    from spikestack.surrogates import Sigmoid
+
+    sj = pytest.importorskip("spikingjelly.activation_based.neuron", reason="needs SpikingJelly")
+    torch.manual_seed(2)
+    x = (torch.rand(100, 4, 6) * 1.5).requires_grad_()
+    theirs = sj.KLIFNode(scale_reset=scale_reset, tau=3.0, v_reset=v_reset, step_mode="m")
+    ours = KLIF(3.0, scale_reset=scale_reset, v_reset=v_reset, surrogate=Sigmoid(alpha=4.0))
+    with torch.no_grad():
+        theirs.k.fill_(1.3)
+        ours.k.fill_(1.3)
+    a, b = theirs(x), ours(x)
+    assert a.sum() > 20 and torch.equal(a, b)
+    w = torch.rand_like(a)
+    g_theirs = torch.autograd.grad((a * w).sum(), [x, theirs.k])
+    g_ours = torch.autograd.grad((b * w).sum(), [x, ours.k])
+    for g1, g2 in zip(g_ours, g_theirs, strict=True):
+        torch.testing.assert_close(g1, g2, rtol=1e-5, atol=1e-6)

@@ -37,7 +37,7 @@ from spikestack.kernels.reference import leaky_charge
 from spikestack.surrogates import Surrogate, check_surrogate, heaviside
 from spikestack.validation import check_neuron_params, check_sequence, check_tau
 
-__all__ = ["MembraneState", "alpha_synapse", "membrane"]
+__all__ = ["MembraneState", "alpha_synapse", "klif", "membrane"]
 
 MembraneState = tuple[Tensor, Tensor | None, Tensor | None]
 
@@ -161,3 +161,41 @@ def alpha_synapse(
             e, n, v = e * keep, n * keep, v * keep
         out.append(spike)
     return torch.stack(out), (v, e, n)
+
+
+def klif(
+    x: Tensor,
+    k: Tensor,
+    *,
+    tau: float,
+    surrogate: Surrogate,
+    decay_input: bool = True,
+    v_threshold: float = 1.0,
+    v_reset: float | None = 0.0,
+    detach_reset: bool = False,
+    scale_reset: bool = False,
+    state: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """KLIF (Jiang & Zhang, "KLIF: An optimized spiking neuron unit for tuning surrogate
+    gradient slope and membrane potential", ICASSP 2023): LIF's charge, then
+    H[t] = ReLU(k · charge) with a learnable k, which sets the effective slope of the
+    surrogate; fire at v_threshold and reset H (or, with ``scale_reset``, H / k against
+    v_threshold / k). Returns ``(spikes, v_final)``."""
+    check_sequence(x)
+    check_tau(tau)
+    check_neuron_params(v_threshold=v_threshold, v_reset=v_reset)
+    check_surrogate(surrogate)
+    charge = leaky_charge(decay_input, v_reset, lambda d: d / tau, 1.0 - 1.0 / tau)
+    v = initial_state(x, state, v_reset)
+    out = []
+    for x_t in x.unbind(0):
+        h = torch.relu(k * charge(x_t, v))
+        spike = surrogate(h - v_threshold)
+        r = spike.detach() if detach_reset else spike
+        if scale_reset:
+            h, threshold = h / k, v_threshold / k
+        else:
+            threshold = v_threshold
+        v = h - threshold * r if v_reset is None else h * (1.0 - r) + v_reset * r
+        out.append(spike)
+    return torch.stack(out), v

@@ -4,7 +4,7 @@ to outputs of the same shape (see :mod:`spikestack.neurons.base` for the protoco
 from spikestack.neurons.alif import ALIF
 from spikestack.neurons.alpha import Alpha
 from spikestack.neurons.base import Neuron, SpikingNeuron, State, StatefulModule, detach, reset
-from spikestack.neurons.cubalif import CUBALIF, RCUBALIF, RLIF, OneToOne
+from spikestack.neurons.cubalif import CUBALIF, KLIF, RCUBALIF, RLIF, OneToOne
 from spikestack.neurons.li import LI
 from spikestack.neurons.liaf import LIAF
 from spikestack.neurons.lif import IF, LIF, PLIF, FusedNeuron
@@ -44,6 +44,7 @@ register_neuron("izhikevich")(Izhikevich)
 register_neuron("adex")(AdEx)
 register_neuron("eif")(EIF)
 register_neuron("qif")(QIF)
+register_neuron("klif")(KLIF)
 
 __all__ = [
     "ALIF",
@@ -53,6 +54,7 @@ __all__ = [
     "EIF",
     "IZHIKEVICH_PRESETS",
     "Izhikevich",
+    "KLIF",
     "OneToOne",
     "QIF",
     "RCUBALIF",

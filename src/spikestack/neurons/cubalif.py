@@ -8,12 +8,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from spikestack.functional.membrane import membrane
+from spikestack.functional.membrane import klif, membrane
 from spikestack.neurons.base import SpikingNeuron
 from spikestack.surrogates import Surrogate
-from spikestack.validation import check_int, check_tau
+from spikestack.validation import check_int, check_positive, check_tau
 
-__all__ = ["CUBALIF", "RCUBALIF", "RLIF", "OneToOne", "recurrent_connection"]
+__all__ = ["CUBALIF", "KLIF", "RCUBALIF", "RLIF", "OneToOne", "recurrent_connection"]
 
 
 class _MembraneNeuron(SpikingNeuron):
@@ -220,3 +220,47 @@ class RCUBALIF(RLIF):
             v_reset=v_reset, detach_reset=detach_reset, surrogate=surrogate, stateful=stateful,
         )  # fmt: skip
         self.tau_syn = check_tau(tau_syn, name="tau_syn")
+
+
+class KLIF(SpikingNeuron):
+    """KLIF (Jiang & Zhang, ICASSP 2023): LIF whose charged membrane passes through
+    ReLU(k ·) with a learnable scalar k (initialised to ``init_k``) before firing, so
+    training tunes the surrogate's effective slope (SpikingJelly's ``KLIFNode``;
+    ``scale_reset`` resets H / k against v_threshold / k). The state is ``v``."""
+
+    options = SpikingNeuron.options | {"tau", "decay_input", "scale_reset", "init_k"}
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        *,
+        init_k: float = 1.0,
+        decay_input: bool = True,
+        scale_reset: bool = False,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        detach_reset: bool = False,
+        surrogate: Surrogate | None = None,
+        stateful: bool = False,
+    ) -> None:
+        super().__init__(
+            v_threshold=v_threshold, v_reset=v_reset, detach_reset=detach_reset,
+            surrogate=surrogate, stateful=stateful,
+        )  # fmt: skip
+        self.tau = check_tau(tau)
+        self.decay_input = bool(decay_input)
+        self.scale_reset = bool(scale_reset)
+        self.k = nn.Parameter(torch.tensor(check_positive("init_k", init_k)))
+
+    def init_state(self, x_t: Tensor) -> Tensor:
+        return torch.full_like(x_t, self.v_rest)
+
+    def _run(self, x: Tensor, state: Any) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        return klif(
+            x, self.k, tau=self.tau, decay_input=self.decay_input, v_threshold=self.v_threshold,
+            v_reset=self.v_reset, detach_reset=self.detach_reset, scale_reset=self.scale_reset,
+            surrogate=self.surrogate, state=state,
+        )  # fmt: skip
+
+    def _extra_parts(self) -> list[str]:
+        return [f"tau={self.tau}", f"k={float(self.k.detach()):.4g}", *super()._extra_parts()]
