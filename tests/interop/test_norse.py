@@ -122,3 +122,17 @@ def test_unmapped_raise_naming_them() -> None:
         from_norse(nt.LIFBoxCell(nt.LIFBoxParameters(v_leak=torch.tensor(0.5))))
     with pytest.raises(ValueError, match="one per neuron"):
         from_norse(nt.LIFBoxCell(nt.LIFBoxParameters(tau_mem_inv=torch.full((3,), 100.0))))
+
+
+def test_li_with_synaptic_current_is_cubali() -> None:
+    torch.manual_seed(8)
+    x = torch.randn(T, *SHAPE)
+    cell = nt.LICell(nt.LIParameters(tau_mem_inv=torch.tensor(50.0), v_leak=torch.tensor(0.1)))
+    ours = from_norse(cell)
+    assert type(ours) is neurons.CUBALI
+    theirs = torch.stack(list(_li_box_trace(cell, x)))
+    torch.testing.assert_close(ours(x), theirs, atol=1e-6, rtol=0)
+    sequence = nt.LI(nt.LIParameters(tau_mem_inv=torch.tensor(50.0)))
+    with torch.no_grad():
+        their_seq, _ = sequence(x)
+    torch.testing.assert_close(from_norse(sequence)(x), their_seq, atol=1e-6, rtol=0)

@@ -16,7 +16,7 @@ def test_lists_every_neuron_with_a_description(capsys):
 
 
 def test_pattern_and_options(capsys):
-    assert main(["neurons", "cuba*", "--options"]) == 0
+    assert main(["neurons", "cubalif*", "--options"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("cubalif") and "tau_syn" in out
     assert main(["neurons", "nothing*"]) == 1

@@ -9,7 +9,8 @@ before the membrane update, which is spikestack's current order:
     LIFCell / LIF             -> CUBALIF(tau, tau_syn, decay_input=True)  (v_leak = v_reset)
     LIFExCell / LIFEx         -> EIF(tau, tau_syn, theta_rh = v_th)
     LIFAdExCell / LIFAdEx     -> AdEx(tau, tau_w, a, b, tau_syn, theta_rh = v_th)
-    LIBoxCell / LIBox         -> LI(tau, v_leak)
+    LIBoxCell                 -> LI(tau, v_leak)
+    LICell / LI               -> CUBALI(tau, tau_syn, v_leak)
     IzhikevichCell / Izhikevich -> Izhikevich(a, b, c, d, dt = dt · tau_inv, v_init)
     Lift(module)              -> TimeDistributed(module)
 
@@ -25,7 +26,7 @@ from torch import nn
 
 from spikestack.interop._tree import convert_tree, scalar, unsupported
 from spikestack.layers import TimeDistributed
-from spikestack.neurons import CUBALIF, EIF, LI, LIF, AdEx, Izhikevich
+from spikestack.neurons import CUBALI, CUBALIF, EIF, LI, LIF, AdEx, Izhikevich
 from spikestack.surrogates import FastSigmoid, Surrogate
 
 __all__ = ["from_norse"]
@@ -60,10 +61,12 @@ def _convert_neuron(module: nn.Module) -> nn.Module | None:
 
     if kind == "LIBox":
         return LI(steps("tau_mem_inv"), v_leak=num("v_leak"), decay_input=True)
+    if kind == "LI":
+        return CUBALI(steps("tau_mem_inv"), steps("tau_syn_inv"), v_leak=num("v_leak"))
     if kind not in ("LIFBox", "LIF", "LIFEx", "LIFAdEx", "Izhikevich"):
         raise unsupported(
             PEER, module, f"neuron type {name} (converted: LIFBox, LIF, LIFEx, LIFAdEx, "
-            "Izhikevich, LIBox, in cell or sequence form)"
+            "Izhikevich, LIBox, LI, in cell or sequence form)"
         )  # fmt: skip
     surrogate = _surrogate(module, p)
     if kind == "Izhikevich":

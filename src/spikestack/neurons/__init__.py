@@ -5,7 +5,7 @@ from spikestack.neurons.alif import ALIF
 from spikestack.neurons.alpha import Alpha
 from spikestack.neurons.base import Neuron, SpikingNeuron, State, StatefulModule, detach, reset
 from spikestack.neurons.cubalif import CUBALIF, KLIF, RCUBALIF, RLIF, OneToOne
-from spikestack.neurons.li import LI
+from spikestack.neurons.li import CUBALI, LI
 from spikestack.neurons.liaf import LIAF
 from spikestack.neurons.lif import IF, LIF, PLIF, FusedNeuron
 from spikestack.neurons.nonlinear import EIF, IZHIKEVICH_PRESETS, QIF, AdEx, Izhikevich
@@ -45,11 +45,13 @@ register_neuron("adex")(AdEx)
 register_neuron("eif")(EIF)
 register_neuron("qif")(QIF)
 register_neuron("klif")(KLIF)
+register_neuron("cubali")(CUBALI)
 
 __all__ = [
     "ALIF",
     "AdEx",
     "Alpha",
+    "CUBALI",
     "CUBALIF",
     "EIF",
     "IZHIKEVICH_PRESETS",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from spikestack.kernels.reference import leaky_charge
+from spikestack.functional.membrane import membrane
+
 from spikestack.neurons.base import Neuron
 from spikestack.surrogates import Surrogate
-from spikestack.validation import check_tau
+from spikestack.validation import check_number, check_tau
 
-__all__ = ["LI"]
+__all__ = ["CUBALI", "LI"]
 
 
 class LI(Neuron):
@@ -48,15 +51,53 @@ class LI(Neuron):
         return torch.full_like(x_t, self.v_leak)
 
     def _run(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        charge = leaky_charge(
-            self.decay_input, self.v_leak, lambda d: d / self.tau, 1.0 - 1.0 / self.tau
-        )
-        v = self.init_state(x[0]) if state is None else state
-        out = []
-        for x_t in x:
-            v = charge(x_t, v)
-            out.append(v)
-        return torch.stack(out), v
+        out, (v, _, _) = membrane(
+            x, tau=self.tau, decay_input=self.decay_input, v_reset=self.v_leak, spiking=False,
+            surrogate=self.surrogate, state=None if state is None else (state, None, None),
+        )  # fmt: skip
+        return out, v
 
     def _extra_parts(self) -> list[str]:
         return [f"tau={self.tau}", f"v_leak={self.v_leak}", f"decay_input={self.decay_input}"]
+
+
+class CUBALI(Neuron):
+    """Current-based leaky integrator: a synaptic current I[t] = (1 - 1/tau_syn) I[t-1] + X[t]
+    drives :class:`LI`'s membrane, whose trace is the output (Norse's ``LICell`` with
+    tau = 1 / (dt tau_mem_inv), tau_syn = 1 / (dt tau_syn_inv); NIR's ``CubaLI``). The
+    state is ``(v, i)``."""
+
+    state_names = ("v", "i")
+    options = Neuron.options | {"tau", "tau_syn", "v_leak", "decay_input"}
+    emits_spikes = False
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        tau_syn: float = 2.0,
+        *,
+        v_leak: float = 0.0,
+        decay_input: bool = True,
+        surrogate: Surrogate | None = None,
+        stateful: bool = False,
+    ) -> None:
+        super().__init__(surrogate=surrogate, stateful=stateful)
+        self.tau = check_tau(tau)
+        self.tau_syn = check_tau(tau_syn, name="tau_syn")
+        self.v_leak = check_number("v_leak", v_leak)
+        self.decay_input = bool(decay_input)
+
+    def init_state(self, x_t: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.full_like(x_t, self.v_leak), torch.zeros_like(x_t)
+
+    def _run(self, x: Tensor, state: Any) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # type: ignore[override]
+        out, (v, i, _) = membrane(
+            x, tau=self.tau, tau_syn=self.tau_syn, decay_input=self.decay_input,
+            v_reset=self.v_leak, spiking=False, surrogate=self.surrogate,
+            state=None if state is None else (state[0], state[1], None),
+        )  # fmt: skip
+        return out, (v, i)  # type: ignore[return-value]
+
+    def _extra_parts(self) -> list[str]:
+        return [f"tau={self.tau}", f"tau_syn={self.tau_syn}", f"v_leak={self.v_leak}",
+                f"decay_input={self.decay_input}"]  # fmt: skip
