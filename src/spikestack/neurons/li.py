@@ -8,7 +8,6 @@ import torch
 from torch import Tensor
 
 from spikestack.functional.membrane import membrane
-
 from spikestack.neurons.base import Neuron
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_number, check_tau
