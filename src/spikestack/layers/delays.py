@@ -26,6 +26,8 @@ class DelayedConv1d(StatefulModule):
     channel). Streams with :meth:`step`, keeping the last max_delay inputs as state.
     """
 
+    carried_state = "history"
+
     sigma: Tensor
     rounded: Tensor
 

@@ -19,6 +19,8 @@ __all__ = ["LIAFConv2d", "LIAFLinear"]
 class _LIAFLayer(StatefulModule):
     """I[t] = norm(synapse(X[t])); Y = LIAF(I). Subclasses build ``self.synapse``."""
 
+    carried_state = None  # its neuron carries the membrane
+
     synapse: nn.Module
     norm: nn.Module
 

@@ -48,7 +48,14 @@ State = Tensor | tuple[Tensor, ...]
 
 class StatefulModule(nn.Module):
     """A module that may carry state across calls; :func:`spikestack.reset` clears it and
-    :func:`spikestack.detach` cuts the autograd graph through it."""
+    :func:`spikestack.detach` cuts the autograd graph through it.
+
+    ``carried_state`` names the attribute that holds the carried state (None: the module
+    carries nothing of its own, e.g. it delegates to a neuron inside it), so that code
+    running a model window by window can save and restore it.
+    """
+
+    carried_state: ClassVar[str | None] = "state"
 
     def reset(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError

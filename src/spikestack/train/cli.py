@@ -41,6 +41,12 @@ _HELP = {
     "the ANN twin trained with --neuron relu (names and shapes that agree are copied)",
     ("model", "pretrain_ann"): "first train the model's ANN twin (ReLU for the neurons) this "
     "many epochs in RUN_DIR/ann, then start the SNN from it (pipeS)",
+    ("optim", "checkpoint_steps"): "checkpointed BPTT: run in windows of K steps, keep only "
+    "their inputs and recompute them in backward (same gradients, less memory)",
+    ("optim", "tbptt"): "truncated BPTT: backpropagate within windows of this many steps, "
+    "carrying the neuron state across them (memory bounded by one window)",
+    ("run", "strict_health"): "stop with an error on a training-health problem (silent or "
+    "saturated layer, exploding or vanishing values, non-finite loss) instead of warning",
     ("run", "out"): "run folder (default runs/MODEL-DATA-TIMESTAMP)",
     ("run", "amp"): "mixed precision (bfloat16 on CPU, float16/bfloat16 on CUDA)",
     ("run", "stop_after"): "stop after this many epochs (schedules still plan for --epochs); "

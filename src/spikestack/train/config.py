@@ -91,6 +91,8 @@ class OptimConfig:
     prune_prior: float = 0.45  # Grad R's Laplace prior strength alpha
     prune_mode: str = "during"  # LATS: "during" training, "early" (over prune_epochs), "init"
     prune_epochs: int | None = None  # LATS early pruning: epochs the threshold ramps over
+    checkpoint_steps: int | None = None  # checkpointed BPTT: keep activations every K steps
+    tbptt: int | None = None  # truncated BPTT: backpropagate within windows of this many steps
 
 
 @dataclass
@@ -108,6 +110,7 @@ class RunConfig:
     deterministic: bool = False
     progress: bool = True
     tensorboard: bool = False
+    strict_health: bool = False  # training-health warnings become errors
 
 
 SECTIONS: dict[str, type] = {

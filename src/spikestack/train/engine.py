@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,12 @@ from spikestack.atomic import atomic_write
 from spikestack.neurons.base import reset as reset_states
 from spikestack.train.checkpoint import load_latest, save_checkpoint
 from spikestack.train.losses import Loss, as_sequence
+from spikestack.train.memory import (
+    TruncatedBPTT,
+    check_windowable,
+    checkpointed_forward,
+    window_caveats,
+)
 from spikestack.train.rng import rng_state, set_rng_state
 
 InputTransform = Callable[[Tensor, "torch.Generator | None"], Tensor]
@@ -72,6 +79,8 @@ class Engine:
         progress: bool = True,
         seed: int = 0,
         config: dict[str, Any] | None = None,
+        checkpoint_steps: int | None = None,
+        tbptt: int | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device)
@@ -95,6 +104,22 @@ class Engine:
         self.config = config or {}
         use_scaler = amp and self.device.type == "cuda" and amp_dtype == torch.float16
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+        if checkpoint_steps is not None and tbptt is not None:
+            raise ValueError("choose one of checkpoint_steps (checkpointed BPTT) and tbptt")
+        if checkpoint_steps is not None or tbptt is not None:
+            what = "checkpointed BPTT" if tbptt is None else "truncated BPTT"
+            if getattr(loss, "views", 1) == 2:
+                raise ValueError(f"{what} does not run two-view (siamese) losses")
+            check_windowable(self.model, what)
+            caveats = window_caveats(self.model)
+            if caveats:
+                warnings.warn(
+                    f"{what} runs the model in windows, and these layers see one window at a "
+                    f"time: {', '.join(caveats)}",
+                    stacklevel=2,
+                )
+        self.checkpoint_steps = checkpoint_steps
+        self.tbptt = None if tbptt is None else TruncatedBPTT(tbptt)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.tensorboard: Any = None
@@ -143,13 +168,26 @@ class Engine:
                         both = self.train_model(torch.cat([view_a, view_b], dim=1))
                         output, output_b = both.chunk(2, dim=-2 if both.dim() == 3 else 0)
                         loss = self.loss(output.float(), output_b.float(), y)
+                    elif self.tbptt is not None:  # backward window by window, inside
+                        self.optimizer.zero_grad(set_to_none=True)
+                        output, loss = self.tbptt.run(
+                            self.train_model, self.input_transform(x, generator), y, self.loss,
+                            lambda part: self.scaler.scale(part).backward(),
+                        )  # fmt: skip
                     else:
-                        output = self.train_model(self.input_transform(x, generator))
+                        inputs = self.input_transform(x, generator)
+                        if self.checkpoint_steps is not None:
+                            output = checkpointed_forward(
+                                self.train_model, inputs, self.checkpoint_steps
+                            )
+                        else:
+                            output = self.train_model(inputs)
                         loss = self.loss(output.float(), y)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at epoch {self.epoch + 1}")
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
+                if self.tbptt is None:
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.scaler.scale(loss).backward()
                 if self.grad_clip is not None:
                     self.scaler.unscale_(self.optimizer)
                     nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)

@@ -196,6 +196,8 @@ def build_engine(
         progress=run.progress,
         seed=run.seed,
         config=config.to_dict(),
+        checkpoint_steps=config.optim.checkpoint_steps,
+        tbptt=config.optim.tbptt,
     )
     if run.tensorboard:
         engine.enable_tensorboard()
