@@ -31,6 +31,7 @@ from spikestack.analysis.monitors import FiringRateMonitor
 from spikestack.atomic import atomic_write
 from spikestack.neurons.base import reset as reset_states
 from spikestack.train.checkpoint import load_latest, save_checkpoint
+from spikestack.train.health import TrainingHealth
 from spikestack.train.losses import Loss, as_sequence
 from spikestack.train.memory import (
     TruncatedBPTT,
@@ -81,6 +82,7 @@ class Engine:
         config: dict[str, Any] | None = None,
         checkpoint_steps: int | None = None,
         tbptt: int | None = None,
+        strict_health: bool = False,
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device)
@@ -120,6 +122,7 @@ class Engine:
                 )
         self.checkpoint_steps = checkpoint_steps
         self.tbptt = None if tbptt is None else TruncatedBPTT(tbptt)
+        self.health = TrainingHealth(self.model, strict=strict_health)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.tensorboard: Any = None
@@ -147,7 +150,7 @@ class Engine:
 
         return tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
 
-    def train_epoch(self, loader: Iterable[Any]) -> dict[str, float]:
+    def train_epoch(self, loader: Iterable[Any]) -> dict[str, Any]:
         """One epoch of training; returns mean loss, accuracy and the mean firing rate."""
         self.train_model.train()
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
@@ -155,8 +158,9 @@ class Engine:
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epoch)
         total_loss = correct = count = 0.0
+        health: list[str] = []
         bar = self._batches(loader, f"epoch {self.epoch + 1}")
-        with FiringRateMonitor(self.model) as monitor:
+        with FiringRateMonitor(self.model) as monitor, self.health:
             for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
                 with self._autocast():
@@ -183,11 +187,17 @@ class Engine:
                         else:
                             output = self.train_model(inputs)
                         loss = self.loss(output.float(), y)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss.item()} at epoch {self.epoch + 1}")
+                if not torch.isfinite(loss):  # skip the update (an error with strict health)
+                    line = self.health.nonfinite_loss(float(loss.detach()), self.epoch + 1)
+                    health += [line] if line else []
+                    self.optimizer.zero_grad(set_to_none=True)
+                    reset_states(self.model)
+                    continue
                 if self.tbptt is None:
                     self.optimizer.zero_grad(set_to_none=True)
                     self.scaler.scale(loss).backward()
+                if not self.scaler.is_enabled():  # scaled float16 gradients would mislead it
+                    self.health.after_backward()
                 if self.grad_clip is not None:
                     self.scaler.unscale_(self.optimizer)
                     nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
@@ -208,11 +218,13 @@ class Engine:
                         rate=f"{monitor.mean_rate():.3f}",
                         **extra,
                     )
+            health += self.health.end_epoch(monitor.rates(), self.epoch + 1)
         total_loss, correct, count = _all_reduce_sum([total_loss, correct, count], self.device)
         return {
             "loss": total_loss / max(count, 1),
             "acc": correct / max(count, 1),
             "firing_rate": monitor.mean_rate(),
+            "health": health,
         }
 
     @torch.no_grad()
@@ -275,6 +287,8 @@ class Engine:
                 "train_acc": train["acc"],
                 "train_firing_rate": train["firing_rate"],
             }
+            if train["health"]:
+                row["health"] = train["health"]
             if hasattr(self.optimizer, "density"):  # a pruner (spikestack.prune)
                 row["density"] = self.optimizer.density()
                 row["layer_densities"] = self.optimizer.layer_densities()
@@ -298,6 +312,8 @@ class Engine:
                 if "density" in row:
                     msg += f"  density {row['density']:.4f}"
                 log(msg + f"  rate {row['train_firing_rate']:.3f}  ({row['seconds']:.1f}s)")
+                for line in row.get("health", []):
+                    log(f"  health: {line}")
                 self._write_metrics(row)
                 self.save()
         return self.history

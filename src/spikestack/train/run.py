@@ -198,6 +198,7 @@ def build_engine(
         config=config.to_dict(),
         checkpoint_steps=config.optim.checkpoint_steps,
         tbptt=config.optim.tbptt,
+        strict_health=run.strict_health,
     )
     if run.tensorboard:
         engine.enable_tensorboard()
@@ -219,6 +220,8 @@ def _finish(
             layer_firing_rates=test["layer_firing_rates"],
             layer_spike_counts=test["layer_spike_counts"],
         )
+    # from the history, so that a resumed run's summary has its earlier epochs' reports too
+    result["health"] = [line for row in engine.history for line in row.get("health", [])]
     pruner_density = getattr(engine.optimizer, "density", None)
     if pruner_density is not None:
         result.update(density=pruner_density(), layer_densities=engine.optimizer.layer_densities())
@@ -230,6 +233,8 @@ def _finish(
         log(f"run folder: {run_dir}  (checkpoints/, metrics.jsonl, {png.name})")
         if "density" in result:
             log(f"density: {result['density']:.4f}")
+        if result["health"]:
+            log(f"training health: {len(result['health'])} problem(s), see final.json 'health'")
         if "test_accuracy" in result:
             log(f"test accuracy: {result['test_accuracy']:.4f}")
     return result
