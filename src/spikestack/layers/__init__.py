@@ -1,7 +1,7 @@
 """Layers for ``[T, B, ...]`` sequences."""
 
 from spikestack.layers.dcls import DCLSConv1d, DCLSConv2d
-from spikestack.layers.decoding import TemporalWeightingDecoder
+from spikestack.layers.decoding import LastStep, MaxOverTime, TemporalWeightingDecoder
 from spikestack.layers.delays import DelayedConv1d, DelayedLinear, DelaySigmaSchedule, sigma_at
 from spikestack.layers.liaf import LIAFConv2d, LIAFLinear
 from spikestack.layers.norm import BNTT, TEBN, TDBatchNorm
@@ -29,6 +29,8 @@ __all__ = [
     "DCLSConv1d",
     "DCLSConv2d",
     "LAYERS",
+    "LastStep",
+    "MaxOverTime",
     "DelaySigmaSchedule",
     "DelayedConv1d",
     "DelayedLinear",

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from spikestack.validation import check_int, check_sequence
 
-__all__ = ["TemporalWeightingDecoder"]
+__all__ = ["LastStep", "MaxOverTime", "TemporalWeightingDecoder"]
 
 
 class TemporalWeightingDecoder(nn.Module):
@@ -42,3 +42,20 @@ class TemporalWeightingDecoder(nn.Module):
 
     def extra_repr(self) -> str:
         return f"T={self.T}"
+
+
+class MaxOverTime(nn.Module):
+    """``[T, B, ...] -> [B, ...]``: the maximum over time (for a membrane readout such as
+    :class:`~spikestack.neurons.LI`: the class whose membrane rose highest)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_sequence(x)
+        return x.amax(0)
+
+
+class LastStep(nn.Module):
+    """``[T, B, ...] -> [B, ...]``: the last step (a membrane readout's final value)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_sequence(x)
+        return x[-1]

@@ -24,9 +24,12 @@ _HELP = {
     ("data", "max_samples"): "use at most this many samples in all (a per-class, seeded subset)",
     ("data", "eval_all"): "use every sample as test data",
     ("model", "name"): "model name (see `spikestack models`); auto: the data set's default",
-    ("model", "decoder"): "mean (average over time) or temporal_weighting (learned weights per "
-    "step, TTFS paper)",
-    ("optim", "loss"): "ce, mse, tet, ...",
+    ("model", "decoder"): "mean (average over time), max (maximum over time), last (last step) "
+    "or temporal_weighting (learned weights per step, TTFS paper)",
+    ("optim", "loss"): "ce, mse, l1, huber, count_mse, first_spike, van_rossum, tet, tcl, stcl "
+    "(see docs/training.md)",
+    ("optim", "rate_penalty"): "add this weight times the summed mean firing rates of the "
+    "spiking layers to the loss (rate sparsity)",
     ("model", "quantize"): "train in fixed point: wBITSvBITS[.FRAC], e.g. w8v16 or w4v8.4 "
     "(weights, membrane[.fractional bits]; see docs/deploy.md)",
     ("optim", "prune"): "prune while training: gradr (gradient rewiring) or lats (soft "

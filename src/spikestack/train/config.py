@@ -93,6 +93,7 @@ class OptimConfig:
     prune_epochs: int | None = None  # LATS early pruning: epochs the threshold ramps over
     checkpoint_steps: int | None = None  # checkpointed BPTT: keep activations every K steps
     tbptt: int | None = None  # truncated BPTT: backpropagate within windows of this many steps
+    rate_penalty: float = 0.0  # weight of the L1 penalty on the spiking layers' firing rates
 
 
 @dataclass

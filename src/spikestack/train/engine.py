@@ -15,6 +15,7 @@ checkpoints on rank 0 only, and averages metrics over ranks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -32,7 +33,7 @@ from spikestack.atomic import atomic_write
 from spikestack.neurons.base import reset as reset_states
 from spikestack.train.checkpoint import load_latest, save_checkpoint
 from spikestack.train.health import TrainingHealth
-from spikestack.train.losses import Loss, as_sequence
+from spikestack.train.losses import Loss, RateSparsity, as_sequence
 from spikestack.train.memory import (
     TruncatedBPTT,
     check_windowable,
@@ -83,6 +84,7 @@ class Engine:
         checkpoint_steps: int | None = None,
         tbptt: int | None = None,
         strict_health: bool = False,
+        rate_penalty: float = 0.0,
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device)
@@ -123,6 +125,7 @@ class Engine:
         self.checkpoint_steps = checkpoint_steps
         self.tbptt = None if tbptt is None else TruncatedBPTT(tbptt)
         self.health = TrainingHealth(self.model, strict=strict_health)
+        self.rates = RateSparsity(self.model, rate_penalty) if rate_penalty else None
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.tensorboard: Any = None
@@ -160,7 +163,9 @@ class Engine:
         total_loss = correct = count = 0.0
         health: list[str] = []
         bar = self._batches(loader, f"epoch {self.epoch + 1}")
-        with FiringRateMonitor(self.model) as monitor, self.health:
+        penalised = self.rates if self.rates is not None else contextlib.nullcontext()
+        with FiringRateMonitor(self.model) as monitor, self.health, penalised:
+            loss_fn = self._penalised(self.loss)
             for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
                 with self._autocast():
@@ -171,11 +176,13 @@ class Engine:
                         view_b = self.input_transform(self.augment(x, generator), generator)
                         both = self.train_model(torch.cat([view_a, view_b], dim=1))
                         output, output_b = both.chunk(2, dim=-2 if both.dim() == 3 else 0)
-                        loss = self.loss(output.float(), output_b.float(), y)
+                        loss = self._penalised(self.loss.__call__)(
+                            output.float(), output_b.float(), y
+                        )
                     elif self.tbptt is not None:  # backward window by window, inside
                         self.optimizer.zero_grad(set_to_none=True)
                         output, loss = self.tbptt.run(
-                            self.train_model, self.input_transform(x, generator), y, self.loss,
+                            self.train_model, self.input_transform(x, generator), y, loss_fn,
                             lambda part: self.scaler.scale(part).backward(),
                         )  # fmt: skip
                     else:
@@ -186,7 +193,7 @@ class Engine:
                             )
                         else:
                             output = self.train_model(inputs)
-                        loss = self.loss(output.float(), y)
+                        loss = loss_fn(output.float(), y)
                 if not torch.isfinite(loss):  # skip the update (an error with strict health)
                     line = self.health.nonfinite_loss(float(loss.detach()), self.epoch + 1)
                     health += [line] if line else []
@@ -206,7 +213,7 @@ class Engine:
                 reset_states(self.model)
                 n = y.shape[0]
                 total_loss += float(loss.detach()) * n
-                correct += float((as_sequence(output.detach()).mean(0).argmax(-1) == y).sum())
+                correct += _correct(output.detach(), y)
                 count += n
                 if self.progress:
                     extra = {}
@@ -242,7 +249,7 @@ class Engine:
                 reset_states(self.model)
                 n = y.shape[0]
                 total_loss += float(loss) * n
-                correct += float((as_sequence(output).mean(0).argmax(-1) == y).sum())
+                correct += _correct(output, y)
                 count += n
         total_loss, correct, count = _all_reduce_sum([total_loss, correct, count], self.device)
         return {
@@ -253,6 +260,13 @@ class Engine:
             "layer_firing_rates": monitor.rates(),
             "layer_spike_counts": monitor.spike_counts(),
         }
+
+    def _penalised(self, loss: Callable[..., Tensor]) -> Callable[..., Tensor]:
+        """``loss`` plus the rate penalty of the forward passes since it was last added."""
+        if self.rates is None:
+            return loss
+        rates = self.rates
+        return lambda *args: loss(*args) + rates.take().to(args[0].device)
 
     def _eval_loss(self, output: Tensor, target: Tensor) -> Tensor:
         if getattr(self.loss, "views", 1) == 2:
@@ -376,6 +390,14 @@ class Engine:
             return
         text = "".join(json.dumps(_jsonable(r)) + "\n" for r in self.history)
         atomic_write(self.run_dir / "metrics.jsonl", lambda f: f.write(text.encode()))
+
+
+def _correct(output: Tensor, target: Tensor) -> float:
+    """Correct class predictions (mean output over time, argmax); NaN for regression
+    (float) targets, where there is no class to get right."""
+    if target.is_floating_point():
+        return math.nan
+    return float((as_sequence(output).mean(0).argmax(-1) == target).sum())
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,16 @@
 """Losses on per-step outputs ``[T, B, classes]``.
 
 Every loss takes the model's per-step output (a ``[B, classes]`` output counts as
-T = 1) and integer targets ``[B]``.
+T = 1) and integer targets ``[B]``; the regression losses (``mse``, ``l1``, ``huber``)
+also take float targets ``[B, outputs]``. :class:`RateSparsity` adds a penalty on the
+firing rates of a model's spiking layers to any of them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -49,15 +53,158 @@ def mean_cross_entropy(*, label_smoothing: float = 0.0) -> Loss:
     return loss
 
 
+def _regression_target(out: Tensor, target: Tensor) -> Tensor:
+    """Float targets ``[B, outputs]`` as they are; class targets ``[B]`` one-hot."""
+    if target.is_floating_point():
+        if target.shape != out.shape[1:]:
+            raise ValueError(
+                f"regression targets must be [B, outputs] = {tuple(out.shape[1:])} to match "
+                f"the output {tuple(out.shape)}; got {tuple(target.shape)}"
+            )
+        return target.to(out.dtype)
+    _check_targets(out, target)
+    return F.one_hot(target, out.shape[-1]).to(out.dtype)
+
+
+def _regression(kind: str, delta: float = 1.0) -> Loss:
+    def loss(output: Tensor, target: Tensor) -> Tensor:
+        out = as_sequence(output)
+        value, goal = out.mean(0), _regression_target(out, target)
+        if kind == "mse":
+            return F.mse_loss(value, goal)
+        if kind == "l1":
+            return F.l1_loss(value, goal)
+        return F.huber_loss(value, goal, delta=delta)
+
+    return loss
+
+
 @LOSSES.register("mse")
 def rate_mse() -> Loss:
-    """MSE between the firing rate (output averaged over time) and the one-hot target."""
+    """MSE between the output averaged over time (the firing rate, or with a ``last``/
+    ``max`` decoder and an LI readout a membrane value) and the target: float targets
+    ``[B, outputs]`` for regression, or the one-hot vector of class targets."""
+    return _regression("mse")
+
+
+@LOSSES.register("l1")
+def l1() -> Loss:
+    """As ``mse`` with the mean absolute error."""
+    return _regression("l1")
+
+
+@LOSSES.register("huber")
+def huber(*, delta: float = 1.0) -> Loss:
+    """As ``mse`` with the Huber loss (quadratic within ``delta``, linear beyond)."""
+    return _regression("huber", delta)
+
+
+@LOSSES.register("count_mse")
+def count_mse(*, correct_rate: float = 1.0, incorrect_rate: float = 0.0) -> Loss:
+    """MSE between each output neuron's spike count over the T steps and its target count,
+    int(T · correct_rate) for the target class and int(T · incorrect_rate) for the others,
+    divided by T (snnTorch's ``mse_count_loss``, same value)."""
+    for name, rate in (("correct_rate", correct_rate), ("incorrect_rate", incorrect_rate)):
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1]; got {rate!r}")
+
+    def loss(output: Tensor, target: Tensor) -> Tensor:
+        out = as_sequence(output)
+        _check_targets(out, target)
+        steps = out.shape[0]
+        onehot = F.one_hot(target, out.shape[-1]).to(out.dtype)
+        goal = onehot * int(steps * correct_rate) + (1 - onehot) * int(steps * incorrect_rate)
+        return F.mse_loss(out.sum(0), goal) / steps
+
+    return loss
+
+
+class _FirstSpikeTime(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, spikes: Tensor) -> Tensor:
+        steps = spikes.shape[0]
+        fired = spikes > 0
+        # the index of the first spike; T where the neuron never fired
+        first = torch.where(fired.any(0), fired.to(torch.uint8).argmax(0), steps)
+        ctx.save_for_backward(first)
+        ctx.steps = steps
+        return first.to(spikes.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (first,) = ctx.saved_tensors
+        # d t / d S[t_first] = -1 (a spike there makes it earlier); a silent neuron gets it
+        # at the last step, so that firing at all is rewarded
+        where = first.clamp(max=ctx.steps - 1).unsqueeze(0)
+        out = torch.zeros((ctx.steps, *grad.shape), dtype=grad.dtype, device=grad.device)
+        return out.scatter_(0, where, -grad.unsqueeze(0))
+
+
+def first_spike_times(spikes: Tensor) -> Tensor:
+    """``[T, B, N]`` spikes -> ``[B, N]`` index of each neuron's first spike (T: never).
+
+    Differentiable with the straight-through choice of snnTorch's temporal losses: the
+    gradient of a first-spike time is -1 with respect to the spike at that time."""
+    return _FirstSpikeTime.apply(as_sequence(spikes))
+
+
+@LOSSES.register("first_spike")
+def first_spike(*, tau: float = 1.0) -> Loss:
+    """Time-to-first-spike cross-entropy: CE(-t_first / tau, y) over the output neurons'
+    first-spike times (snnTorch's ``ce_temporal_loss``), so the target class should fire
+    first; a neuron that never fires counts as firing at T."""
+    if tau <= 0:
+        raise ValueError(f"tau must be > 0; got {tau!r}")
+
+    def loss(output: Tensor, target: Tensor) -> Tensor:
+        out = as_sequence(output)
+        _check_targets(out, target)
+        return F.cross_entropy(-first_spike_times(out) / tau, target)
+
+    return loss
+
+
+def van_rossum_distance(a: Tensor, b: Tensor, *, tau: float = 5.0) -> Tensor:
+    """The van Rossum distance (Neural Computation 2001) between spike trains ``[T, ...]``:
+    each train filtered by an exponential kernel, f[t] = exp(-1/tau) f[t-1] + s[t], then
+    D = sum_t (f_a[t] - f_b[t])^2 / tau, summed over neurons and averaged over the batch
+    (dimension 1)."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"spike trains must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    if tau <= 0:
+        raise ValueError(f"tau must be > 0; got {tau!r}")
+    decay = math.exp(-1.0 / tau)
+    diff, trace, total = a - b, torch.zeros_like(a[0]), a.new_zeros(())
+    for d_t in diff.unbind(0):  # the filter is linear: filter the difference once
+        trace = decay * trace + d_t
+        total = total + trace.square().sum()
+    return total / (tau * max(a.shape[1], 1) if a.dim() > 1 else tau)
+
+
+def regular_train(steps: int, rate: float, *, like: Tensor) -> Tensor:
+    """``[T]`` a regular spike train firing ``rate`` of the steps (1 where floor((t+1) rate)
+    > floor(t rate))."""
+    t = torch.arange(steps + 1, device=like.device, dtype=like.dtype)
+    counts = torch.floor(t * rate)
+    return (counts[1:] > counts[:-1]).to(like.dtype)
+
+
+@LOSSES.register("van_rossum")
+def van_rossum(*, tau: float = 5.0, target_rate: float = 0.5) -> Loss:
+    """Van Rossum distance between the output spike trains and target trains: a regular
+    train firing ``target_rate`` of the steps for the target class, silence for the
+    others (:func:`van_rossum_distance`)."""
+    if not 0.0 < target_rate <= 1.0:
+        raise ValueError(f"target_rate must be in (0, 1]; got {target_rate!r}")
 
     def loss(output: Tensor, target: Tensor) -> Tensor:
         out = as_sequence(output)
         _check_targets(out, target)
         onehot = F.one_hot(target, out.shape[-1]).to(out.dtype)
-        return F.mse_loss(out.mean(0), onehot)
+        train = regular_train(out.shape[0], target_rate, like=out)
+        return van_rossum_distance(out, train.view(-1, 1, 1) * onehot, tau=tau)
 
     return loss
 
@@ -165,6 +312,49 @@ def stcl(*, weight: float = 0.5, temperature: float = 0.1, base: str = "ce") -> 
     so representations are pulled together across time steps, across views and within a class.
     """
     return SiameseLoss(weight=weight, temperature=temperature, base=base)
+
+
+class RateSparsity:
+    """The rate-sparsity regulariser: ``weight`` times the sum over the model's spiking
+    layers of their mean firing rate (an L1 penalty on rates, as spikes are >= 0).
+
+    While attached, forward hooks keep each spiking layer's output; :meth:`take` returns
+    the penalty of everything since the last call (with gradient) and forgets it, so
+    the engine adds it to each loss, window by window under truncated BPTT too.
+    """
+
+    def __init__(self, model: torch.nn.Module, weight: float) -> None:
+        from spikestack.neurons import Neuron
+
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ValueError(f"rate penalty weight must be a finite number >= 0; got {weight!r}")
+        self.weight = float(weight)
+        self.layers = [
+            (n, m) for n, m in model.named_modules() if isinstance(m, Neuron) and m.emits_spikes
+        ]
+        self._rates: dict[str, list[Tensor]] = {}
+        self._handles: list[Any] = []
+
+    def __enter__(self) -> RateSparsity:
+        for name, module in self.layers:
+
+            def keep(module: Any, inputs: Any, output: Tensor, name: str = name) -> None:
+                self._rates.setdefault(name, []).append(output.float().mean())
+
+            self._handles.append(module.register_forward_hook(keep))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._rates.clear()
+
+    def take(self) -> Tensor:
+        """weight · Σ_layers mean rate of the forward passes since the last call."""
+        means = [torch.stack(values).mean() for values in self._rates.values()]
+        self._rates.clear()
+        return self.weight * torch.stack(means).sum() if means else torch.zeros(())
 
 
 def create_loss(name: str, **kwargs: float) -> Loss:

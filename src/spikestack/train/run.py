@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from spikestack import surrogates
+from spikestack.layers import LastStep, MaxOverTime, TemporalWeightingDecoder
 from spikestack.models import create_model, model_info
 from spikestack.train.config import TrainConfig
 from spikestack.train.engine import Engine, is_main_process
@@ -115,12 +116,14 @@ def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
         kwargs["in_channels"] = data.input_shape[0]
     kwargs.update(m.model_kwargs)
     model = create_model(name, **kwargs)
-    if m.decoder == "temporal_weighting":
-        from spikestack.layers import TemporalWeightingDecoder
-
-        model = DecodedModel(model, TemporalWeightingDecoder(data.T))
+    decoders = {"temporal_weighting": lambda: TemporalWeightingDecoder(data.T),
+                "max": MaxOverTime, "last": LastStep}  # fmt: skip
+    if m.decoder in decoders:
+        model = DecodedModel(model, decoders[m.decoder]())
     elif m.decoder != "mean":
-        raise ValueError(f"decoder must be mean or temporal_weighting; got {m.decoder!r}")
+        raise ValueError(
+            f"decoder must be mean, max, last or temporal_weighting; got {m.decoder!r}"
+        )
     if m.quantize is not None:
         from spikestack.deploy.quantize import quantize
 
@@ -199,6 +202,7 @@ def build_engine(
         checkpoint_steps=config.optim.checkpoint_steps,
         tbptt=config.optim.tbptt,
         strict_health=run.strict_health,
+        rate_penalty=config.optim.rate_penalty,
     )
     if run.tensorboard:
         engine.enable_tensorboard()
@@ -350,8 +354,8 @@ class LoadedRun:
 
     @property
     def network(self) -> nn.Module:
-        """The per-step network: the model without a temporal-weighting decoder (which
-        stays outside NIR, energy counts and analysis)."""
+        """The per-step network: the model without its decoder (temporal weighting, max or
+        last step), which stays outside NIR, energy counts and analysis."""
         model = self.engine.model
         return model.model if isinstance(model, DecodedModel) else model
 
