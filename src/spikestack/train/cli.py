@@ -48,6 +48,11 @@ _HELP = {
     "their inputs and recompute them in backward (same gradients, less memory)",
     ("optim", "tbptt"): "truncated BPTT: backpropagate within windows of this many steps, "
     "carrying the neuron state across them (memory bounded by one window)",
+    ("optim", "online"): "online training through time, memory constant in T: ottt (Xiao "
+    "et al. 2022) or eprop (Bellec et al. 2020); see docs/training.md",
+    ("optim", "online_decay"): "leak of the online methods' eligibility traces, 1 - 1/tau",
+    ("optim", "eprop_feedback"): "e-prop's learning signal: symmetric (the output weights) or "
+    "random (a fixed random matrix)",
     ("run", "strict_health"): "stop with an error on a training-health problem (silent or "
     "saturated layer, exploding or vanishing values, non-finite loss) instead of warning",
     ("run", "out"): "run folder (default runs/MODEL-DATA-TIMESTAMP)",

@@ -93,6 +93,9 @@ class OptimConfig:
     prune_epochs: int | None = None  # LATS early pruning: epochs the threshold ramps over
     checkpoint_steps: int | None = None  # checkpointed BPTT: keep activations every K steps
     tbptt: int | None = None  # truncated BPTT: backpropagate within windows of this many steps
+    online: str | None = None  # online training through time: "ottt" or "eprop"
+    online_decay: float = 0.5  # the eligibility traces' leak lambda (1 - 1/tau)
+    eprop_feedback: str = "symmetric"  # e-prop's learning signal: "symmetric" or "random"
     rate_penalty: float = 0.0  # weight of the L1 penalty on the spiking layers' firing rates
 
 

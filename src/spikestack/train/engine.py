@@ -40,6 +40,7 @@ from spikestack.train.memory import (
     checkpointed_forward,
     window_caveats,
 )
+from spikestack.train.online import OnlineTraining
 from spikestack.train.rng import rng_state, set_rng_state
 
 InputTransform = Callable[[Tensor, "torch.Generator | None"], Tensor]
@@ -85,6 +86,9 @@ class Engine:
         tbptt: int | None = None,
         strict_health: bool = False,
         rate_penalty: float = 0.0,
+        online: str | None = None,
+        online_decay: float = 0.5,
+        eprop_feedback: str = "symmetric",
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device)
@@ -108,10 +112,15 @@ class Engine:
         self.config = config or {}
         use_scaler = amp and self.device.type == "cuda" and amp_dtype == torch.float16
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
-        if checkpoint_steps is not None and tbptt is not None:
-            raise ValueError("choose one of checkpoint_steps (checkpointed BPTT) and tbptt")
-        if checkpoint_steps is not None or tbptt is not None:
-            what = "checkpointed BPTT" if tbptt is None else "truncated BPTT"
+        modes = {"checkpoint_steps": checkpoint_steps, "tbptt": tbptt, "online": online}
+        chosen = [name for name, value in modes.items() if value is not None]
+        if len(chosen) > 1:
+            raise ValueError(
+                f"choose one of checkpoint_steps, tbptt and online; got {', '.join(chosen)}"
+            )
+        if chosen:
+            what = {"checkpoint_steps": "checkpointed BPTT", "tbptt": "truncated BPTT",
+                    "online": f"online training ({online})"}[chosen[0]]  # fmt: skip
             if getattr(loss, "views", 1) == 2:
                 raise ValueError(f"{what} does not run two-view (siamese) losses")
             check_windowable(self.model, what)
@@ -123,7 +132,14 @@ class Engine:
                     stacklevel=2,
                 )
         self.checkpoint_steps = checkpoint_steps
-        self.tbptt = None if tbptt is None else TruncatedBPTT(tbptt)
+        # the modes that backpropagate inside the sequence, window by window or step by step
+        self.tbptt: TruncatedBPTT | OnlineTraining | None = None
+        if tbptt is not None:
+            self.tbptt = TruncatedBPTT(tbptt)
+        elif online is not None:
+            self.tbptt = OnlineTraining(
+                self.model, online, decay=online_decay, feedback=eprop_feedback, seed=seed
+            )
         self.health = TrainingHealth(self.model, strict=strict_health)
         self.rates = RateSparsity(self.model, rate_penalty) if rate_penalty else None
         self.epoch = 0

@@ -23,6 +23,7 @@ mode and :class:`~spikestack.layers.SequenceDropout` work, but see one window at
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -236,16 +237,46 @@ class TruncatedBPTT:
         return torch.cat(outputs), total
 
 
+class _Packed:
+    __slots__ = ("tensor", "__weakref__")
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor = tensor
+
+
 def saved_tensor_bytes(fn: Callable[[], Any]) -> tuple[Any, int]:
-    """Run ``fn()`` and count the bytes autograd keeps for the backward pass (each storage
-    once): a deterministic measure of training memory. Returns ``(fn(), bytes)``."""
-    seen: dict[int, int] = {}
+    """Run ``fn()`` and measure the peak of the bytes autograd holds for backward passes
+    (each tensor once, by its own size, also when it views a larger one: the input of a
+    step is a slice of the whole sequence; a tensor counts from when it is saved until
+    its graph is freed), a deterministic measure of training memory. Returns
+    ``(fn(), peak bytes)``."""
+    live: dict[tuple[int, int], list[int]] = {}  # (address, bytes) -> [bytes, holders]
+    current = peak = 0
 
-    def pack(t: Tensor) -> Tensor:
-        storage = t.untyped_storage()
-        seen[storage.data_ptr()] = storage.nbytes()
-        return t
+    def release(ptr: tuple[int, int]) -> None:
+        nonlocal current
+        entry = live.get(ptr)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            current -= entry[0]
+            del live[ptr]
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    def pack(t: Tensor) -> _Packed:
+        nonlocal current, peak
+        size = t.numel() * t.element_size()
+        ptr = (t.data_ptr(), size)
+        if ptr in live:
+            live[ptr][1] += 1
+        else:
+            live[ptr] = [size, 1]
+            current += size
+            peak = max(peak, current)
+        packed = _Packed(t)
+        weakref.finalize(packed, release, ptr)
+        return packed
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda p: p.tensor):
         result = fn()
-    return result, sum(seen.values())
+    return result, peak

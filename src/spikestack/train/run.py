@@ -203,6 +203,9 @@ def build_engine(
         tbptt=config.optim.tbptt,
         strict_health=run.strict_health,
         rate_penalty=config.optim.rate_penalty,
+        online=config.optim.online,
+        online_decay=config.optim.online_decay,
+        eprop_feedback=config.optim.eprop_feedback,
     )
     if run.tensorboard:
         engine.enable_tensorboard()
