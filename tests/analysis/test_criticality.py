@@ -62,3 +62,16 @@ def test_bad_input_is_named() -> None:
         branching_ratio(np.arange(100.0))
     with pytest.raises(ValueError, match="spike counts >= 0"):
         avalanches([1, -1, 0])
+
+
+def test_power_law_p_value_accepts_a_power_law_and_rejects_an_exponential() -> None:
+    from spikestack.analysis.criticality import _sample_power_law, power_law_p_value
+
+    rng = np.random.default_rng(3)
+    power = _sample_power_law(2.2, 1, 600, rng)
+    fit = power_law_fit(power, s_min=1)
+    assert fit.alpha == pytest.approx(2.2, abs=0.15)
+    assert power_law_p_value(power, fit, n_boot=60, fixed_s_min=True) > 0.1
+    geometric = rng.geometric(0.3, 600)  # exponential tail: no power law from s_min = 1
+    p = power_law_p_value(geometric, power_law_fit(geometric, s_min=1), n_boot=60, fixed_s_min=True)
+    assert p < 0.05
