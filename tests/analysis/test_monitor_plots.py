@@ -59,6 +59,24 @@ def test_choices_caps_and_errors() -> None:
         membrane_trace(PSN(T=4), torch.zeros(4, 1, 2))
 
 
+def test_recordings_past_the_cap_stream_to_disk(tmp_path) -> None:
+    model = net()
+    xs = [torch.rand(20, 2, 4) for _ in range(4)]
+    with Monitor(model, layers=["1"], record=("spikes", "input")) as everything:
+        for x in xs:
+            model(x)
+    spill = tmp_path / "spill"
+    with Monitor(
+        model, layers=["1"], record=("spikes", "input"), max_bytes=1000, spill_dir=spill
+    ) as mon:
+        for x in xs:
+            model(x)
+    on_disk = sorted(spill.glob("*.pt"))
+    assert on_disk and not list(spill.glob("*.tmp*"))  # written whole, atomically
+    for kind in ("spikes", "input"):
+        assert torch.equal(mon.get("1", kind), everything.get("1", kind))
+
+
 def test_plots_draw_what_they_are_given(tmp_path) -> None:
     spikes = (torch.rand(20, 3, 10) < 0.2).float()
     fig = plot.raster(spikes, sample=1)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from spikestack.atomic import atomic_write
 from spikestack.neurons.base import Neuron
 
 
@@ -97,9 +99,11 @@ class Monitor:
     on the recorded input: streaming neurons whose state starts with ``v``) and
     ``"gradient"`` (the gradient reaching the output in backward). Firing rates are always
     accumulated (as device tensors: no sync per batch). Recorded tensors go to the CPU;
-    past ``max_bytes`` the monitor stops storing them (with one warning) and keeps rates
-    only. Hooks exist only while attached (``with Monitor(model) as mon: ...``), so an
-    unattached monitor costs nothing.
+    past ``max_bytes`` in memory the monitor streams them to ``spill_dir`` (one ``.pt``
+    file per call, written atomically; :meth:`get` reads them back), or without a
+    ``spill_dir`` stops storing them (with one warning) and keeps rates only. Hooks exist
+    only while attached (``with Monitor(model) as mon: ...``), so an unattached monitor
+    costs nothing.
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class Monitor:
         layers: None | list[str] | type[nn.Module] | tuple[type[nn.Module], ...] = None,
         record: tuple[str, ...] | list[str] = ("spikes",),
         max_bytes: int | None = 256 * 2**20,
+        spill_dir: str | Path | None = None,
     ) -> None:
         unknown = sorted(set(record) - set(RECORDABLE))
         if unknown:
@@ -116,7 +121,9 @@ class Monitor:
         self.model = model
         self.record = tuple(record)
         self.max_bytes = max_bytes
-        self.records: dict[str, dict[str, list[Tensor]]] = {}
+        self.spill_dir = None if spill_dir is None else Path(spill_dir)
+        self.records: dict[str, dict[str, list[Tensor | Path]]] = {}
+        self._spilled = 0
         self._rates = FiringRateMonitor(model)
         self._chosen = self._choose(layers)
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
@@ -144,6 +151,13 @@ class Monitor:
         value = value.detach().to("cpu", copy=True)
         size = value.numel() * value.element_size()
         if self.max_bytes is not None and self._bytes + size > self.max_bytes:
+            if self.spill_dir is not None:  # stream to disk: one file per call
+                self._spilled += 1
+                self.spill_dir.mkdir(parents=True, exist_ok=True)
+                path = self.spill_dir / f"{self._spilled:08d}-{kind}.pt"
+                atomic_write(path, lambda f: torch.save(value, f))
+                self.records.setdefault(name, {}).setdefault(kind, []).append(path)
+                return
             self._capped = True
             import warnings
 
@@ -194,7 +208,11 @@ class Monitor:
         batch axis (``[T, ΣB, ...]``)."""
         if name not in self.records or kind not in self.records[name]:
             raise KeyError(f"nothing of {kind!r} recorded for {name!r}")
-        return torch.cat(self.records[name][kind], dim=1)
+        parts = [
+            torch.load(p, weights_only=True) if isinstance(p, Path) else p
+            for p in self.records[name][kind]
+        ]
+        return torch.cat(parts, dim=1)
 
     def rates(self) -> dict[str, float]:
         return self._rates.rates()
