@@ -35,8 +35,12 @@ def test_conv_synaptic_operations_match_a_hand_count() -> None:
     assert layer.dense == 2 * 4 * 25 * 9  # outputs x fan-in, both steps
     assert layer.rate == pytest.approx(2 / 50)
     assert report.totals["energy_j"] == pytest.approx(52 * E_AC)
+    # scaled spikes (0 or one value c: c folds into the weights) are still spikes
+    assert estimate_energy(model, [x * 0.5], steps_per_sample=2).totals["sop"] == 52
     # the same input made analog: every dense MAC is done
-    report = estimate_energy(model, [x * 0.5], steps_per_sample=2)
+    report = estimate_energy(
+        model, [x * torch.linspace(0.1, 0.9, x.numel()).reshape(x.shape)], steps_per_sample=2
+    )
     assert not report.layers[0].spiking and report.totals["mac"] == 1800
     assert report.totals["sop"] == 0
 
@@ -79,7 +83,7 @@ class Products(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b = x[..., :3, :2], x[..., :2, :4]  # spikes [T, B, 3, 2] and [T, B, 2, 4]
         ab = a @ b  # integer counts: analog for what follows
-        w = torch.full((4, 2), 0.5)
+        w = torch.linspace(0.1, 0.8, 8).reshape(4, 2)  # analog: values that differ
         return (ab @ w).sum() + torch.matmul(0.3 * w.T, ab.transpose(-1, -2)).sum() + (a @ b).sum()
 
 

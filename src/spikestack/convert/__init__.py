@@ -6,6 +6,7 @@ from spikestack.convert.convert import (
     SpikingActivation,
     ann_to_snn,
     fold_batchnorm_in,
+    static_network,
 )
 from spikestack.convert.qcfs import QCFS
 from spikestack.convert.transfer import TransferReport, torchvision_resnet_name, transfer_weights
@@ -17,6 +18,7 @@ __all__ = [
     "TransferReport",
     "ann_to_snn",
     "fold_batchnorm_in",
+    "static_network",
     "torchvision_resnet_name",
     "transfer_weights",
 ]

@@ -30,7 +30,7 @@ from spikestack.convert.qcfs import QCFS
 from spikestack.neurons import IF
 from spikestack.validation import check_int
 
-__all__ = ["ConvertedSNN", "ann_to_snn", "fold_batchnorm_in"]
+__all__ = ["ConvertedSNN", "ann_to_snn", "fold_batchnorm_in", "static_network"]
 
 METHODS = ("max", "percentile", "qcfs")
 _STATELESS = (
@@ -67,6 +67,16 @@ class ConvertedSNN(nn.Module):
         self.graph_module = graph
         self.T = T
         self.sample_dims = sample_dims  # dims of one sample, e.g. 3 for [C, H, W]
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Each spiking activation's threshold θ by its module name (``ann_to_snn`` takes
+        them back through ``thresholds=`` to rebuild this network without calibration)."""
+        return {
+            name: m.threshold
+            for name, m in self.graph_module.named_modules()
+            if isinstance(m, SpikingActivation)
+        }
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() == self.sample_dims + 1:
@@ -150,10 +160,13 @@ def ann_to_snn(
     T: int = 32,
     max_batches: int | None = 10,
     sample_dims: int | None = None,
+    thresholds: dict[str, float] | None = None,
 ) -> ConvertedSNN:
     """The SNN of ``model`` (see the module docstring). ``calibration`` yields batches
     ``x`` or ``(x, ...)`` of what the ANN takes (not needed for ``method="qcfs"``, which
-    then needs ``sample_dims``: the dims of one sample, 3 for [C, H, W])."""
+    then needs ``sample_dims``: the dims of one sample, 3 for [C, H, W]). ``thresholds``
+    (a converted network's :attr:`ConvertedSNN.thresholds`, with ``sample_dims``) rebuilds
+    that network without calibration data."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     check_int("T", T, minimum=1)
@@ -184,7 +197,17 @@ def ann_to_snn(
             )
     if not activations:
         raise ValueError(f"{type(model).__name__} has no nn.ReLU or QCFS to turn into neurons")
-    if method == "qcfs":
+    if thresholds is not None:
+        names = {n.target for n in activations}
+        if set(thresholds) != names:
+            raise ValueError(
+                f"thresholds name {sorted(thresholds)}, but the activations of "
+                f"{type(model).__name__} are {sorted(names)}"
+            )
+        if sample_dims is None:
+            raise ValueError("thresholds without calibration data need sample_dims")
+        scales = {n.name: float(thresholds[n.target]) for n in activations}
+    elif method == "qcfs":
         missing = [
             n.target for n in activations if not isinstance(graph.get_submodule(n.target), QCFS)
         ]
@@ -204,3 +227,33 @@ def ann_to_snn(
         setattr(owner, leaf, SpikingActivation(scales[node.name], T))
     graph.recompile()
     return ConvertedSNN(graph, T, check_int("sample_dims", sample_dims, minimum=1)).eval()
+
+
+def static_network(model: nn.Module) -> nn.Sequential:
+    """The per-step ANN inside a zoo model built as its twin (``neuron="relu"``) whose body
+    is an ``nn.Sequential`` (``digits_csnn``, ``event_csnn``, ``mlp_snn``): each
+    ``TimeDistributed(m)`` becomes ``m`` and the per-step ``Flatten`` an ``nn.Flatten``, so
+    the result takes one step ``[B, ...]`` and shares the twin's weights. Other models
+    (their own ``forward_sequence``) raise."""
+    from spikestack.layers import Flatten, TimeDistributed
+
+    body = getattr(model, "body", None)
+    if not isinstance(body, nn.Sequential):
+        raise ValueError(
+            f"{type(model).__name__} has no sequential body of per-step layers; convert its "
+            "per-step ANN with ann_to_snn directly"
+        )
+    layers: list[nn.Module] = []
+    for i, layer in enumerate(body):
+        if isinstance(layer, TimeDistributed):
+            layers.append(layer.module)
+        elif isinstance(layer, Flatten):
+            layers.append(nn.Flatten())
+        elif isinstance(layer, (nn.ReLU, QCFS)):
+            layers.append(layer)
+        else:
+            raise ValueError(
+                f"body.{i} ({type(layer).__name__}) is not a per-step layer or a ReLU: the model "
+                "is not an ANN twin (train it with --neuron relu)"
+            )
+    return nn.Sequential(*layers)

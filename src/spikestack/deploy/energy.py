@@ -8,7 +8,9 @@ E_MAC = 4.6 pJ and an accumulate E_AC = 0.9 pJ, and
 
 where a synaptic layer (Conv1d/2d, Linear) whose input is analog (the encoding layer, a
 layer after an analog readout) performs its dense MACs every step, and a layer whose input
-is spikes (every value 0 or 1) performs one accumulate per incoming spike and outgoing
+is spikes (every value 0 or 1, or 0 or one same c: a spike train scaled by c, such as a
+converted SNN's threshold-weighted spikes, whose scale folds into the weights) performs
+one accumulate per incoming spike and outgoing
 synapse: its synaptic operations (SOP). The literature writes SOP = rate × T × FLOPs;
 :func:`estimate_energy` counts the exact number instead (for a convolution, border spikes
 reach fewer outputs), by running the layer's own operation on the spike indicator with
@@ -160,7 +162,13 @@ def _synaptic_events(module: nn.Module, x: Tensor, skip_zero_weights: bool = Fal
 
 
 def _binary(x: Tensor) -> bool:
-    return bool(((x == 0) | (x == 1)).all().item())
+    """Spikes: every value 0 or one and the same value c > 0 (a spike train scaled by c,
+    e.g. a converted SNN's threshold-weighted spikes; the scale folds into the weights)."""
+    nonzero = x[x != 0]
+    if not nonzero.numel():
+        return True
+    first = nonzero.reshape(-1)[0]
+    return bool(first > 0) and bool((nonzero == first).all().item())
 
 
 def _count_product(counts: dict[str, LayerCount], where: str, a: Tensor, b: Tensor) -> None:

@@ -56,6 +56,12 @@ class MLPSNN(SequentialSNN):
         return self.body(x)
 
 
+def _pool(kind: str) -> nn.Module:
+    if kind not in ("max", "avg"):
+        raise ValueError(f"pool must be 'max' or 'avg'; got {kind!r}")
+    return nn.MaxPool2d(2) if kind == "max" else nn.AvgPool2d(2)
+
+
 @register_model("digits_csnn", input_layout="sequence")
 def digits_csnn(
     *,
@@ -69,8 +75,10 @@ def digits_csnn(
     surrogate: Any = None,
     backend: str = "auto",
     mean_output: bool = True,
+    pool: str = "max",
 ) -> SequentialSNN:
-    """Two-conv spiking CNN for 8×8 images encoded over T steps (the ``spikestack train`` default)."""
+    """Two-conv spiking CNN for 8×8 images encoded over T steps (the ``spikestack train``
+    default). ``pool="avg"`` uses average pooling, which ANN→SNN conversion needs."""
     spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T)
     c = channels
     body = nn.Sequential(
@@ -80,7 +88,7 @@ def digits_csnn(
         TimeDistributed(nn.Conv2d(c, 2 * c, 3, padding=1, bias=False)),
         TimeDistributed(nn.BatchNorm2d(2 * c)),
         spec(),
-        TimeDistributed(nn.MaxPool2d(2)),
+        TimeDistributed(_pool(pool)),
         Flatten(),
         TimeDistributed(nn.Linear(2 * c * 4 * 4, num_classes)),
     )
@@ -101,8 +109,10 @@ def event_csnn(
     surrogate: Any = None,
     backend: str = "auto",
     mean_output: bool = True,
+    pool: str = "max",
 ) -> SequentialSNN:
-    """Three-stage spiking CNN for event frames ``[T, B, P, H, W]`` of any size."""
+    """Three-stage spiking CNN for event frames ``[T, B, P, H, W]`` of any size
+    (``pool="avg"``: average pooling in the stages)."""
     spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T)
     c = channels
     layers: list[nn.Module] = []
@@ -112,7 +122,7 @@ def event_csnn(
             TimeDistributed(nn.Conv2d(cin, cout, 3, padding=1, bias=False)),
             TimeDistributed(nn.BatchNorm2d(cout)),
             spec(),
-            TimeDistributed(nn.MaxPool2d(2)),
+            TimeDistributed(_pool(pool)),
         ]
         cin = cout
     layers += [

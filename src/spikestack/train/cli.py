@@ -234,3 +234,6 @@ def register(subparsers: Any) -> None:
     from spikestack.train import analyse_cli
 
     analyse_cli.register(subparsers)
+    from spikestack.train import convert_cli
+
+    convert_cli.register(subparsers)

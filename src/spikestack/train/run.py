@@ -378,6 +378,7 @@ def load_run(
     its own data or on other data: ``overrides`` maps config sections to options, e.g.
     ``{"data": {"name": "folder", "root": ...}}``."""
     from spikestack.train.checkpoint import load_latest
+    from spikestack.train.convert_cli import CONVERSION, converted_network
 
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
@@ -385,6 +386,10 @@ def load_run(
         config.update(section, values)
     config.run.progress = False
     engine, data, loaders = build_engine(config, None)
+    snn = converted_network(run_dir, engine.device)
+    if snn is not None:  # a converted SNN: rebuilt from its source ANN and thresholds
+        engine.model = engine.train_model = snn
+        return LoadedRun(config, engine, data, loaders, run_dir / CONVERSION)
     state, path = load_latest(run_dir, map_location=engine.device)
     engine.model.load_state_dict(state["model"])
     return LoadedRun(config, engine, data, loaders, path)
