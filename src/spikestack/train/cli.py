@@ -14,6 +14,8 @@ import types
 import typing
 from typing import Any
 
+from spikestack.train.argtypes import positive_int
+
 _HELP = {
     ("data", "name"): "the data set: digits (embedded, the default), folder (event files under "
     "--root), or another recipe (`spikestack recipes` lists them)",
@@ -104,7 +106,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                     help=help_text,
                 )  # fmt: skip
             else:
-                kind = _positive_int if tp is int and (section, field.name) not in _ANY_INT else tp
+                kind = positive_int if tp is int and (section, field.name) not in _ANY_INT else tp
                 group.add_argument(
                     *flags, dest=dest, type=kind, default=None, metavar=field.name.upper(),
                     help=help_text,
@@ -113,17 +115,6 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 # integer options that may be zero or negative (every other integer flag must be >= 1)
 _ANY_INT = {("run", "seed"), ("data", "num_workers"), ("optim", "warmup_epochs")}
-
-
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (so --epochs -3 is a usage error, not a traceback)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
-    return value
 
 
 def config_from_args(args: argparse.Namespace) -> Any:

@@ -21,13 +21,11 @@ import torch
 from torch import nn
 
 from spikestack.atomic import atomic_write
-
-CONVERSION = "conversion.json"
+from spikestack.train.argtypes import positive_int
+from spikestack.train.run import CONVERSION, load_run
 
 
 def register(subparsers: Any) -> None:
-    from spikestack.train.cli import _positive_int
-
     parser = subparsers.add_parser(
         "convert",
         help="convert an ANN run (trained with --neuron relu) into an SNN; accuracy against T",
@@ -38,7 +36,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("run_dir", help="the ANN's run folder")
     parser.add_argument(
-        "--T", type=_positive_int, default=32, help="steps of the SNN written to --out"
+        "--T", type=positive_int, default=32, help="steps of the SNN written to --out"
     )
     parser.add_argument(
         "--steps", default="8,16,32,64", help="the T values to tabulate (comma-separated)"
@@ -46,7 +44,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--method", choices=("max", "percentile", "qcfs"), default="max",
                         help="threshold of each neuron: the activation's maximum, 99.9th "
                         "percentile on the calibration data, or the QCFS clip level")  # fmt: skip
-    parser.add_argument("--calib-batches", type=_positive_int, default=10,
+    parser.add_argument("--calib-batches", type=positive_int, default=10,
                         help="training batches for the thresholds")  # fmt: skip
     parser.add_argument(
         "--out", default=None, help="the SNN's run folder (default RUN_DIR/snn-T{T})"
@@ -87,7 +85,6 @@ def convert_run(
 ) -> dict[str, Any]:
     """Convert, tabulate and write (see the module docstring); returns the table."""
     from spikestack.convert import ann_to_snn, static_network
-    from spikestack.train.run import load_run
 
     source = load_run(run_dir)
     if source.config.model.neuron.lower() != "relu":
@@ -155,28 +152,6 @@ def convert_run(
         atomic_write(folder / name, lambda f, text=text: f.write(text.encode()))
     log(f"wrote the SNN (T={T}) to {folder}: spikestack eval {folder}")
     return {"table": table, "out": str(folder)}
-
-
-def converted_network(run_dir: Path, device: torch.device) -> nn.Module | None:
-    """The SNN of a converted run folder, rebuilt from its source run; None for other runs."""
-    path = run_dir / CONVERSION
-    if not path.is_file():
-        return None
-    from spikestack.convert import ann_to_snn, static_network
-    from spikestack.train.run import load_run
-
-    record = json.loads(path.read_text())
-    source = Path(record["source"])
-    if not source.is_dir():
-        raise FileNotFoundError(
-            f"{run_dir} is an SNN converted from {source}, which is gone; convert again"
-        )
-    ann = static_network(load_run(source).network).eval()
-    snn = ann_to_snn(
-        ann, None, method=record["method"], T=int(record["T"]),
-        thresholds=record["thresholds"], sample_dims=int(record["sample_dims"]),
-    )  # fmt: skip
-    return snn.to(device)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -378,7 +378,6 @@ def load_run(
     its own data or on other data: ``overrides`` maps config sections to options, e.g.
     ``{"data": {"name": "folder", "root": ...}}``."""
     from spikestack.train.checkpoint import load_latest
-    from spikestack.train.convert_cli import CONVERSION, converted_network
 
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
@@ -393,6 +392,31 @@ def load_run(
     state, path = load_latest(run_dir, map_location=engine.device)
     engine.model.load_state_dict(state["model"])
     return LoadedRun(config, engine, data, loaders, path)
+
+
+CONVERSION = "conversion.json"  # in the run folder of an SNN made by ``spikestack convert``
+
+
+def converted_network(run_dir: Path, device: torch.device) -> nn.Module | None:
+    """The SNN of a run folder written by ``spikestack convert``, rebuilt from its source
+    run's checkpoint and the saved thresholds; None for other run folders."""
+    path = run_dir / CONVERSION
+    if not path.is_file():
+        return None
+    from spikestack.convert import ann_to_snn, static_network
+
+    record = json.loads(path.read_text())
+    source = Path(record["source"])
+    if not source.is_dir():
+        raise FileNotFoundError(
+            f"{run_dir} is an SNN converted from {source}, which is gone; convert again"
+        )
+    ann = static_network(load_run(source).network).eval()
+    snn = ann_to_snn(
+        ann, None, method=record["method"], T=int(record["T"]),
+        thresholds=record["thresholds"], sample_dims=int(record["sample_dims"]),
+    )  # fmt: skip
+    return snn.to(device)
 
 
 def evaluate_run(
