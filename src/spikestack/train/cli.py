@@ -57,6 +57,9 @@ _HELP = {
     "random (a fixed random matrix)",
     ("run", "strict_health"): "stop with an error on a training-health problem (silent or "
     "saturated layer, exploding or vanishing values, non-finite loss) instead of warning",
+    ("model", "pretrain_data"): "pretrain the ANN twin on this data set instead (pipeD: e.g. "
+    "digits_odg, static images made events by ODG, before an event data set)",
+    ("model", "pretrain_root"): "the folder of --pretrain-data, where it needs one",
     ("run", "out"): "run folder (default runs/MODEL-DATA-TIMESTAMP)",
     ("run", "amp"): "mixed precision (bfloat16 on CPU, float16/bfloat16 on CUDA)",
     ("run", "stop_after"): "stop after this many epochs (schedules still plan for --epochs); "

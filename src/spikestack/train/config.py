@@ -69,6 +69,8 @@ class ModelConfig:
     quantize: str | None = None  # e.g. "w8v16": fixed-point training (spikestack.deploy.quantize)
     init_from: str | None = None  # a run folder or checkpoint (an ANN twin's) to start from
     pretrain_ann: int | None = None  # train the ANN twin this many epochs first (RUN/ann)
+    pretrain_data: str | None = None  # ...on this data set instead of the run's (pipeD)
+    pretrain_root: str | None = None  # its files, for a data set that needs --root
 
 
 @dataclass

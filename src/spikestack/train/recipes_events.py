@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
 from spikestack.train.config import TrainConfig
 from spikestack.train.recipes import DataBundle, Recipe, register_recipe, split_parts, subset
@@ -182,3 +184,67 @@ for _name, _class, _classes, _shape, _model, _summary in _NAMED:
             build=_named(_class),
         )
     )
+
+
+class _FrameTensor(Dataset):
+    """Event frames stored compactly as uint8 ``[N, T, P, H, W]``, served as float32."""
+
+    def __init__(self, frames: np.ndarray, labels: np.ndarray) -> None:
+        self.frames = torch.from_numpy(frames)
+        self.targets = [int(v) for v in labels]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.frames[index].float(), self.targets[index]
+
+
+def odg_frames(images: np.ndarray, side: int, T: int) -> np.ndarray:
+    """``[N, H, W]`` images in [0, 1] -> ``[N, T, 2, side, side]`` uint8 ON/OFF frames made
+    by ODG (:class:`spikestack.data.odg.ODG`: the image moved along its trajectory, a DVS
+    event where the brightness changed), the trajectory's steps grouped into T bins."""
+    from spikestack.data.odg import DEFAULT_TRAJECTORY, ODG
+
+    reach = int(np.abs(np.cumsum(np.array(DEFAULT_TRAJECTORY), axis=0)).max())
+    odg = ODG(resize=side + 2 * reach, crop=side)
+    steps = len(odg.trajectory)
+    bins = (np.arange(steps) * T) // steps  # which of the T frames each step falls in
+    out = np.zeros((len(images), T, 2, side, side), dtype=np.uint8)
+    for i, image in enumerate(images):
+        signed = odg.signed_frames(image)
+        np.add.at(out[i, :, 0], bins, (signed > 0).astype(np.uint8))
+        np.add.at(out[i, :, 1], bins, (signed < 0).astype(np.uint8))
+    return out
+
+
+def _digits_odg(config: TrainConfig, T: int) -> DataBundle:
+    from sklearn.datasets import load_digits
+
+    width, height, polarities = config.data.sensor_size or (34, 34, 2)
+    if width != height or polarities != 2:
+        raise ValueError(
+            f"digits_odg makes square two-polarity frames; got --sensor-size {width} {height} "
+            f"{polarities} (for example 34 34 2, N-MNIST's)"
+        )
+    raw = load_digits()
+    labels = np.asarray(raw.target, dtype=np.int64)
+    dataset = _FrameTensor(odg_frames(raw.images / 16.0, width, T), labels)
+    return _bundle(_pooled(dataset, config), (width, height, 2), 10, T)
+
+
+register_recipe(
+    Recipe(
+        name="digits_odg",
+        summary="scikit-learn's digits made into event frames by ODG (ES-ImageNet's "
+        "image-to-event conversion) on a --sensor-size sensor (default 34x34, N-MNIST's): "
+        "static images as events, for pretraining before event data (pipeD)",
+        layout="sequence",
+        T=8,
+        default_model="event_csnn",
+        num_classes=10,
+        input_shape=None,
+        needs_root=False,
+        build=_digits_odg,
+    )
+)

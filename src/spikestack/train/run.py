@@ -254,12 +254,23 @@ def run_training(config: TrainConfig, *, log: Any = print) -> dict[str, Any]:
         raise FileExistsError(
             f"{run_dir} already holds a run; use `spikestack resume {run_dir}` or another --out"
         )
+    if config.model.pretrain_data is not None and config.model.pretrain_ann is None:
+        raise ValueError("--pretrain-data names what --pretrain-ann N trains on; give both")
     if config.model.pretrain_ann is not None:
         if config.model.init_from is not None:
             raise ValueError("--pretrain-ann trains the ANN to start from; drop --init-from")
         ann = TrainConfig.from_dict(config.to_dict())
         ann.model.neuron, ann.model.neuron_kwargs = "relu", {}
         ann.model.pretrain_ann = None
+        if config.model.pretrain_data is not None:  # pipeD: the same model, other data
+            target = build_data(config)
+            ann.model.name = resolve_model_name(config, target)
+            ann.data.name, ann.data.root = config.model.pretrain_data, config.model.pretrain_root
+            ann.data.T = None
+            if target.layout == "sequence" and len(target.input_shape) == 3:
+                polarities, height, width = target.input_shape
+                ann.data.sensor_size = (width, height, polarities)
+            ann.model.pretrain_data = ann.model.pretrain_root = None
         ann.run.epochs, ann.run.stop_after, ann.run.out = (
             config.model.pretrain_ann,
             None,
