@@ -90,7 +90,9 @@ def main() -> None:
     modes = ["bptt", "checkpointed", "truncated", "ottt"]
     torch.set_num_threads(max(1, torch.get_num_threads()))
     results = {mode: [measure(mode, T, args) for T in lengths] for mode in modes}
-    print(f"conv SNN, batch {args.batch}, 2x32x32 input, window {args.window}, {torch.get_num_threads()} threads")
+    print(
+        f"conv SNN, batch {args.batch}, 2x32x32 input, window {args.window}, {torch.get_num_threads()} threads"
+    )
     print("\npeak memory held for backward + input (MiB)")
     print(f"{'T':>6} " + " ".join(f"{m:>13}" for m in modes))
     for i, T in enumerate(lengths):

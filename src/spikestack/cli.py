@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 _COMMAND_MODULES = (
     "spikestack.train.cli",
-    "spikestack.kernels.cli",
     "spikestack.data.cli",
     "spikestack.models.cli",
     "spikestack.neurons.cli",

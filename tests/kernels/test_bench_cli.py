@@ -9,15 +9,15 @@ from spikestack.cli import build_parser
 from spikestack.functional import reference
 from spikestack.kernels import cpu as cpu_backend
 from spikestack.kernels.bench import LIF_OPTIONS, _saved_bytes
-from spikestack.kernels.cli import run_neuron_bench
 
 
 def test_bench_neurons_is_registered() -> None:
     args = build_parser().parse_args(
         ["bench", "neurons", "--quick", "--steps", "2", "--no-compile"]
     )
-    assert args.func is run_neuron_bench
+    assert args.func.__name__ == "_bench" and args.custom is False  # -> run_neuron_bench
     assert args.quick and args.no_compile and args.steps == [2]
+    assert build_parser().parse_args(["bench", "neurons", "--custom"]).custom is True
 
 
 @pytest.mark.skipif(not cpu_backend.is_available(), reason="numba is not installed")

@@ -1,4 +1,5 @@
-"""``spikestack bench neurons``: time the neuron backends side by side."""
+"""The flags and runner of the LIF benchmark (``spikestack bench neurons``, registered by
+:mod:`spikestack.neurons.cli`, and ``benchmarks/neurons.py``)."""
 
 from __future__ import annotations
 
@@ -49,14 +50,3 @@ def run_neuron_bench(args: argparse.Namespace) -> int:
         device=args.device,
     )
     return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bench`` with its ``neurons`` subcommand."""
-    bench = subparsers.add_parser("bench", help="benchmarks printing ratios against baselines")
-    sub = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
-    neurons = sub.add_parser(
-        "neurons", help="LIF forward/backward: eager, compile, SpikingJelly, fused"
-    )
-    add_neuron_bench_flags(neurons)
-    neurons.set_defaults(func=run_neuron_bench)

@@ -5,6 +5,7 @@ from spikestack.neurons.alif import ALIF
 from spikestack.neurons.alpha import Alpha
 from spikestack.neurons.base import Neuron, SpikingNeuron, State, StatefulModule, detach, reset
 from spikestack.neurons.cubalif import CUBALIF, KLIF, RCUBALIF, RLIF, OneToOne
+from spikestack.neurons.define import define_neuron
 from spikestack.neurons.li import CUBALI, LI
 from spikestack.neurons.liaf import LIAF
 from spikestack.neurons.lif import IF, LIF, PLIF, FusedNeuron
@@ -78,6 +79,7 @@ __all__ = [
     "StatefulModule",
     "TTFS",
     "create_neuron",
+    "define_neuron",
     "detach",
     "list_neurons",
     "neuron_class",

@@ -1,5 +1,7 @@
 """``spikestack neurons [PATTERN]``: list the registered neurons with a one-line description,
-their state variables and the options they take."""
+their state variables and the options they take; and ``spikestack bench neurons``: the
+fused LIF against its baselines, or with ``--custom`` neurons declared by their equations
+(:mod:`spikestack.neurons.bench_custom`)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,46 @@ def register(subparsers: Any) -> None:
     parser.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. '*lif'")
     parser.add_argument("--options", action="store_true", help="also list each neuron's options")
     parser.set_defaults(func=run)
+    from spikestack.kernels.cli import add_neuron_bench_flags
+
+    bench = subparsers.add_parser("bench", help="benchmarks printing ratios against baselines")
+    sub = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
+    neurons = sub.add_parser(
+        "neurons", help="LIF forward/backward: eager, compile, SpikingJelly, fused; --custom: "
+        "declared neurons' generated kernels"
+    )  # fmt: skip
+    add_neuron_bench_flags(neurons)
+    neurons.add_argument(
+        "--custom", action="store_true",
+        help="neurons declared with define_neuron (LIF, ALIF, Izhikevich): generated kernels "
+        "against the hand-written LIF, their eager loops and torch.compile",
+    )  # fmt: skip
+    neurons.set_defaults(func=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if not args.custom:
+        from spikestack.kernels.cli import run_neuron_bench
+
+        return run_neuron_bench(args)
+    from spikestack.neurons.bench_custom import run_custom
+
+    if args.threads:
+        torch_threads(args.threads)
+    quick = bool(args.quick)
+    run_custom(
+        steps=(args.steps or [16])[0], neurons=args.neurons or (1 << 14 if quick else 1 << 20),
+        repeats=2 if quick else min(args.repeats, 5), compile_eager=not (args.no_compile or quick),
+    )  # fmt: skip
+    return 0
+
+
+def torch_threads(threads: int) -> None:
+    import numba
+    import torch
+
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def summary(cls: type) -> str:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch.utils.data
 
+from spikestack.cache import default_cache_dir
 from spikestack.data.cache import Cache
 
 
@@ -108,14 +109,6 @@ def pick_split(dataset: str, splits: tuple[str, ...], split: str) -> str:
     if split not in splits:
         raise ValueError(f"{dataset}: split must be one of {splits}; got {split!r}")
     return split
-
-
-def default_cache_dir() -> Path:
-    """``$SPIKESTACK_CACHE`` if set, else ``$XDG_CACHE_HOME/spikestack`` or ``~/.cache/spikestack``."""
-    if env := os.environ.get("SPIKESTACK_CACHE"):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "spikestack"
 
 
 class EventDataset(torch.utils.data.Dataset):

@@ -1,0 +1,750 @@
+"""Neurons written as their equations: :func:`define_neuron` turns a declaration into a
+neuron of the protocol with an eager reference and a generated fused CPU kernel.
+
+A declaration is a class with the state variables, the parameters and three functions
+of plain arithmetic (``+ - * / **``, ``abs`` and this module's :func:`exp`, :func:`log`,
+:func:`sqrt`, :func:`tanh`, :func:`sigmoid`), each taking by name what it needs::
+
+    @define_neuron
+    class QuadraticLIF:
+        '''A LIF whose leak grows with the square of the membrane.'''
+        state = ("v",)
+        params = {"tau": 2.0, "k": 0.1, "v_threshold": 1.0}
+        learnable = ("tau",)                     # scalar parameters trained with the net
+
+        def charge(x, v, tau, k):                # the state before reset, one per variable
+            return v + (x - v - k * v * v) / tau
+
+        def fire(v, v_threshold):                # spike = surrogate(fire(...)) >= 0
+            return v - v_threshold
+
+        def reset(v, spike):                     # the state after the spike
+            return v * (1 - spike)
+
+``charge`` and ``reset`` return one value per state variable (a tuple in the order of
+``state``, or the value itself for one variable); ``reset`` receives the charged state
+under the state's names and ``spike``. ``rest`` (a dict) gives resting values (default 0).
+
+From the one declaration come:
+
+- the eager reference (``backend="torch"``): the step loop in torch, autograd through it,
+  the ground truth;
+- a fused CPU kernel (``backend="cpu"``, chosen by ``"auto"``) generated with numba: the
+  forward runs the declared functions themselves (compiled, float32 kept float32, so its
+  spikes are the reference's), and the backward through time is derived from them by
+  SymPy: every partial derivative of ``charge``, ``fire`` and ``reset``, the surrogate
+  applied at the firing condition (any surrogate: its derivative comes as a tensor),
+  and the learnable parameters' gradients accumulated in the same pass. The generated
+  source is written to ``$SPIKESTACK_CACHE/neurons/<hash>.py`` (numba caches the machine
+  code beside it), keyed by a hash of the declaration.
+
+A declaration the generator cannot handle (a function whose source is not available, a
+call other than the functions above, control flow on values) runs on the eager
+reference, with a warning that names the function and what stopped it. Parameters are
+scalars (one value for the layer); a Triton kernel for the GPU is not generated yet.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import inspect
+import math
+import sys
+import textwrap
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from spikestack.neurons.base import Neuron
+from spikestack.surrogates import Surrogate
+
+__all__ = ["define_neuron", "exp", "log", "sigmoid", "sqrt", "tanh"]
+
+_FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid")
+# the generator's own source is part of every cache key: a new version regenerates
+_GENERATOR = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+
+
+def _dispatch(name: str, value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return getattr(torch, name)(value)
+    if type(value).__module__.startswith("sympy"):
+        import sympy
+
+        if name == "sigmoid":
+            return 1 / (1 + sympy.exp(-value))
+        return getattr(sympy, name)(value)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + math.exp(-value))
+    return getattr(math, name)(value)
+
+
+def exp(value: Any) -> Any:
+    """e^value, for tensors (the eager reference), SymPy (derivatives) and numbers."""
+    return _dispatch("exp", value)
+
+
+def log(value: Any) -> Any:
+    """The natural logarithm (see :func:`exp`)."""
+    return _dispatch("log", value)
+
+
+def sqrt(value: Any) -> Any:
+    """The square root (see :func:`exp`)."""
+    return _dispatch("sqrt", value)
+
+
+def tanh(value: Any) -> Any:
+    """The hyperbolic tangent (see :func:`exp`)."""
+    return _dispatch("tanh", value)
+
+
+def sigmoid(value: Any) -> Any:
+    """1 / (1 + e^-value) (see :func:`exp`)."""
+    return _dispatch("sigmoid", value)
+
+
+# -- the declaration ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Declaration:
+    name: str
+    doc: str
+    state: tuple[str, ...]
+    rest: dict[str, float]
+    params: dict[str, float]
+    learnable: tuple[str, ...]
+    charge: Callable[..., Any]
+    fire: Callable[..., Any]
+    reset: Callable[..., Any]
+
+    def arguments(self, fn: Callable[..., Any]) -> tuple[str, ...]:
+        return tuple(inspect.signature(fn).parameters)
+
+    def key(self) -> str:
+        """A hash of everything the generated code depends on (the generator included)."""
+        parts = [self.name, repr(self.state), repr(list(self.params)), repr(self.learnable),
+                 _GENERATOR]  # fmt: skip
+        for fn in (self.charge, self.fire, self.reset):
+            try:
+                parts.append(inspect.getsource(fn))
+            except (OSError, TypeError):
+                parts.append(repr(fn))
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def _function(cls: type, name: str) -> Callable[..., Any]:
+    fn = cls.__dict__.get(name)
+    if isinstance(fn, staticmethod):
+        fn = fn.__func__
+    if not callable(fn):
+        raise TypeError(f"neuron declaration {cls.__name__} needs a function {name}(...)")
+    return fn
+
+
+def _declaration(cls: type) -> Declaration:
+    state = tuple(getattr(cls, "state", ()))
+    if not state or not all(isinstance(s, str) and s.isidentifier() for s in state):
+        raise ValueError(
+            f"{cls.__name__}.state must name the state variables, e.g. ('v',); got {state!r}"
+        )
+    params = {k: float(v) for k, v in dict(getattr(cls, "params", {})).items()}
+    rest = {s: float(dict(getattr(cls, "rest", {})).get(s, 0.0)) for s in state}
+    learnable = tuple(getattr(cls, "learnable", ()))
+    unknown = [p for p in learnable if p not in params]
+    if unknown:
+        raise ValueError(f"{cls.__name__}.learnable names {unknown}, which are not in params")
+    clash = set(state) & (set(params) | {"x", "spike"})
+    if clash:
+        raise ValueError(
+            f"{cls.__name__}: {sorted(clash)} are both state and parameter or reserved"
+        )
+    decl = Declaration(
+        cls.__name__, inspect.getdoc(cls) or f"{cls.__name__}: a neuron declared by its equations.",
+        state, rest, params, learnable,
+        _function(cls, "charge"), _function(cls, "fire"), _function(cls, "reset"),
+    )  # fmt: skip
+    allowed = {
+        "charge": {"x", *state, *params},
+        "fire": {*state, *params},
+        "reset": {*state, "spike", *params},
+    }
+    for name, names in allowed.items():
+        args = decl.arguments(getattr(decl, name))
+        wrong = [a for a in args if a not in names]
+        if wrong:
+            raise ValueError(
+                f"{cls.__name__}.{name} takes {wrong}, which are not among {sorted(names)}"
+            )
+    return decl
+
+
+def _as_tuple(value: Any, n: int, where: str) -> tuple[Any, ...]:
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(values) != n:
+        raise ValueError(f"{where} returned {len(values)} value(s); the state has {n}")
+    return values
+
+
+def _call(decl: Declaration, fn: Callable[..., Any], values: dict[str, Any]) -> Any:
+    return fn(**{a: values[a] for a in decl.arguments(fn)})
+
+
+# -- the eager reference --------------------------------------------------------------
+
+
+def eager(
+    decl: Declaration, x: Tensor, state: tuple[Tensor, ...], params: dict[str, Any],
+    surrogate: Surrogate, detach_reset: bool,
+) -> tuple[Tensor, tuple[Tensor, ...]]:  # fmt: skip
+    """The declared step loop in torch over ``x [T, ...]`` (autograd through it)."""
+    k = len(decl.state)
+    out = []
+    for x_t in x.unbind(0):
+        values = {**params, **dict(zip(decl.state, state, strict=True)), "x": x_t}
+        charged = _as_tuple(_call(decl, decl.charge, values), k, f"{decl.name}.charge")
+        values = {**params, **dict(zip(decl.state, charged, strict=True))}
+        spike = surrogate(_call(decl, decl.fire, values))
+        values["spike"] = spike.detach() if detach_reset else spike
+        state = _as_tuple(_call(decl, decl.reset, values), k, f"{decl.name}.reset")
+        state = tuple(s if isinstance(s, Tensor) else torch.full_like(x_t, s) for s in state)
+        out.append(spike)
+    return torch.stack(out), state
+
+
+# -- the generated CPU kernel -----------------------------------------------------------
+
+
+class GenerationError(Exception):
+    """What stopped the generator, named for the fallback warning."""
+
+
+class _Float32Literals(ast.NodeTransformer):
+    """Numbers in the declared functions become ``_f(number)`` (the array's float type),
+    and the math functions numba's ``math`` ones, so float32 arithmetic stays float32."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise GenerationError(f"{self.where}: the constant {node.value!r} is not a number")
+        return ast.Call(ast.Name("_f", ast.Load()), [node], [])
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name == "abs":
+            return node
+        if name in _FUNCTIONS:
+            node.func = ast.Name(f"_{name}", ast.Load())
+            return node
+        raise GenerationError(
+            f"{self.where}: the call {ast.unparse(node.func)}(...) (the generator knows "
+            f"abs and {', '.join(_FUNCTIONS)})"
+        )
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        raise GenerationError(
+            f"{self.where}: {ast.unparse(node)} (the generator knows abs and "
+            f"{', '.join(_FUNCTIONS)} from spikestack.neurons.define, and arithmetic)"
+        )
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        allowed = (
+            ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Expr, ast.BinOp, ast.Pass,
+            ast.UnaryOp, ast.Name, ast.Load, ast.Store, ast.Tuple, ast.List, ast.Assign,
+            ast.Constant, ast.Call, ast.operator, ast.unaryop,
+        )  # fmt: skip
+        if not isinstance(node, allowed):
+            raise GenerationError(
+                f"{self.where}: {type(node).__name__} ({ast.unparse(node)[:40]!r}) is not plain "
+                "arithmetic"
+            )
+        return super().generic_visit(node)
+
+
+def _numba_source(fn: Callable[..., Any], name: str, where: str) -> str:
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError) as error:
+        raise GenerationError(f"{where}: its source is not available ({error})") from None
+    tree = ast.parse(source)
+    func = tree.body[0]
+    if not isinstance(func, ast.FunctionDef):
+        raise GenerationError(f"{where}: not a def (lambdas cannot be compiled)")
+    func.decorator_list = []
+    func.name = name
+    func.returns = None
+    for arg in func.args.args:
+        arg.annotation = None
+    if (
+        func.body
+        and isinstance(func.body[0], ast.Expr)
+        and isinstance(func.body[0].value, ast.Constant)
+    ):
+        func.body = func.body[1:] or [ast.Pass()]  # the docstring
+    for node in ast.walk(func):  # a one-variable state returned as (value,): the value
+        if (
+            isinstance(node, ast.Return)
+            and isinstance(node.value, ast.Tuple)
+            and len(node.value.elts) == 1
+        ):
+            node.value = node.value.elts[0]
+    tree = _Float32Literals(where).visit(tree)
+    ast.fix_missing_locations(tree)
+    return ast.unparse(tree)
+
+
+def _symbolic(decl: Declaration) -> dict[str, Any]:
+    """SymPy expressions of every partial derivative the backward pass needs."""
+    import sympy
+
+    sym = {n: sympy.Symbol(f"s_{n}") for n in decl.state}  # state before the step
+    hs = {n: sympy.Symbol(f"h_{n}") for n in decl.state}  # charged state
+    prm = {p: sympy.Symbol(f"p_{p}") for p in decl.params}
+    x, spike = sympy.Symbol("x_t"), sympy.Symbol("spike")  # the kernel's local names
+    k = len(decl.state)
+    try:
+        charge = _as_tuple(_call(decl, decl.charge, {**prm, **sym, "x": x}), k, "charge")
+        fire = _call(decl, decl.fire, {**prm, **hs})
+        reset = _as_tuple(_call(decl, decl.reset, {**prm, **hs, "spike": spike}), k, "reset")
+    except Exception as error:  # noqa: BLE001 - anything SymPy cannot take
+        raise GenerationError(f"evaluating the functions symbolically failed: {error}") from None
+    charge = tuple(sympy.sympify(c) for c in charge)
+    fire, reset = sympy.sympify(fire), tuple(sympy.sympify(r) for r in reset)
+    return {
+        "symbols": (x, spike, sym, hs, prm),
+        "dh_dx": [c.diff(x) for c in charge],
+        "dh_ds": [[c.diff(sym[s]) for s in decl.state] for c in charge],  # [j][k]
+        "dh_dp": [[c.diff(prm[p]) for p in decl.learnable] for c in charge],
+        "dz_dh": [fire.diff(hs[s]) for s in decl.state],
+        "dz_dp": [fire.diff(prm[p]) for p in decl.learnable],
+        "dr_dh": [[r.diff(hs[s]) for s in decl.state] for r in reset],  # [k][j]
+        "dr_dspike": [r.diff(spike) for r in reset],
+        "dr_dp": [[r.diff(prm[p]) for p in decl.learnable] for r in reset],
+    }
+
+
+def _kernel_source(decl: Declaration, dtype: str) -> str:
+    import sympy
+    from sympy.printing.pycode import PythonCodePrinter
+
+    k, states, params = len(decl.state), decl.state, list(decl.params)
+    learn = list(decl.learnable)
+    compiled = {
+        attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}")
+        for attr in ("charge", "fire", "reset")
+    }
+    d = _symbolic(decl)
+
+    class Printer(PythonCodePrinter):
+        def _print_Float(self, expr: Any) -> str:
+            return f"_f({float(expr)!r})"
+
+        def _print_Integer(self, expr: Any) -> str:
+            return f"_f({int(expr)})"
+
+        def _print_Rational(self, expr: Any) -> str:
+            return f"(_f({expr.p}) / _f({expr.q}))"
+
+        def _print_Pow(self, expr: Any, rational: bool = False) -> str:
+            base, e = expr.as_base_exp()
+            if e.is_Integer and 0 < int(e) <= 4:
+                return "(" + " * ".join([f"({self._print(base)})"] * int(e)) + ")"
+            if e == -1:
+                return f"(_f(1) / ({self._print(base)}))"
+            if e == sympy.Rational(1, 2):
+                return f"_sqrt({self._print(base)})"
+            return f"(({self._print(base)}) ** ({self._print(e)}))"
+
+        def _print_Function(self, expr: Any) -> str:
+            name = type(expr).__name__.lower()
+            if name in ("exp", "log", "sqrt", "tanh"):
+                return f"_{name}({self._print(expr.args[0])})"
+            raise GenerationError(
+                f"the derivative uses {type(expr).__name__}, which the generator does not print"
+            )
+
+        def _print_Abs(self, expr: Any) -> str:
+            return f"abs({self._print(expr.args[0])})"
+
+        def _print_sign(self, expr: Any) -> str:
+            a = self._print(expr.args[0])
+            return f"(_f(1) if ({a}) > 0 else (_f(-1) if ({a}) < 0 else _f(0)))"
+
+    printer = Printer()
+    flat = (
+        d["dh_dx"] + [e for row in d["dh_ds"] for e in row] + [e for row in d["dh_dp"] for e in row]
+        + d["dz_dh"] + d["dz_dp"] + [e for row in d["dr_dh"] for e in row] + d["dr_dspike"]
+        + [e for row in d["dr_dp"] for e in row]
+    )  # fmt: skip
+    replacements, reduced = sympy.cse(flat, symbols=sympy.numbered_symbols("cse"))
+    names = iter(reduced)
+
+    def take(n: int) -> list[str]:
+        return [printer.doprint(next(names)) for _ in range(n)]
+
+    dh_dx = take(k)
+    dh_ds = [take(k) for _ in range(k)]
+    dh_dp = [take(len(learn)) for _ in range(k)]
+    dz_dh = take(k)
+    dz_dp = take(len(learn))
+    dr_dh = [take(k) for _ in range(k)]
+    dr_dspike = take(k)
+    dr_dp = [take(len(learn)) for _ in range(k)]
+
+    prm_unpack = "\n".join(f"    p_{p} = prm[{i}]" for i, p in enumerate(params))
+    charge_args = ", ".join(
+        "x[t, n]" if a == "x" else (f"p_{a}" if a in decl.params else f"s_{a}")
+        for a in decl.arguments(decl.charge)
+    )
+    fire_args = ", ".join(
+        f"p_{a}" if a in decl.params else f"h_{a}" for a in decl.arguments(decl.fire)
+    )
+
+    def reset_args(prefix: str, spike: str) -> str:
+        return ", ".join(
+            spike if a == "spike" else (f"p_{a}" if a in decl.params else f"{prefix}{a}")
+            for a in decl.arguments(decl.reset)
+        )
+
+    hvars = ", ".join(f"h_{s}" for s in states)
+    svars = ", ".join(f"s_{s}" for s in states)
+    lines = [
+        '"""Generated by spikestack.neurons.define_neuron for ' + decl.name + '; do not edit."""',
+        "import math",
+        "import numpy as np",
+        "from numba import njit, prange",
+        "from spikestack.kernels.cpu_kernels import _sg",
+        f"_f = np.{dtype}",
+        "_OPTS = {'cache': True, 'nogil': True, 'error_model': 'numpy'}",
+    ]
+    for fn in _FUNCTIONS:
+        body = (
+            "return _f(1) / (_f(1) + math.exp(-a))" if fn == "sigmoid" else f"return math.{fn}(a)"
+        )
+        lines += ["", "@njit(inline='always', **_OPTS)", f"def _{fn}(a):", f"    {body}"]
+    for attr in ("charge", "fire", "reset"):
+        lines += ["", "@njit(inline='always', **_OPTS)", compiled[attr]]
+    # Neurons in blocks of _B: prange over blocks, time outside, the block's neurons
+    # inside, so every inner loop streams a contiguous row segment of [T, N].
+    pad = " " * 16
+    body_fwd = [
+        f"{hvars} = _charge({charge_args})",
+        f"zz = _fire({fire_args})",
+        "sp = _f(1) if zz >= _f(0) else _f(0)",
+        f"{svars} = _reset({reset_args('h_', 'sp')})",
+        "spikes[t, n] = sp",
+        "z[t, n] = zz",
+        *[f"h[{i}, t, n] = h_{st}" for i, st in enumerate(states)],
+    ]
+    lines += [
+        "",
+        "_B = 256",
+        "",
+        "@njit(parallel=True, **_OPTS)",
+        "def forward(x, s0, prm, spikes, h, z, s_out):",
+        "    T, N = x.shape",
+        prm_unpack,
+        "    for b in prange((N + _B - 1) // _B):",
+        "        lo = b * _B",
+        "        hi = min(lo + _B, N)",
+        *[f"        S_{st} = s0[{i}, lo:hi].copy()" for i, st in enumerate(states)],
+        "        for t in range(T):",
+        "            for n in range(lo, hi):",
+        "                j = n - lo",
+        *[f"{pad}s_{st} = S_{st}[j]" for st in states],
+        *[pad + line for line in body_fwd],
+        *[f"{pad}S_{st}[j] = s_{st}" for st in states],
+        *[f"        s_out[{i}, lo:hi] = S_{st}" for i, st in enumerate(states)],
+    ]
+    body = [
+        "if t == 0:",
+        *[f"    s_{st} = s0[{i}, n]" for i, st in enumerate(states)],
+        "else:",
+        *[f"    q_{st} = h[{i}, t - 1, n]" for i, st in enumerate(states)],
+        f"    {svars} = _reset({reset_args('q_', 'spikes[t - 1, n]')})",
+        *[f"h_{st} = h[{i}, t, n]" for i, st in enumerate(states)],
+        "x_t = x[t, n]",
+        "spike = spikes[t, n]",
+        *[f"{printer.doprint(lhs)} = {printer.doprint(rhs)}" for lhs, rhs in replacements],
+        "dspike = g_spikes[t, n]",
+        "if not detach:",
+        *[f"    dspike += a_{st} * ({dr_dspike[i]})" for i, st in enumerate(states)],
+        "dz = dspike * (sg[t, n] if sid < 0 else _sg(sid, z[t, n], c0, c1, _f(1), _f(0), _f(2)))",
+    ]
+    for j, sj in enumerate(states):
+        terms = [f"a_{sk} * ({dr_dh[i][j]})" for i, sk in enumerate(states)]
+        body.append(f"dh_{sj} = " + " + ".join([*terms, f"dz * ({dz_dh[j]})"]))
+    body.append(
+        "gx[t, n] = " + " + ".join(f"dh_{st} * ({dh_dx[j]})" for j, st in enumerate(states))
+    )
+    for q, p in enumerate(learn):
+        terms = [f"dh_{st} * ({dh_dp[j][q]})" for j, st in enumerate(states)]
+        terms += [f"a_{st} * ({dr_dp[i][q]})" for i, st in enumerate(states)]
+        body.append(f"gp_{p} += " + " + ".join([*terms, f"dz * ({dz_dp[q]})"]))
+    for m, sm in enumerate(states):
+        body.append(
+            f"a_{sm} = " + " + ".join(f"dh_{st} * ({dh_ds[j][m]})" for j, st in enumerate(states))
+        )
+    lines += [
+        "",
+        "@njit(parallel=True, **_OPTS)",
+        "def backward(x, s0, prm, h, spikes, z, sid, c0, c1, sg, g_spikes, g_final, detach, gx, g_s0, g_prm):",
+        "    T, N = x.shape",
+        prm_unpack,
+        "    for b in prange((N + _B - 1) // _B):",
+        "        lo = b * _B",
+        "        hi = min(lo + _B, N)",
+        *[f"        A_{st} = g_final[{i}, lo:hi].copy()" for i, st in enumerate(states)],
+        # float64: each sums T steps of one neuron's contributions
+        *[f"        GP_{p} = np.zeros(hi - lo)" for p in learn],
+        "        for t in range(T - 1, -1, -1):",
+        "            for n in range(lo, hi):",
+        "                j = n - lo",
+        *[f"{pad}a_{st} = A_{st}[j]" for st in states],
+        *[f"{pad}gp_{p} = GP_{p}[j]" for p in learn],
+        *[pad + line for line in body],
+        *[f"{pad}A_{st}[j] = a_{st}" for st in states],
+        *[f"{pad}GP_{p}[j] = gp_{p}" for p in learn],
+        *[f"        g_s0[{i}, lo:hi] = A_{st}" for i, st in enumerate(states)],
+        *[f"        g_prm[{q}, lo:hi] = GP_{p}" for q, p in enumerate(learn)],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_KERNELS: dict[tuple[str, str], Any] = {}
+
+
+def _load_kernels(decl: Declaration, dtype: torch.dtype) -> Any:
+    """The generated module for ``decl`` and ``dtype`` (written once, imported, cached)."""
+    from spikestack.cache import default_cache_dir
+
+    name = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
+    if name is None:
+        raise GenerationError(f"the kernel runs float32 and float64; got {dtype}")
+    key = (decl.key(), name)
+    if key in _KERNELS:
+        return _KERNELS[key]
+    folder = default_cache_dir() / "neurons"
+    folder.mkdir(parents=True, exist_ok=True)
+    module_name = f"spikestack_neuron_{decl.key()}_{name}"
+    path = folder / f"{module_name}.py"
+    if not path.is_file():
+        from spikestack.atomic import atomic_write
+
+        source = _kernel_source(decl, name)
+        atomic_write(path, lambda f: f.write(source.encode()))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    _KERNELS[key] = module
+    return module
+
+
+class _Fused(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, kernels: Any, decl: Declaration, fixed: Tensor,
+                surrogate: Surrogate, detach_reset: bool, learn: Tensor, *s0: Tensor) -> Any:  # fmt: skip
+        T = x.shape[0]
+        flat = x.detach().reshape(T, -1).contiguous()
+        n = flat.shape[1]
+        state0 = torch.stack([s.detach().reshape(-1).expand(n) for s in s0]).contiguous()
+        prm = fixed.clone()
+        learn_index = [list(decl.params).index(p) for p in decl.learnable]
+        if learn_index:
+            prm[learn_index] = learn.detach().to(prm.dtype)
+        k = len(decl.state)
+        spikes, z = torch.empty_like(flat), torch.empty_like(flat)
+        h = torch.empty((k, T, n), dtype=flat.dtype)
+        final = torch.empty((k, n), dtype=flat.dtype)
+        kernels.forward(flat.numpy(), state0.numpy(), prm.numpy(), spikes.numpy(), h.numpy(),
+                        z.numpy(), final.numpy())  # fmt: skip
+        ctx.save_for_backward(flat, state0, prm, h, spikes, z)
+        ctx.meta = (
+            kernels,
+            surrogate,
+            detach_reset,
+            x.shape,
+            [tuple(s.shape) for s in s0],
+            len(learn_index),
+        )
+        return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
+
+    @staticmethod
+    def backward(ctx: Any, g_spikes: Tensor, *g_final: Tensor) -> Any:
+        flat, state0, prm, h, spikes, z = ctx.saved_tensors
+        kernels, surrogate, detach_reset, shape, s_shapes, n_learn = ctx.meta
+        T, n = flat.shape
+        from spikestack.kernels._plan import surrogate_constants
+        from spikestack.surrogates import SurrogateId
+
+        sid, (c0, c1, _) = surrogate_constants(surrogate)  # built-ins: evaluated in the kernel
+        if sid == SurrogateId.CUSTOM:  # any other surrogate: its derivative as a tensor
+            sg = surrogate.derivative(z).to(flat.dtype).contiguous()
+        else:
+            sg = torch.zeros((1, 1), dtype=flat.dtype)
+        scalar = np.float32 if flat.dtype == torch.float32 else np.float64
+        gs = g_spikes.reshape(T, n).to(flat.dtype).contiguous()
+        gf = torch.stack([
+            torch.zeros(n, dtype=flat.dtype) if g is None else g.reshape(n).to(flat.dtype)
+            for g in g_final
+        ]).contiguous()  # fmt: skip
+        gx, g_s0 = torch.empty_like(flat), torch.empty_like(state0)
+        g_prm = torch.zeros((max(n_learn, 1), n), dtype=torch.float64)
+        kernels.backward(flat.numpy(), state0.numpy(), prm.numpy(), h.numpy(), spikes.numpy(),
+                         z.numpy(), int(sid), scalar(c0), scalar(c1), sg.numpy(), gs.numpy(),
+                         gf.numpy(), bool(detach_reset), gx.numpy(), g_s0.numpy(),
+                         g_prm.numpy())  # fmt: skip
+        g_learn = g_prm[:n_learn].sum(1).to(flat.dtype) if n_learn else None
+        g_states = [
+            g_s0[i].reshape(shape[1:]) if s == tuple(shape[1:]) else g_s0[i].sum().reshape(s)
+            for i, s in enumerate(s_shapes)
+        ]
+        return (gx.reshape(shape), None, None, None, None, None, g_learn, *g_states)
+
+
+# -- the neuron class -------------------------------------------------------------------
+
+
+class DefinedNeuron(Neuron):
+    """Base of the neurons :func:`define_neuron` makes (see the module docstring)."""
+
+    declaration: ClassVar[Declaration]
+
+    def __init__(self, **options: Any) -> None:
+        decl = self.declaration
+        base = {k: options.pop(k) for k in ("surrogate", "stateful") if k in options}
+        super().__init__(**base)
+        backend = options.pop("backend", "auto")
+        if backend not in ("auto", "torch", "cpu"):
+            raise ValueError(f"backend must be 'auto', 'torch' or 'cpu'; got {backend!r}")
+        self.backend = backend
+        self.detach_reset = bool(options.pop("detach_reset", False))
+        values = {**decl.params, **options}
+        unknown = sorted(set(values) - set(decl.params))
+        if unknown:
+            raise ValueError(
+                f"{decl.name} does not take {unknown}; it takes {sorted(self.options)}"
+            )
+        for p in decl.params:
+            value = values[p]
+            if not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ValueError(f"{decl.name}: {p} must be a finite number; got {value!r}")
+        self.fixed = {p: float(values[p]) for p in decl.params if p not in decl.learnable}
+        self.learn = nn.ParameterDict(
+            {p: nn.Parameter(torch.tensor(float(values[p]))) for p in decl.learnable}
+        )
+        self._fallback: str | None = None
+
+    def params(self, like: Tensor) -> dict[str, Any]:
+        return {**self.fixed, **{p: v.to(like.dtype) for p, v in self.learn.items()}}
+
+    def init_state(self, x_t: Tensor) -> Any:
+        rest = tuple(torch.full_like(x_t, self.declaration.rest[s]) for s in self.declaration.state)
+        return rest if len(rest) > 1 else rest[0]
+
+    def _kernels(self, x: Tensor) -> Any:
+        if self.backend == "torch" or x.device.type != "cpu":
+            if self.backend == "cpu":
+                raise ValueError(
+                    f"{self.declaration.name}(backend='cpu') got a {x.device.type} tensor"
+                )
+            return None
+        try:
+            return _load_kernels(self.declaration, x.dtype)
+        except GenerationError as error:
+            if self.backend == "cpu":
+                raise ValueError(f"{self.declaration.name}: no fused kernel: {error}") from None
+            if self._fallback is None:
+                self._fallback = str(error)
+                warnings.warn(
+                    f"{self.declaration.name} runs on the eager reference: {error}", stacklevel=3
+                )
+            return None
+
+    def _run(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
+        decl = self.declaration
+        k = len(decl.state)
+        if state is None:
+            start = tuple(torch.full_like(x[0], decl.rest[s]) for s in decl.state)
+        else:
+            start = tuple(state) if isinstance(state, tuple) else (state,)
+        kernels = self._kernels(x)
+        if kernels is None:
+            out, final = eager(decl, x, start, self.params(x), self.surrogate, self.detach_reset)
+        else:
+            fixed = torch.tensor([decl.params[p] if p in decl.learnable else self.fixed[p]
+                                  for p in decl.params], dtype=x.dtype)  # fmt: skip
+            # in the declaration's order (a ParameterDict lists its keys sorted)
+            learn = (
+                torch.stack([self.learn[p] for p in decl.learnable]) if decl.learnable
+                else torch.zeros(0)
+            )  # fmt: skip
+            out, *final = _Fused.apply(
+                x, kernels, decl, fixed, self.surrogate, self.detach_reset, learn, *start
+            )
+            final = tuple(final)
+        return out, (final if k > 1 else final[0])
+
+    def _extra_parts(self) -> list[str]:
+        values = {**self.fixed, **{p: float(v.detach()) for p, v in self.learn.items()}}
+        return [f"{p}={v:.4g}" for p, v in values.items()]
+
+
+def define_neuron(cls: type | None = None, *, name: str | None = None) -> Any:
+    """Make a neuron of the protocol from a declaration class (see the module docstring);
+    ``name=`` also registers it (``create_neuron(name)``, models' ``neuron=name``)."""
+
+    def make(declared: type) -> type[DefinedNeuron]:
+        decl = _declaration(declared)
+        options = frozenset({*decl.params, "backend", "detach_reset", "surrogate", "stateful"})
+        neuron = type(
+            decl.name,
+            (DefinedNeuron,),
+            {
+                "__doc__": decl.doc,
+                "__module__": declared.__module__,
+                "__qualname__": declared.__qualname__,
+                "declaration": decl,
+                "state_names": decl.state,
+                "options": options,
+            },
+        )
+        params = [
+            inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, default=v)
+            for p, v in {
+                **decl.params,
+                "backend": "auto",
+                "detach_reset": False,
+                "surrogate": None,
+                "stateful": False,
+            }.items()  # fmt: skip
+        ]
+        init = neuron.__init__
+
+        def __init__(self: Any, **kwargs: Any) -> None:
+            init(self, **kwargs)
+
+        __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params]
+        )
+        neuron.__init__ = __init__  # type: ignore[method-assign]
+        if name is not None:
+            from spikestack.neurons.registry import register_neuron
+
+            register_neuron(name)(neuron)
+        return neuron
+
+    return make(cls) if cls is not None else make

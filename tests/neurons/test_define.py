@@ -1,0 +1,284 @@
+"""define_neuron: a neuron written as its equations, run by the eager reference and by the
+generated numba kernel; spikes identical, gradients (input, initial state, learnable
+parameters) equal at float32 rtol 1e-5, over shapes, resets and surrogates."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from spikestack.neurons import LIF, Izhikevich
+from spikestack.neurons.define import define_neuron, exp
+from spikestack.surrogates import ATan, Sigmoid, Surrogate
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SPIKESTACK_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@define_neuron
+class HardLIF:
+    """LIF with a hard reset to 0, declared."""
+
+    state = ("v",)
+    params = {"tau": 2.0, "v_threshold": 1.0}
+    learnable = ("tau",)
+
+    def charge(x, v, tau):
+        return v + (x - v) / tau
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, spike):
+        return v * (1 - spike)
+
+
+@define_neuron
+class SoftLIF:
+    """LIF with a soft reset, declared."""
+
+    state = ("v",)
+    params = {"tau": 2.0, "v_threshold": 1.0}
+    learnable = ("v_threshold",)
+
+    def charge(x, v, tau):
+        return v + (x - v) / tau
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, spike, v_threshold):
+        return (v - v_threshold * spike,)
+
+
+@define_neuron
+class Adaptive:
+    """An adaptive-threshold LIF (two state variables) whose leak and adaptation learn."""
+
+    state = ("v", "a")
+    params = {"tau": 3.0, "rho": 0.9, "beta": 0.2, "v_threshold": 1.0}
+    learnable = ("tau", "beta")
+
+    def charge(x, v, a, tau, rho):
+        return v + (x - v) / tau, rho * a
+
+    def fire(v, a, v_threshold, beta):
+        return v - (v_threshold + beta * a)
+
+    def reset(v, a, spike, v_threshold, beta):
+        return v - (v_threshold + beta * a) * spike, a + spike
+
+
+@define_neuron
+class QuadraticExp:
+    """A neuron that is not in the library: quadratic and exponential terms in the charge."""
+
+    state = ("v",)
+    params = {"tau": 2.5, "k": 0.2, "v_threshold": 1.0}
+    learnable = ("k",)
+    rest = {"v": 0.1}
+
+    def charge(x, v, tau, k):
+        return v + (x - v + k * v * v - 0.05 * exp(-v)) / tau
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, spike):
+        return v * (1 - spike) + 0.1 * spike
+
+
+class Box(Surrogate):
+    def derivative(self, x):
+        return (x.abs() < 0.5).to(x.dtype)
+
+
+def compare(cls, x, *, surrogate=None, detach_reset=False, state=None, **kw):
+    """Fused (float32) against the eager reference: spikes identical to the reference's in
+    float32; gradients within rtol 1e-5 of the reference's, taken in float64 (a float32
+    sum over many steps and neurons carries its own rounding: the fused kernel adds the
+    parameters' gradients up in float64)."""
+    runs = [("torch", torch.float32), ("cpu", torch.float32), ("torch", torch.float64)]
+    results = []
+    for backend, dtype in runs:
+        neuron = cls(backend=backend, surrogate=surrogate, detach_reset=detach_reset, **kw).to(
+            dtype
+        )
+        xi = x.to(dtype).requires_grad_()
+        s0 = None if state is None else tuple(s.to(dtype).requires_grad_() for s in state)
+        out, final = neuron._run(xi, s0 if s0 is None or len(s0) > 1 else s0[0])
+        finals = final if isinstance(final, tuple) else (final,)
+        weights = torch.linspace(-1, 1, out.numel(), dtype=dtype).reshape(out.shape)
+        loss = (out * weights).sum() + sum((f * 0.3).sum() for f in finals)
+        inputs = [xi, *(s0 or ()), *neuron.learn.values()]
+        results.append((out.detach(), torch.autograd.grad(loss, inputs)))
+    (a, _), (b, gb), (c, gc) = results
+    assert a.sum() > 0 and (a == 0).sum() > 0, "a comparison without spikes, or only spikes"
+    assert torch.equal(a, b) and torch.equal(a, c.float())
+    for got, want in zip(gb, gc, strict=True):
+        torch.testing.assert_close(got, want.float(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(16, 7), (12, 3, 5), (8, 2, 2, 4, 4)])
+@pytest.mark.parametrize("cls", [HardLIF, SoftLIF, Adaptive, QuadraticExp])
+def test_fused_equals_eager(cls, shape) -> None:
+    torch.manual_seed(0)
+    compare(cls, torch.rand(shape) * 2)
+
+
+@pytest.mark.parametrize(
+    "surrogate", [ATan(), Sigmoid(alpha=3.0), Box()], ids=["atan", "sigmoid", "custom"]
+)
+@pytest.mark.parametrize("detach_reset", [False, True])
+def test_surrogates_resets_and_initial_state(surrogate, detach_reset) -> None:
+    torch.manual_seed(1)
+    x = torch.rand(20, 4, 6) * 1.5
+    compare(Adaptive, x, surrogate=surrogate, detach_reset=detach_reset,
+            state=(torch.rand(4, 6) * 0.5, torch.rand(4, 6)))  # fmt: skip
+    compare(SoftLIF, x, surrogate=surrogate, detach_reset=detach_reset, state=(torch.rand(4, 6),))
+
+
+def test_declared_lif_is_the_library_lif() -> None:
+    torch.manual_seed(2)
+    x = torch.rand(30, 8, 8) * 2
+    for backend in ("torch", "cpu"):
+        assert torch.equal(HardLIF(backend=backend)(x), LIF(2.0)(x))
+        assert torch.equal(SoftLIF(backend=backend)(x), LIF(2.0, v_reset=None)(x))
+
+
+def test_declared_izhikevich_matches_the_library_one() -> None:
+    @define_neuron
+    class Izh:
+        """Izhikevich's model declared (dt = 0.25 ms, regular spiking)."""
+
+        state = ("v", "u")
+        params = {"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0, "dt": 0.25}
+        rest = {"v": -65.0, "u": -13.0}
+
+        def charge(x, v, u, a, b, dt):
+            return v + dt * (0.04 * v**2 + 5 * v + 140 - u + x), u + dt * a * (b * v - u)
+
+        def fire(v):
+            return v - 30
+
+        def reset(v, u, spike, c, d):
+            return (1 - spike) * v + spike * c, (1 - spike) * u + spike * (u + d)
+
+    x = torch.full((2000, 1), 10.0)
+    theirs = Izhikevich("regular_spiking")(x)
+    assert torch.equal(Izh(backend="cpu")(x), theirs) and torch.equal(
+        Izh(backend="torch")(x), theirs
+    )
+
+
+def test_protocol_step_stateful_pickle() -> None:
+    torch.manual_seed(3)
+    x = torch.rand(10, 2, 3) * 2
+    neuron = Adaptive(backend="cpu")
+    whole = neuron(x)
+    state, steps = None, []
+    for x_t in x:
+        out, state = neuron.step(x_t, state)
+        steps.append(out)
+    assert torch.equal(torch.stack(steps), whole)
+    assert neuron.state_names == ("v", "a") and set(neuron.named_state(state)) == {"v", "a"}
+    clone = pickle.loads(pickle.dumps(neuron))
+    assert torch.equal(clone(x), whole)
+    assert {"tau", "rho", "beta", "v_threshold", "backend"} <= Adaptive.options
+
+
+def test_unsupported_code_falls_back_with_a_warning_naming_it() -> None:
+    @define_neuron
+    class Clamped:
+        state = ("v",)
+        params = {"tau": 2.0}
+
+        def charge(x, v, tau):
+            return torch.clamp(v + (x - v) / tau, min=-1.0)
+
+        def fire(v):
+            return v - 1.0
+
+        def reset(v, spike):
+            return v * (1 - spike)
+
+    x = torch.rand(6, 3) * 2
+    with pytest.warns(
+        UserWarning,
+        match=r"Clamped runs on the eager reference: Clamped.charge: torch.clamp \(the generator",
+    ):
+        out = Clamped()(x)
+    assert torch.equal(out, Clamped(backend="torch")(x))
+    with pytest.raises(ValueError, match="no fused kernel"):
+        Clamped(backend="cpu")(x)
+
+
+def test_declaration_errors_name_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match=r"Bad.charge takes \['w'\]"):
+
+        @define_neuron
+        class Bad:
+            state = ("v",)
+
+            def charge(x, w):
+                return x
+
+            def fire(v):
+                return v
+
+            def reset(v, spike):
+                return v
+
+    with pytest.raises(ValueError, match="learnable names"):
+
+        @define_neuron
+        class Bad2:
+            state = ("v",)
+            params = {"tau": 2.0}
+            learnable = ("k",)
+
+            def charge(x, v):
+                return x
+
+            def fire(v):
+                return v
+
+            def reset(v, spike):
+                return v
+
+    with pytest.raises(ValueError, match="does not take"):
+        HardLIF(tau_mem=3.0)
+
+
+def test_generated_source_is_cached_on_disk_and_reused(tmp_path, monkeypatch) -> None:
+    import time
+
+    from spikestack.neurons import define
+
+    monkeypatch.setenv("SPIKESTACK_CACHE", str(tmp_path))
+    monkeypatch.setattr(define, "_KERNELS", {})
+    x = torch.rand(5, 3)
+    HardLIF(backend="cpu")(x)
+    files = sorted((tmp_path / "neurons").glob("*.py"))
+    assert len(files) == 1 and "def backward" in files[0].read_text()
+    stamp = files[0].stat().st_mtime_ns
+    monkeypatch.setattr(define, "_KERNELS", {})  # a new process: only the disk is left
+    start = time.perf_counter()
+    HardLIF(backend="cpu")(x)
+    assert files[0].stat().st_mtime_ns == stamp  # read, not written again
+    assert time.perf_counter() - start < 30  # generous: the point is no regeneration
+    HardLIF(backend="cpu")(x.double())
+    assert len(list((tmp_path / "neurons").glob("*.py"))) == 2  # one module per dtype
+
+
+def test_bench_custom_runs_and_reports_each_neuron(capsys) -> None:
+    from spikestack.neurons.bench_custom import run_custom
+
+    results = run_custom(steps=4, neurons=512, repeats=1, compile_eager=False)
+    assert set(results) == {"LIF", "ALIF", "Izhikevich"}
+    assert "hand-written fused" in results["LIF"] and "eager loop" in results["ALIF"]
+    assert "the generated kernel" in capsys.readouterr().out
