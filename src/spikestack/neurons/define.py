@@ -63,6 +63,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from spikestack.kernels._buffers import POOL
 from spikestack.neurons.base import Neuron
 from spikestack.surrogates import Surrogate
 
@@ -469,11 +470,6 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         *[f"        s_out[{i}, lo:hi] = S_{st}" for i, st in enumerate(states)],
     ]
     body = [
-        "if t == 0:",
-        *[f"    s_{st} = s0[{i}, n]" for i, st in enumerate(states)],
-        "else:",
-        *[f"    q_{st} = h[{i}, t - 1, n]" for i, st in enumerate(states)],
-        f"    {svars} = _reset({reset_args('q_', 'spikes[t - 1, n]')})",
         *[f"h_{st} = h[{i}, t, n]" for i, st in enumerate(states)],
         "x_t = x[t, n]",
         "spike = spikes[t, n]",
@@ -497,6 +493,26 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         body.append(
             f"a_{sm} = " + " + ".join(f"dh_{st} * ({dh_ds[j][m]})" for j, st in enumerate(states))
         )
+    # the state before step t: recomputed from step t - 1 (or the initial state at t = 0);
+    # two loops so that no branch on t sits in the inner one
+    previous = [
+        *[f"q_{st} = h[{i}, t - 1, n]" for i, st in enumerate(states)],
+        f"{svars} = _reset({reset_args('q_', 'spikes[t - 1, n]')})",
+    ]
+    initial = [f"s_{st} = s0[{i}, n]" for i, st in enumerate(states)]
+
+    def step_loop(times: str, start: list[str]) -> list[str]:
+        return [
+            f"        for t in {times}:",
+            "            for n in range(lo, hi):",
+            "                j = n - lo",
+            *[f"{pad}a_{st} = A_{st}[j]" for st in states],
+            *[f"{pad}gp_{p} = GP_{p}[j]" for p in learn],
+            *[pad + line for line in start + body],
+            *[f"{pad}A_{st}[j] = a_{st}" for st in states],
+            *[f"{pad}GP_{p}[j] = gp_{p}" for p in learn],
+        ]
+
     lines += [
         "",
         "@njit(parallel=True, **_OPTS)",
@@ -509,14 +525,8 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         *[f"        A_{st} = g_final[{i}, lo:hi].copy()" for i, st in enumerate(states)],
         # float64: each sums T steps of one neuron's contributions
         *[f"        GP_{p} = np.zeros(hi - lo)" for p in learn],
-        "        for t in range(T - 1, -1, -1):",
-        "            for n in range(lo, hi):",
-        "                j = n - lo",
-        *[f"{pad}a_{st} = A_{st}[j]" for st in states],
-        *[f"{pad}gp_{p} = GP_{p}[j]" for p in learn],
-        *[pad + line for line in body],
-        *[f"{pad}A_{st}[j] = a_{st}" for st in states],
-        *[f"{pad}GP_{p}[j] = gp_{p}" for p in learn],
+        *step_loop("range(T - 1, 0, -1)", previous),
+        *step_loop("range(0, 1)", initial),
         *[f"        g_s0[{i}, lo:hi] = A_{st}" for i, st in enumerate(states)],
         *[f"        g_prm[{q}, lo:hi] = GP_{p}" for q, p in enumerate(learn)],
     ]
@@ -566,9 +576,10 @@ class _Fused(torch.autograd.Function):
         if learn_index:
             prm[learn_index] = learn.detach().to(prm.dtype)
         k = len(decl.state)
-        spikes, z = torch.empty_like(flat), torch.empty_like(flat)
-        h = torch.empty((k, T, n), dtype=flat.dtype)
-        final = torch.empty((k, n), dtype=flat.dtype)
+        # recycled buffers: fresh large tensors cost a page fault per page on first touch
+        spikes, z = POOL.empty((T, n), flat.dtype), POOL.empty((T, n), flat.dtype)
+        h = POOL.empty((k, T, n), flat.dtype)
+        final = POOL.empty((k, n), flat.dtype)
         kernels.forward(flat.numpy(), state0.numpy(), prm.numpy(), spikes.numpy(), h.numpy(),
                         z.numpy(), final.numpy())  # fmt: skip
         ctx.save_for_backward(flat, state0, prm, h, spikes, z)
@@ -596,12 +607,12 @@ class _Fused(torch.autograd.Function):
         else:
             sg = torch.zeros((1, 1), dtype=flat.dtype)
         scalar = np.float32 if flat.dtype == torch.float32 else np.float64
-        gs = g_spikes.reshape(T, n).to(flat.dtype).contiguous()
+        gs = g_spikes.reshape(T, n).to(flat.dtype)  # strided is fine (a sum's is stride 0)
         gf = torch.stack([
             torch.zeros(n, dtype=flat.dtype) if g is None else g.reshape(n).to(flat.dtype)
             for g in g_final
         ]).contiguous()  # fmt: skip
-        gx, g_s0 = torch.empty_like(flat), torch.empty_like(state0)
+        gx, g_s0 = POOL.empty((T, n), flat.dtype), POOL.empty(tuple(state0.shape), flat.dtype)
         g_prm = torch.zeros((max(n_learn, 1), n), dtype=torch.float64)
         kernels.backward(flat.numpy(), state0.numpy(), prm.numpy(), h.numpy(), spikes.numpy(),
                          z.numpy(), int(sid), scalar(c0), scalar(c1), sg.numpy(), gs.numpy(),
