@@ -275,6 +275,7 @@ def test_generated_source_is_cached_on_disk_and_reused(tmp_path, monkeypatch) ->
     assert len(list((tmp_path / "neurons").glob("*.py"))) == 2  # one module per dtype
 
 
+@pytest.mark.slow  # compiles three more declarations (about 20 s)
 def test_bench_custom_runs_and_reports_each_neuron(capsys) -> None:
     from spikestack.neurons.bench_custom import run_custom
 
