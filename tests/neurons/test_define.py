@@ -4,6 +4,7 @@ parameters) equal at float32 rtol 1e-5, over shapes, resets and surrogates."""
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import pytest
@@ -97,12 +98,12 @@ class Box(Surrogate):
         return (x.abs() < 0.5).to(x.dtype)
 
 
-def compare(cls, x, *, surrogate=None, detach_reset=False, state=None, **kw):
+def compare(cls, x, *, surrogate=None, detach_reset=False, state=None, backend="cpu", **kw):
     """Fused (float32) against the eager reference: spikes identical to the reference's in
     float32; gradients within rtol 1e-5 of the reference's, taken in float64 (a float32
     sum over many steps and neurons carries its own rounding: the fused kernel adds the
     parameters' gradients up in float64)."""
-    runs = [("torch", torch.float32), ("cpu", torch.float32), ("torch", torch.float64)]
+    runs = [("torch", torch.float32), (backend, torch.float32), ("torch", torch.float64)]
     results = []
     for backend, dtype in runs:
         neuron = cls(backend=backend, surrogate=surrogate, detach_reset=detach_reset, **kw).to(
@@ -123,11 +124,28 @@ def compare(cls, x, *, surrogate=None, detach_reset=False, state=None, **kw):
         torch.testing.assert_close(got, want.float(), rtol=1e-5, atol=1e-6)
 
 
+def _triton_or_skip() -> None:
+    pytest.importorskip("triton", reason="needs triton (the gpu extra)")
+    if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+        pytest.skip("no CUDA device and TRITON_INTERPRET is not 1")
+
+
 @pytest.mark.parametrize("shape", [(16, 7), (12, 3, 5), (8, 2, 2, 4, 4)])
 @pytest.mark.parametrize("cls", [HardLIF, SoftLIF, Adaptive, QuadraticExp])
 def test_fused_equals_eager(cls, shape) -> None:
     torch.manual_seed(0)
     compare(cls, torch.rand(shape) * 2)
+
+
+@pytest.mark.parametrize("cls", [HardLIF, SoftLIF, Adaptive, QuadraticExp])
+@pytest.mark.parametrize("detach_reset", [False, True])
+def test_generated_triton_kernel_in_the_interpreter(cls, detach_reset) -> None:
+    """The Triton kernels (CPU tensors in Triton's interpreter, a GPU where there is one)."""
+    _triton_or_skip()
+    torch.manual_seed(5)
+    state = tuple(torch.rand(3, 40) * 0.5 for _ in cls.declaration.state)
+    compare(cls, torch.rand(10, 3, 40) * 2, backend="triton", detach_reset=detach_reset,
+            surrogate=Sigmoid(alpha=3.0), state=state)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -213,7 +231,7 @@ def test_unsupported_code_falls_back_with_a_warning_naming_it() -> None:
     ):
         out = Clamped()(x)
     assert torch.equal(out, Clamped(backend="torch")(x))
-    with pytest.raises(ValueError, match="no fused kernel"):
+    with pytest.raises(ValueError, match="no fused numba kernel"):
         Clamped(backend="cpu")(x)
 
 

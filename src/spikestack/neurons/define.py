@@ -230,21 +230,47 @@ class GenerationError(Exception):
 
 
 class _Float32Literals(ast.NodeTransformer):
-    """Numbers in the declared functions become ``_f(number)`` (the array's float type),
-    and the math functions numba's ``math`` ones, so float32 arithmetic stays float32."""
+    """For numba: numbers in the declared functions become ``_f(number)`` (the array's
+    float type), so float32 arithmetic stays float32. For Triton: ``/`` becomes the IEEE
+    division ``_div`` and small integer powers products. Both: the math functions the
+    generated module's ``_exp`` ... (numba's ``math``, Triton's ``tl``)."""
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, target: str = "numba") -> None:
         self.where = where
+        self.target = target
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise GenerationError(f"{self.where}: the constant {node.value!r} is not a number")
+        if self.target == "triton":
+            return ast.Constant(float(node.value))
         return ast.Call(ast.Name("_f", ast.Load()), [node], [])
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if self.target != "triton":
+            return node
+        if isinstance(node.op, ast.Div):
+            return ast.Call(ast.Name("_div", ast.Load()), [node.left, node.right], [])
+        if isinstance(node.op, ast.Pow):
+            e = node.right
+            power = e.value if isinstance(e, ast.Constant) else None
+            if not (isinstance(power, float) and power.is_integer() and 1 <= power <= 4):
+                raise GenerationError(
+                    f"{self.where}: the power {ast.unparse(node)} (Triton: 1 to 4)"
+                )
+            out: ast.AST = node.left
+            for _ in range(int(power) - 1):
+                out = ast.BinOp(out, ast.Mult(), node.left)
+            return out
+        return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name == "abs":
+            if self.target == "triton":
+                node.func = ast.Name("_abs", ast.Load())
             return node
         if name in _FUNCTIONS:
             node.func = ast.Name(f"_{name}", ast.Load())
@@ -274,7 +300,7 @@ class _Float32Literals(ast.NodeTransformer):
         return super().generic_visit(node)
 
 
-def _numba_source(fn: Callable[..., Any], name: str, where: str) -> str:
+def _numba_source(fn: Callable[..., Any], name: str, where: str, target: str = "numba") -> str:
     try:
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError) as error:
@@ -301,7 +327,7 @@ def _numba_source(fn: Callable[..., Any], name: str, where: str) -> str:
             and len(node.value.elts) == 1
         ):
             node.value = node.value.elts[0]
-    tree = _Float32Literals(where).visit(tree)
+    tree = _Float32Literals(where, target).visit(tree)
     ast.fix_missing_locations(tree)
     return ast.unparse(tree)
 
@@ -533,27 +559,233 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _triton_source(decl: Declaration) -> str:
+    """The Triton module of ``decl``: one program per block of neurons, time in a loop;
+    float32; the surrogate's derivative comes as a tensor."""
+    import sympy
+    from sympy.printing.pycode import PythonCodePrinter
+
+    k, states, params = len(decl.state), decl.state, list(decl.params)
+    learn = list(decl.learnable)
+    compiled = {
+        attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}", "triton")
+        for attr in ("charge", "fire", "reset")
+    }
+    d = _symbolic(decl)
+
+    class Printer(PythonCodePrinter):
+        def _print_Float(self, expr: Any) -> str:
+            return repr(float(expr))
+
+        def _print_Integer(self, expr: Any) -> str:
+            return f"{float(int(expr))!r}"
+
+        def _print_Rational(self, expr: Any) -> str:
+            return f"({float(expr.p)!r} / {float(expr.q)!r})"
+
+        def _print_Pow(self, expr: Any, rational: bool = False) -> str:
+            base, e = expr.as_base_exp()
+            if e.is_Integer and 0 < int(e) <= 4:
+                return "(" + " * ".join([f"({self._print(base)})"] * int(e)) + ")"
+            if e.is_Integer and -4 <= int(e) < 0:
+                return f"_div(1.0, {self._print(base ** (-e))})"
+            if e == sympy.Rational(1, 2):
+                return f"_sqrt({self._print(base)})"
+            raise GenerationError(f"the derivative has the power {expr} (Triton: integers to 4)")
+
+        def _print_Function(self, expr: Any) -> str:
+            raise GenerationError(f"the derivative uses {type(expr).__name__}")
+
+        # SymPy's printer maps these to math.*: the Triton module's helpers instead
+        def _print_exp(self, expr: Any) -> str:
+            return f"_exp({self._print(expr.args[0])})"
+
+        def _print_log(self, expr: Any) -> str:
+            return f"_log({self._print(expr.args[0])})"
+
+        def _print_tanh(self, expr: Any) -> str:
+            return f"_tanh({self._print(expr.args[0])})"
+
+        def _print_Abs(self, expr: Any) -> str:
+            return f"_abs({self._print(expr.args[0])})"
+
+        def _print_sign(self, expr: Any) -> str:
+            a = self._print(expr.args[0])
+            return f"tl.where(({a}) > 0.0, 1.0, tl.where(({a}) < 0.0, -1.0, 0.0))"
+
+    printer = Printer()
+    flat = (
+        d["dh_dx"] + [e for row in d["dh_ds"] for e in row] + [e for row in d["dh_dp"] for e in row]
+        + d["dz_dh"] + d["dz_dp"] + [e for row in d["dr_dh"] for e in row] + d["dr_dspike"]
+        + [e for row in d["dr_dp"] for e in row]
+    )  # fmt: skip
+    replacements, reduced = sympy.cse(flat, symbols=sympy.numbered_symbols("cse"))
+    names = iter(reduced)
+
+    def take(n: int) -> list[str]:
+        # a constant derivative still needs a block-shaped value: add a zero block
+        return [f"(zero + {printer.doprint(next(names))})" for _ in range(n)]
+
+    dh_dx, dh_ds = take(k), [take(k) for _ in range(k)]
+    dh_dp = [take(len(learn)) for _ in range(k)]
+    dz_dh, dz_dp = take(k), take(len(learn))
+    dr_dh, dr_dspike = [take(k) for _ in range(k)], take(k)
+    dr_dp = [take(len(learn)) for _ in range(k)]
+
+    def args(fn: Callable[..., Any], prefix: str, x: str = "x_t", spike: str = "spike") -> str:
+        return ", ".join(
+            x
+            if a == "x"
+            else spike
+            if a == "spike"
+            else (f"p_{a}" if a in decl.params else f"{prefix}{a}")
+            for a in decl.arguments(fn)
+        )
+
+    hvars, svars = ", ".join(f"h_{st}" for st in states), ", ".join(f"s_{st}" for st in states)
+    load = "tl.load({ptr} + {off}, mask=mask, other=0.0)"
+    lines = [
+        '"""Generated by spikestack.neurons.define_neuron for ' + decl.name + ' (Triton)."""',
+        "import triton",
+        "import triton.language as tl",
+        "",
+        "@triton.jit",
+        "def _div(a, b):",
+        "    return tl.math.div_rn(a, b)",
+        "",
+        "@triton.jit",
+        "def _abs(a):",
+        "    return tl.abs(a)",
+    ]
+    helpers = {
+        "exp": "tl.exp(a)", "log": "tl.log(a)", "sqrt": "tl.sqrt(a)",
+        "sigmoid": "tl.sigmoid(a)", "tanh": "2.0 * tl.sigmoid(2.0 * a) - 1.0",
+    }  # fmt: skip
+    for fn, body in helpers.items():
+        lines += ["", "@triton.jit", f"def _{fn}(a):", f"    return {body}"]
+    for attr in ("charge", "fire", "reset"):
+        lines += ["", "@triton.jit", compiled[attr]]
+    prm_load = [f"    p_{p} = tl.load(prm_ptr + {i})" for i, p in enumerate(params)]
+    lines += [
+        "",
+        "@triton.jit",
+        "def forward(x_ptr, s0_ptr, prm_ptr, spikes_ptr, h_ptr, z_ptr, sout_ptr, T, N, BLOCK: tl.constexpr):",
+        "    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)",
+        "    mask = offs < N",
+        *prm_load,
+        *[
+            f"    s_{st} = " + load.format(ptr="s0_ptr", off=f"{i} * N + offs")
+            for i, st in enumerate(states)
+        ],
+        "    for t in range(T):",
+        "        x_t = " + load.format(ptr="x_ptr", off="t * N + offs"),
+        f"        {hvars} = _charge({args(decl.charge, 's_')})",
+        f"        zz = _fire({args(decl.fire, 'h_')})",
+        "        sp = tl.where(zz >= 0.0, 1.0, 0.0)",
+        f"        {svars} = _reset({args(decl.reset, 'h_', spike='sp')})",
+        "        tl.store(spikes_ptr + t * N + offs, sp, mask=mask)",
+        "        tl.store(z_ptr + t * N + offs, zz, mask=mask)",
+        *[
+            f"        tl.store(h_ptr + ({i} * T + t) * N + offs, h_{st}, mask=mask)"
+            for i, st in enumerate(states)
+        ],
+        *[
+            f"    tl.store(sout_ptr + {i} * N + offs, s_{st}, mask=mask)"
+            for i, st in enumerate(states)
+        ],
+    ]
+    body = [
+        *[
+            f"h_{st} = " + load.format(ptr="h_ptr", off=f"({i} * T + t) * N + offs")
+            for i, st in enumerate(states)
+        ],
+        "x_t = " + load.format(ptr="x_ptr", off="t * N + offs"),
+        "spike = " + load.format(ptr="spikes_ptr", off="t * N + offs"),
+        *[f"{printer.doprint(lhs)} = {printer.doprint(rhs)}" for lhs, rhs in replacements],
+        "dspike = " + load.format(ptr="gs_ptr", off="t * N + offs"),
+        "if not DETACH:",
+        *[f"    dspike += a_{st} * ({dr_dspike[i]})" for i, st in enumerate(states)],
+        "dz = dspike * " + load.format(ptr="sg_ptr", off="t * N + offs"),
+    ]
+    for j, sj in enumerate(states):
+        terms = [f"a_{sk} * ({dr_dh[i][j]})" for i, sk in enumerate(states)]
+        body.append(f"dh_{sj} = " + " + ".join([*terms, f"dz * ({dz_dh[j]})"]))
+    body.append("tl.store(gx_ptr + t * N + offs, "
+                + " + ".join(f"dh_{st} * ({dh_dx[j]})" for j, st in enumerate(states)) + ", mask=mask)")  # fmt: skip
+    for q, p in enumerate(learn):
+        terms = [f"dh_{st} * ({dh_dp[j][q]})" for j, st in enumerate(states)]
+        terms += [f"a_{st} * ({dr_dp[i][q]})" for i, st in enumerate(states)]
+        body.append(f"gp_{p} += " + " + ".join([*terms, f"dz * ({dz_dp[q]})"]))
+    updates = [f"n_{sm} = " + " + ".join(f"dh_{st} * ({dh_ds[j][m]})" for j, st in enumerate(states))
+               for m, sm in enumerate(states)] + [f"a_{sm} = n_{sm}" for sm in states]  # fmt: skip
+    previous = [
+        *[
+            f"q_{st} = " + load.format(ptr="h_ptr", off=f"({i} * T + t - 1) * N + offs")
+            for i, st in enumerate(states)
+        ],
+        "sp_prev = " + load.format(ptr="spikes_ptr", off="(t - 1) * N + offs"),
+        f"{svars} = _reset({args(decl.reset, 'q_', spike='sp_prev')})",
+    ]
+    initial = [
+        f"s_{st} = " + load.format(ptr="s0_ptr", off=f"{i} * N + offs")
+        for i, st in enumerate(states)
+    ]
+    lines += [
+        "",
+        "@triton.jit",
+        "def backward(x_ptr, s0_ptr, prm_ptr, h_ptr, spikes_ptr, sg_ptr, gs_ptr, gf_ptr, gx_ptr, "
+        "gs0_ptr, gprm_ptr, T, N, DETACH: tl.constexpr, BLOCK: tl.constexpr):",
+        "    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)",
+        "    mask = offs < N",
+        "    zero = tl.zeros([BLOCK], dtype=tl.float32)",
+        *prm_load,
+        *[
+            f"    a_{st} = " + load.format(ptr="gf_ptr", off=f"{i} * N + offs")
+            for i, st in enumerate(states)
+        ],
+        *[f"    gp_{p} = tl.zeros([BLOCK], dtype=tl.float32)" for p in learn],
+        "    for tt in range(T - 1):",
+        "        t = T - 1 - tt",
+        *["        " + line for line in previous + body + updates],
+        "    t = 0",
+        *["    " + line for line in initial + body + updates],
+        *[
+            f"    tl.store(gs0_ptr + {i} * N + offs, a_{st}, mask=mask)"
+            for i, st in enumerate(states)
+        ],
+        *[
+            f"    tl.store(gprm_ptr + {q} * N + offs, gp_{p}, mask=mask)"
+            for q, p in enumerate(learn)
+        ],
+    ]
+    return "\n".join(lines) + "\n"
+
+
 _KERNELS: dict[tuple[str, str], Any] = {}
 
 
-def _load_kernels(decl: Declaration, dtype: torch.dtype) -> Any:
-    """The generated module for ``decl`` and ``dtype`` (written once, imported, cached)."""
+def _load_kernels(decl: Declaration, dtype: torch.dtype, target: str = "numba") -> Any:
+    """The generated module for ``decl``, ``dtype`` and ``target`` ("numba" or "triton"):
+    written once under the cache folder, imported, kept for the process."""
     from spikestack.cache import default_cache_dir
 
     name = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
-    if name is None:
-        raise GenerationError(f"the kernel runs float32 and float64; got {dtype}")
-    key = (decl.key(), name)
+    if name is None or (target == "triton" and name != "float32"):
+        raise GenerationError(
+            f"the {target} kernel runs float32{'' if target == 'triton' else ' and float64'}; got {dtype}"
+        )
+    flavour = name if target == "numba" else "triton"
+    key = (decl.key(), flavour)
     if key in _KERNELS:
         return _KERNELS[key]
     folder = default_cache_dir() / "neurons"
     folder.mkdir(parents=True, exist_ok=True)
-    module_name = f"spikestack_neuron_{decl.key()}_{name}"
+    module_name = f"spikestack_neuron_{decl.key()}_{flavour}"
     path = folder / f"{module_name}.py"
     if not path.is_file():
         from spikestack.atomic import atomic_write
 
-        source = _kernel_source(decl, name)
+        source = _kernel_source(decl, name) if target == "numba" else _triton_source(decl)
         atomic_write(path, lambda f: f.write(source.encode()))
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
@@ -561,6 +793,69 @@ def _load_kernels(decl: Declaration, dtype: torch.dtype) -> Any:
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     _KERNELS[key] = module
     return module
+
+
+class _TritonFused(torch.autograd.Function):
+    """The Triton kernels (on a CUDA device, or on CPU tensors in Triton's interpreter)."""
+
+    BLOCK = 128
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, kernels: Any, decl: Declaration, prm: Tensor,
+                surrogate: Surrogate, detach_reset: bool, learn: Tensor, *s0: Tensor) -> Any:  # fmt: skip
+        import triton
+
+        T = x.shape[0]
+        flat = x.detach().reshape(T, -1).contiguous()
+        n = flat.shape[1]
+        state0 = torch.stack([s.detach().reshape(-1).expand(n) for s in s0]).contiguous()
+        prm = prm.to(flat.device).clone()
+        learn_index = [list(decl.params).index(p) for p in decl.learnable]
+        if learn_index:
+            prm[learn_index] = learn.detach().to(prm.device, prm.dtype)
+        k = len(decl.state)
+        spikes, z = torch.empty_like(flat), torch.empty_like(flat)
+        h = torch.empty((k, T, n), dtype=flat.dtype, device=flat.device)
+        final = torch.empty((k, n), dtype=flat.dtype, device=flat.device)
+        grid = (triton.cdiv(n, _TritonFused.BLOCK),)
+        kernels.forward[grid](
+            flat, state0, prm, spikes, h, z, final, T, n, BLOCK=_TritonFused.BLOCK
+        )
+        ctx.save_for_backward(flat, state0, prm, h, spikes, z)
+        ctx.meta = (
+            kernels,
+            surrogate,
+            detach_reset,
+            x.shape,
+            [tuple(s.shape) for s in s0],
+            len(learn_index),
+        )
+        return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
+
+    @staticmethod
+    def backward(ctx: Any, g_spikes: Tensor, *g_final: Tensor) -> Any:
+        import triton
+
+        flat, state0, prm, h, spikes, z = ctx.saved_tensors
+        kernels, surrogate, detach_reset, shape, s_shapes, n_learn = ctx.meta
+        T, n = flat.shape
+        sg = surrogate.derivative(z).to(flat.dtype).contiguous()
+        gs = g_spikes.reshape(T, n).to(flat.dtype).contiguous()
+        gf = torch.stack([
+            torch.zeros(n, dtype=flat.dtype, device=flat.device) if g is None
+            else g.reshape(n).to(flat.dtype) for g in g_final
+        ]).contiguous()  # fmt: skip
+        gx, g_s0 = torch.empty_like(flat), torch.empty_like(state0)
+        g_prm = torch.zeros((max(n_learn, 1), n), dtype=flat.dtype, device=flat.device)
+        grid = (triton.cdiv(n, _TritonFused.BLOCK),)
+        kernels.backward[grid](flat, state0, prm, h, spikes, sg, gs, gf, gx, g_s0, g_prm, T, n,
+                               DETACH=bool(detach_reset), BLOCK=_TritonFused.BLOCK)  # fmt: skip
+        g_learn = g_prm[:n_learn].double().sum(1).to(flat.dtype) if n_learn else None
+        g_states = [
+            g_s0[i].reshape(shape[1:]) if s == tuple(shape[1:]) else g_s0[i].sum().reshape(s)
+            for i, s in enumerate(s_shapes)
+        ]
+        return (gx.reshape(shape), None, None, None, None, None, g_learn, *g_states)
 
 
 class _Fused(torch.autograd.Function):
@@ -639,8 +934,8 @@ class DefinedNeuron(Neuron):
         base = {k: options.pop(k) for k in ("surrogate", "stateful") if k in options}
         super().__init__(**base)
         backend = options.pop("backend", "auto")
-        if backend not in ("auto", "torch", "cpu"):
-            raise ValueError(f"backend must be 'auto', 'torch' or 'cpu'; got {backend!r}")
+        if backend not in ("auto", "torch", "cpu", "triton"):
+            raise ValueError(f"backend must be 'auto', 'torch', 'cpu' or 'triton'; got {backend!r}")
         self.backend = backend
         self.detach_reset = bool(options.pop("detach_reset", False))
         values = {**decl.params, **options}
@@ -666,18 +961,20 @@ class DefinedNeuron(Neuron):
         rest = tuple(torch.full_like(x_t, self.declaration.rest[s]) for s in self.declaration.state)
         return rest if len(rest) > 1 else rest[0]
 
-    def _kernels(self, x: Tensor) -> Any:
-        if self.backend == "torch" or x.device.type != "cpu":
-            if self.backend == "cpu":
-                raise ValueError(
-                    f"{self.declaration.name}(backend='cpu') got a {x.device.type} tensor"
-                )
+    def _kernels(self, x: Tensor) -> tuple[str, Any] | None:
+        """(target, generated module) for ``x``, or None for the eager reference."""
+        if self.backend == "torch":
             return None
+        target = "triton" if self.backend == "triton" or x.device.type == "cuda" else "numba"
+        if target == "numba" and x.device.type != "cpu":
+            raise ValueError(f"{self.declaration.name}(backend='cpu') got a {x.device.type} tensor")
         try:
-            return _load_kernels(self.declaration, x.dtype)
-        except GenerationError as error:
-            if self.backend == "cpu":
-                raise ValueError(f"{self.declaration.name}: no fused kernel: {error}") from None
+            return target, _load_kernels(self.declaration, x.dtype, target)
+        except (GenerationError, ImportError) as error:
+            if self.backend != "auto":
+                raise ValueError(
+                    f"{self.declaration.name}: no fused {target} kernel: {error}"
+                ) from None
             if self._fallback is None:
                 self._fallback = str(error)
                 warnings.warn(
@@ -692,8 +989,8 @@ class DefinedNeuron(Neuron):
             start = tuple(torch.full_like(x[0], decl.rest[s]) for s in decl.state)
         else:
             start = tuple(state) if isinstance(state, tuple) else (state,)
-        kernels = self._kernels(x)
-        if kernels is None:
+        chosen = self._kernels(x)
+        if chosen is None:
             out, final = eager(decl, x, start, self.params(x), self.surrogate, self.detach_reset)
         else:
             fixed = torch.tensor([decl.params[p] if p in decl.learnable else self.fixed[p]
@@ -703,7 +1000,9 @@ class DefinedNeuron(Neuron):
                 torch.stack([self.learn[p] for p in decl.learnable]) if decl.learnable
                 else torch.zeros(0)
             )  # fmt: skip
-            out, *final = _Fused.apply(
+            target, kernels = chosen
+            fused = _Fused if target == "numba" else _TritonFused
+            out, *final = fused.apply(
                 x, kernels, decl, fixed, self.surrogate, self.detach_reset, learn, *start
             )
             final = tuple(final)
