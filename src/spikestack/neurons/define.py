@@ -41,7 +41,9 @@ From the one declaration come:
 A declaration the generator cannot handle (a function whose source is not available, a
 call other than the functions above, control flow on values) runs on the eager
 reference, with a warning that names the function and what stopped it. Parameters are
-scalars (one value for the layer); a Triton kernel for the GPU is not generated yet.
+scalars (one value for the layer). A Triton module is generated the same way
+(``backend="triton"``, and ``"auto"`` on CUDA tensors): float32, the surrogate's
+derivative as a tensor; tested in Triton's CPU interpreter.
 """
 
 from __future__ import annotations
