@@ -28,11 +28,42 @@ from spikestack.data.transforms.geometry import (
     TimeJitter,
     TimeSkew,
 )
+from spikestack.data.transforms.labels import Repeat, ToOneHot
 from spikestack.data.transforms.nda import NDA, Cutout, Roll, Rotate, Shear, rotate, shear
-from spikestack.data.transforms.representations import ToFrame, ToTimeSurface, ToVoxelGrid
+from spikestack.data.transforms.representations import (
+    ToBinaRep,
+    ToFrame,
+    ToImage,
+    ToSparseTensor,
+    ToTimeSurface,
+    ToVoxelGrid,
+)
+from spikestack.data.transforms.timing import (
+    CropTime,
+    Decimation,
+    EventDrop,
+    NumpyAsType,
+    RandomDropPixel,
+    RandomTimeReversal,
+    TimeAlignment,
+    UniformNoise,
+)
 
 __all__ = [
     "NDA",
+    "CropTime",
+    "Decimation",
+    "EventDrop",
+    "NumpyAsType",
+    "RandomDropPixel",
+    "RandomTimeReversal",
+    "Repeat",
+    "TimeAlignment",
+    "ToBinaRep",
+    "ToImage",
+    "ToOneHot",
+    "ToSparseTensor",
+    "UniformNoise",
     "CenterCrop",
     "Compose",
     "Cutout",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from spikestack.data.transforms._common import (
     sorted_events,
     ycoord,
 )
-from spikestack.validation import check_positive
+from spikestack.validation import check_int, check_positive
 
 
 def _time_slices(t: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -202,3 +203,59 @@ class ToTimeSurface:
             lo = hi
             out[k] = np.exp(-(samples[k] - memory) / self.tau)
         return out.reshape(count, p, h, w)
+
+
+@dataclass(frozen=True)
+class ToImage:
+    """All events of the recording counted into one ``[P, H, W]`` float32 image."""
+
+    sensor_size: tuple[int, int, int]
+
+    def __post_init__(self) -> None:
+        check_sensor_size(self.sensor_size)
+
+    def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
+        ev = checked(events, self.sensor_size)
+        w, h, p = self.sensor_size
+        flat = (polarity_channel(ev, p) * h + ycoord(ev).astype(np.int64)) * w + ev["x"]
+        return np.bincount(flat, minlength=p * h * w).reshape(p, h, w).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ToBinaRep:
+    """Bina-Rep (Barchid et al., 2022): ``n_frames * n_bits`` binary event frames (a pixel
+    is 1 where it had an event in that time bin), each group of ``n_bits`` consecutive ones
+    read as the bits of a number, most significant first, scaled to [0, 1]:
+    frame_i = sum_b B[i n_bits + b] 2^(n_bits - 1 - b) / (2^n_bits - 1).
+    Returns ``[n_frames, P, H, W]`` float32."""
+
+    sensor_size: tuple[int, int, int]
+    n_frames: int = 1
+    n_bits: int = 8
+
+    def __post_init__(self) -> None:
+        check_sensor_size(self.sensor_size)
+        check_int("n_frames", self.n_frames)
+        check_int("n_bits", self.n_bits)
+
+    def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
+        binary = ToFrame(self.sensor_size, n_time_bins=self.n_frames * self.n_bits)(events) > 0
+        if len(binary) < self.n_frames * self.n_bits:  # an empty recording has no frames
+            binary = np.zeros((self.n_frames * self.n_bits, *binary.shape[1:]), dtype=bool)
+        bits = binary.reshape(self.n_frames, self.n_bits, *binary.shape[1:]).astype(np.float64)
+        weights = 2.0 ** np.arange(self.n_bits - 1, -1, -1)
+        value = np.tensordot(weights, bits, axes=([0], [1]))  # [n_frames, P, H, W]
+        return (value / (2.0**self.n_bits - 1)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ToSparseTensor:
+    """The count frames of ``frames`` (a :class:`ToFrame`) as a torch sparse COO tensor
+    ``[T, P, H, W]``: for sparse recordings it keeps only the non-zero counts."""
+
+    frames: ToFrame
+
+    def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> Any:
+        import torch
+
+        return torch.from_numpy(self.frames(events)).to_sparse_coo()
