@@ -65,7 +65,23 @@ def test_to_frame_single_polarity_and_empty() -> None:
     np.testing.assert_array_equal(frames[0, 0, 0], [3, 3, 2, 2])
     empty = make_events(np.zeros(0), np.zeros(0), np.zeros(0))
     assert T.ToFrame(SENSOR, n_time_bins=4)(empty).shape == (4, 2, 10, 10)
-    assert T.ToFrame(SENSOR, time_window=100)(empty).shape == (0, 2, 10, 10)
+    # never zero frames: an empty recording gives one frame of zeros
+    assert T.ToFrame(SENSOR, time_window=100)(empty).shape == (1, 2, 10, 10)
+    assert T.ToFrame(SENSOR, event_count=5)(empty).sum() == 0
+
+
+def test_to_frame_short_recordings_and_a_fixed_span() -> None:
+    events = make_events(np.array([0, 10, 20]), np.zeros(3), np.zeros(3), p=np.ones(3))
+    sensor = (2, 2, 2)
+    for kwargs in ({"time_window": 100}, {"event_count": 5}):  # shorter than one window
+        frames = T.ToFrame(sensor, **kwargs)(events)
+        assert frames.shape == (1, 2, 2, 2) and frames.sum() == 3  # one partial frame
+    spanned = T.ToFrame(sensor, time_window=10, start_time=0, end_time=40)(events)
+    assert spanned.sum(axis=(1, 2, 3)).tolist() == [1.0, 1.0, 1.0, 0.0]  # 4 windows, the last empty
+    bins = T.ToFrame(sensor, n_time_bins=2, start_time=-20, end_time=20)(events)
+    assert bins.sum(axis=(1, 2, 3)).tolist() == [0.0, 2.0]  # [-20, 0), [0, 20): t = 20 is out
+    with pytest.raises(ValueError, match="end_time 5 must be after start_time 10"):
+        T.ToFrame(sensor, n_time_bins=2, start_time=10, end_time=5)
 
 
 @pytest.mark.parametrize(

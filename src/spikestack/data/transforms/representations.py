@@ -43,6 +43,14 @@ class ToFrame:
     ``overlap`` is a fraction in [0, 1) for the two ``n_*_bins`` modes. Polarity
     channel is 1 for p > 0 and 0 otherwise (all events go to channel 0 when P == 1).
 
+    ``start_time``/``end_time`` (µs) set the span the time modes cover instead of the first
+    and last event, [start_time, end_time): events outside it are left out, and equal
+    spans give equal windows across recordings.
+
+    Never zero frames: a recording shorter than one ``time_window`` or ``event_count``
+    gives one frame (its events in one partial window), an empty one a frame of zeros, so
+    that every sample of a data set has at least one step.
+
     Args:
         sensor_size: ``(W, H, P)``.
     """
@@ -54,9 +62,16 @@ class ToFrame:
     event_count: int | None = None
     overlap: float = 0.0
     include_incomplete: bool = False
+    start_time: int | None = None
+    end_time: int | None = None
 
     def __post_init__(self) -> None:
         check_sensor_size(self.sensor_size)
+        if self.start_time is not None and self.end_time is not None:
+            if self.end_time <= self.start_time:
+                raise ValueError(
+                    f"end_time {self.end_time} must be after start_time {self.start_time}"
+                )
         modes = {
             "n_time_bins": self.n_time_bins,
             "n_event_bins": self.n_event_bins,
@@ -81,8 +96,14 @@ class ToFrame:
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         ev = sorted_events(checked(events, self.sensor_size))
+        if self.start_time is not None:
+            ev = ev[ev["t"] >= self.start_time]
+        if self.end_time is not None:
+            ev = ev[ev["t"] < self.end_time]
         w, h, p = self.sensor_size
         slices = self._slices(ev["t"])
+        if len(slices) == 0:  # shorter than one window, or empty: one (partial) frame
+            slices = np.array([[0, len(ev)]], dtype=np.int64)
         frames = np.zeros((len(slices), p, h, w), dtype=np.float32)
         flat = (polarity_channel(ev, p) * h + ycoord(ev).astype(np.int64)) * w + ev["x"]
         for i, (lo, hi) in enumerate(slices):
@@ -91,25 +112,34 @@ class ToFrame:
                 frames[i] = counts.reshape(p, h, w)
         return frames
 
+    def _origin_and_span(self, t: np.ndarray) -> tuple[int, int]:
+        """The time span the windows cover: [start_time, end_time) where given, else from
+        the first event to the last (inclusive)."""
+        first = self.start_time if self.start_time is not None else (int(t[0]) if len(t) else 0)
+        if self.end_time is not None:
+            return first, int(self.end_time) - first
+        return first, (int(t[-1]) - first + 1) if len(t) else 0
+
     def _slices(self, t: np.ndarray) -> np.ndarray:
         n = len(t)
+        origin, time_span = self._origin_and_span(t)
         if self.n_event_bins is not None or self.n_time_bins is not None:
             bins = self.n_event_bins if self.n_event_bins is not None else self.n_time_bins
-            if n == 0:
+            if n == 0 and (self.n_event_bins is not None or time_span <= 0):
                 return np.zeros((bins, 2), dtype=np.int64)
-            span = n if self.n_event_bins is not None else int(t[-1] - t[0]) + 1
+            span = n if self.n_event_bins is not None else time_span
             length = span / ((bins - 1) * (1.0 - self.overlap) + 1.0)
             starts = np.arange(bins) * length * (1.0 - self.overlap)
             ends = starts + length
             ends[-1] = span  # guard against rounding: the last window ends at the last event
             if self.n_event_bins is not None:
                 return np.stack([np.floor(starts), np.floor(ends)], axis=1).astype(np.int64)
-            return _time_slices(t, t[0] + starts, t[0] + ends)
+            return _time_slices(t, origin + starts, origin + ends)
         if self.event_count is not None:
             size, stride, span = self.event_count, self.event_count - self.overlap, n
         else:
             size, stride = self.time_window, self.time_window - self.overlap
-            span = int(t[-1] - t[0]) + 1 if n else 0
+            span = time_span if n or self.end_time is not None else 0
         if span == 0:
             count = 0
         elif self.include_incomplete:
@@ -122,7 +152,7 @@ class ToFrame:
         if self.event_count is not None:
             idx = np.stack([starts, np.minimum(starts + size, n)], axis=1)
             return np.asarray(idx, dtype=np.int64).reshape(count, 2)
-        return _time_slices(t, t[0] + starts, t[0] + starts + size).reshape(count, 2)
+        return _time_slices(t, origin + starts, origin + starts + size).reshape(count, 2)
 
 
 @dataclass(frozen=True)
