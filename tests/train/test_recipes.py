@@ -8,9 +8,9 @@ import torch
 
 from spikestack.cli import main
 from spikestack.data import EVENT_DTYPE_1D, make_events, write_events
+from spikestack.data.splits import subsample
 from spikestack.train import RECIPES, TrainConfig, build_data, list_recipes
 from spikestack.train.recipes import Recipe, register_recipe, time_major
-from spikestack.train.splits import subsample
 
 
 def config(**data: object) -> TrainConfig:

@@ -29,9 +29,9 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from spikestack import encoders
+from spikestack.data.splits import holdout_splits, subsample
 from spikestack.registry import Registry
 from spikestack.train.config import TrainConfig
-from spikestack.train.splits import holdout_splits, subsample
 
 __all__ = [
     "RECIPES",

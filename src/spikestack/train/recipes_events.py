@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from spikestack.data.splits import subsample
 from spikestack.train.config import TrainConfig
 from spikestack.train.recipes import DataBundle, Recipe, register_recipe, split_parts, subset
-from spikestack.train.splits import subsample
 
 
 def infer_sensor_size(dataset: Any, *, probe: int = 16) -> tuple[int, int, int]:

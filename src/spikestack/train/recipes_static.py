@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset, TensorDataset
 
+from spikestack.data.splits import subsample
 from spikestack.train.config import TrainConfig
 from spikestack.train.recipes import (
     Builder,
@@ -19,7 +20,6 @@ from spikestack.train.recipes import (
     split_parts,
     subset,
 )
-from spikestack.train.splits import subsample
 
 
 def _digits(config: TrainConfig, T: int) -> DataBundle:

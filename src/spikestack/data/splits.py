@@ -1,12 +1,17 @@
-"""Per-class (stratified), seeded index splits of a labelled data set."""
+"""Per-class (stratified), seeded splits of a labelled data set: index splits for the
+training recipes, and :func:`split_dataset` for any data set."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from torch.utils.data import Subset
 
 from spikestack.validation import check_fraction, check_int
 
-__all__ = ["holdout_splits", "stratified_split", "subsample"]
+__all__ = ["holdout_splits", "split_dataset", "stratified_split", "subsample"]
 
 
 def stratified_split(
@@ -62,3 +67,34 @@ def holdout_splits(
         rest, test_idx = keep[rel_rest], keep[rel_test]
     rel_train, rel_val = stratified_split(labels[rest], val_fraction, seed=seed + 1)
     return rest[rel_train], rest[rel_val], test_idx
+
+
+def _labels_of(dataset: Any) -> np.ndarray:
+    targets = getattr(dataset, "targets", None)
+    if targets is None:  # ask every sample: (data, label) pairs
+        targets = [dataset[i][1] for i in range(len(dataset))]
+    return np.asarray([int(t) for t in targets], dtype=np.int64)
+
+
+def split_dataset(
+    dataset: Any, fractions: Sequence[float], *, seed: int = 0, stratify: bool = True
+) -> list[Subset]:
+    """``dataset`` cut into ``len(fractions)`` seeded subsets of those shares (they must add
+    up to 1), per class when ``stratify`` (the labels from ``dataset.targets`` or each
+    sample's second element), every index in exactly one subset."""
+    shares = [check_fraction("fraction", f) for f in fractions]
+    if not shares or abs(sum(shares) - 1.0) > 1e-6:
+        raise ValueError(f"fractions must add up to 1; got {list(fractions)} (sum {sum(shares):g})")
+    rng = np.random.default_rng(seed)
+    groups = [np.arange(len(dataset))]
+    if stratify:
+        labels = _labels_of(dataset)
+        groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    parts: list[list[np.ndarray]] = [[] for _ in shares]
+    bounds = np.cumsum([0.0, *shares])
+    for group in groups:
+        order = rng.permutation(group)
+        cuts = np.round(bounds * len(order)).astype(np.int64)
+        for k in range(len(shares)):
+            parts[k].append(order[cuts[k] : cuts[k + 1]])
+    return [Subset(dataset, np.sort(np.concatenate(p)).tolist()) for p in parts]
