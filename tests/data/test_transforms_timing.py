@@ -152,3 +152,21 @@ def test_label_transforms() -> None:
     assert ToOneHot(4)(2).tolist() == [0.0, 0.0, 1.0, 0.0]
     with pytest.raises(ValueError, match="outside 0..3"):
         ToOneHot(4)(4)
+
+
+def test_downsample_per_axis_and_to_a_target_size() -> None:
+    from spikestack.data.transforms import Downsample
+
+    events = ev([(100, 7, 5, 1), (250, 3, 2, 0)])
+    out = Downsample(spatial_factor=(0.5, 0.25))(events)
+    assert out["x"].tolist() == [3, 1] and out["y"].tolist() == [1, 0]
+    sized = Downsample(sensor_size=(8, 6, 2), target_size=(4, 3), time_factor=0.01)(events)
+    assert (
+        sized["x"].tolist() == [3, 1]
+        and sized["y"].tolist() == [2, 1]
+        and sized["t"].tolist() == [1, 2]
+    )
+    with pytest.raises(ValueError, match="both sensor_size and target_size"):
+        Downsample(target_size=(4, 3))
+    with pytest.raises(ValueError, match="not both"):
+        Downsample(spatial_factor=0.5, sensor_size=(8, 6, 2), target_size=(4, 3))

@@ -89,22 +89,52 @@ class Downsample:
     """Scale coordinates and time: x' = floor(x sx), y' = floor(y sy), t' = floor(t st).
 
     Args:
-        spatial_factor: sx = sy (e.g. 0.5 halves the resolution).
+        spatial_factor: sx = sy (e.g. 0.5 halves the resolution), or a pair ``(sx, sy)``.
         time_factor: st (e.g. 1e-3 turns µs into ms).
+        sensor_size, target_size: instead of a factor, the sensor ``(W, H, P)`` and the
+            size ``(W', H')`` to reach: sx = W'/W, sy = H'/H.
     """
 
-    spatial_factor: float = 1.0
+    spatial_factor: float | tuple[float, float] = 1.0
     time_factor: float = 1.0
+    sensor_size: tuple[int, int, int] | None = None
+    target_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        check_positive("spatial_factor", self.spatial_factor)
+        if (self.sensor_size is None) != (self.target_size is None):
+            raise ValueError("Downsample needs both sensor_size and target_size, or neither")
+        if self.target_size is not None:
+            check_sensor_size(self.sensor_size)  # type: ignore[arg-type]
+            if self.spatial_factor != 1.0:
+                raise ValueError("give spatial_factor or target_size, not both")
+            if len(self.target_size) != 2 or min(self.target_size) < 1:
+                raise ValueError(f"target_size must be (W', H') >= 1; got {self.target_size!r}")
+            w, h, _ = self.sensor_size  # type: ignore[misc]
+            object.__setattr__(
+                self, "spatial_factor", (self.target_size[0] / w, self.target_size[1] / h)
+            )
+        factors = (
+            self.spatial_factor
+            if isinstance(self.spatial_factor, (tuple, list))
+            else (self.spatial_factor,)
+        )
+        if len(factors) not in (1, 2):
+            raise ValueError(
+                f"spatial_factor must be one factor or (sx, sy); got {self.spatial_factor!r}"
+            )
+        for value in factors:
+            check_positive("spatial_factor", value)
         check_positive("time_factor", self.time_factor)
 
     def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         out = checked(events).copy()
-        out["x"] = np.floor(out["x"] * self.spatial_factor)
+        sx, sy = (
+            self.spatial_factor if isinstance(self.spatial_factor, (tuple, list))
+            else (self.spatial_factor, self.spatial_factor)
+        )  # fmt: skip
+        out["x"] = np.floor(out["x"] * sx)
         if "y" in out.dtype.names:
-            out["y"] = np.floor(out["y"] * self.spatial_factor)
+            out["y"] = np.floor(out["y"] * sy)
         out["t"] = np.floor(out["t"] * self.time_factor)
         return out
 
