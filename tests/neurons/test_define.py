@@ -169,22 +169,7 @@ def test_declared_lif_is_the_library_lif() -> None:
 
 
 def test_declared_izhikevich_matches_the_library_one() -> None:
-    @define_neuron
-    class Izh:
-        """Izhikevich's model declared (dt = 0.25 ms, regular spiking)."""
-
-        state = ("v", "u")
-        params = {"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0, "dt": 0.25}
-        rest = {"v": -65.0, "u": -13.0}
-
-        def charge(x, v, u, a, b, dt):
-            return v + dt * (0.04 * v**2 + 5 * v + 140 - u + x), u + dt * a * (b * v - u)
-
-        def fire(v):
-            return v - 30
-
-        def reset(v, u, spike, c, d):
-            return (1 - spike) * v + spike * c, (1 - spike) * u + spike * (u + d)
+    from spikestack.neurons.bench_custom import DeclaredIzhikevich as Izh  # RS, dt 0.25 ms
 
     x = torch.full((2000, 1), 10.0)
     theirs = Izhikevich("regular_spiking")(x)

@@ -797,6 +797,49 @@ def _load_kernels(decl: Declaration, dtype: torch.dtype, target: str = "numba") 
     return module
 
 
+def _kernel_inputs(
+    x: Tensor, decl: Declaration, prm: Tensor, learn: Tensor, s0: tuple[Tensor, ...]
+) -> tuple[Tensor, Tensor, Tensor, int]:
+    """``x`` as ``[T, N]``, the initial states as ``[K, N]``, the parameter block with the
+    learnable values in place, and how many parameters learn."""
+    flat = x.detach().reshape(x.shape[0], -1).contiguous()
+    n = flat.shape[1]
+    state0 = torch.stack([s.detach().reshape(-1).expand(n) for s in s0]).contiguous()
+    prm = prm.to(flat.device).clone()
+    learn_index = [list(decl.params).index(p) for p in decl.learnable]
+    if learn_index:
+        prm[learn_index] = learn.detach().to(prm.device, prm.dtype)
+    return flat, state0, prm, len(learn_index)
+
+
+def _save(
+    ctx: Any, x: Tensor, s0: tuple[Tensor, ...], saved: tuple[Tensor, ...], *meta: Any
+) -> None:
+    ctx.save_for_backward(*saved)
+    ctx.meta = (*meta, x.shape, [tuple(s.shape) for s in s0])
+
+
+def _final_grads(g_final: tuple[Tensor | None, ...], flat: Tensor) -> Tensor:
+    n = flat.shape[1]
+    return torch.stack([
+        torch.zeros(n, dtype=flat.dtype, device=flat.device) if g is None
+        else g.reshape(n).to(flat.dtype) for g in g_final
+    ]).contiguous()  # fmt: skip
+
+
+def _input_grads(
+    gx: Tensor, g_s0: Tensor, g_prm: Tensor, n_learn: int, shape: Any, s_shapes: list[Any]
+) -> tuple[Any, ...]:
+    """What backward returns: dL/dx, nothing for the constants, dL/d(learnable) summed
+    over the neurons in float64, dL/d(initial state) (summed where it was broadcast)."""
+    g_learn = g_prm[:n_learn].double().sum(1).to(gx.dtype) if n_learn else None
+    g_states = [
+        g_s0[i].reshape(shape[1:]) if s == tuple(shape[1:]) else g_s0[i].sum().reshape(s)
+        for i, s in enumerate(s_shapes)
+    ]
+    return (gx.reshape(shape), None, None, None, None, None, g_learn, *g_states)
+
+
 class _TritonFused(torch.autograd.Function):
     """The Triton kernels (on a CUDA device, or on CPU tensors in Triton's interpreter)."""
 
@@ -807,15 +850,8 @@ class _TritonFused(torch.autograd.Function):
                 surrogate: Surrogate, detach_reset: bool, learn: Tensor, *s0: Tensor) -> Any:  # fmt: skip
         import triton
 
-        T = x.shape[0]
-        flat = x.detach().reshape(T, -1).contiguous()
-        n = flat.shape[1]
-        state0 = torch.stack([s.detach().reshape(-1).expand(n) for s in s0]).contiguous()
-        prm = prm.to(flat.device).clone()
-        learn_index = [list(decl.params).index(p) for p in decl.learnable]
-        if learn_index:
-            prm[learn_index] = learn.detach().to(prm.device, prm.dtype)
-        k = len(decl.state)
+        flat, state0, prm, n_learn = _kernel_inputs(x, decl, prm, learn, s0)
+        (T, n), k = flat.shape, len(decl.state)
         spikes, z = torch.empty_like(flat), torch.empty_like(flat)
         h = torch.empty((k, T, n), dtype=flat.dtype, device=flat.device)
         final = torch.empty((k, n), dtype=flat.dtype, device=flat.device)
@@ -823,14 +859,8 @@ class _TritonFused(torch.autograd.Function):
         kernels.forward[grid](
             flat, state0, prm, spikes, h, z, final, T, n, BLOCK=_TritonFused.BLOCK
         )
-        ctx.save_for_backward(flat, state0, prm, h, spikes, z)
-        ctx.meta = (
-            kernels,
-            surrogate,
-            detach_reset,
-            x.shape,
-            [tuple(s.shape) for s in s0],
-            len(learn_index),
+        _save(
+            ctx, x, s0, (flat, state0, prm, h, spikes, z), kernels, surrogate, detach_reset, n_learn
         )
         return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
 
@@ -839,65 +869,45 @@ class _TritonFused(torch.autograd.Function):
         import triton
 
         flat, state0, prm, h, spikes, z = ctx.saved_tensors
-        kernels, surrogate, detach_reset, shape, s_shapes, n_learn = ctx.meta
+        kernels, surrogate, detach_reset, n_learn, shape, s_shapes = ctx.meta
         T, n = flat.shape
         sg = surrogate.derivative(z).to(flat.dtype).contiguous()
         gs = g_spikes.reshape(T, n).to(flat.dtype).contiguous()
-        gf = torch.stack([
-            torch.zeros(n, dtype=flat.dtype, device=flat.device) if g is None
-            else g.reshape(n).to(flat.dtype) for g in g_final
-        ]).contiguous()  # fmt: skip
         gx, g_s0 = torch.empty_like(flat), torch.empty_like(state0)
         g_prm = torch.zeros((max(n_learn, 1), n), dtype=flat.dtype, device=flat.device)
         grid = (triton.cdiv(n, _TritonFused.BLOCK),)
-        kernels.backward[grid](flat, state0, prm, h, spikes, sg, gs, gf, gx, g_s0, g_prm, T, n,
-                               DETACH=bool(detach_reset), BLOCK=_TritonFused.BLOCK)  # fmt: skip
-        g_learn = g_prm[:n_learn].double().sum(1).to(flat.dtype) if n_learn else None
-        g_states = [
-            g_s0[i].reshape(shape[1:]) if s == tuple(shape[1:]) else g_s0[i].sum().reshape(s)
-            for i, s in enumerate(s_shapes)
-        ]
-        return (gx.reshape(shape), None, None, None, None, None, g_learn, *g_states)
+        kernels.backward[grid](flat, state0, prm, h, spikes, sg, gs, _final_grads(g_final, flat),
+                               gx, g_s0, g_prm, T, n, DETACH=bool(detach_reset),
+                               BLOCK=_TritonFused.BLOCK)  # fmt: skip
+        return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes)
 
 
 class _Fused(torch.autograd.Function):
+    """The numba kernels on the CPU."""
+
     @staticmethod
     def forward(ctx: Any, x: Tensor, kernels: Any, decl: Declaration, fixed: Tensor,
                 surrogate: Surrogate, detach_reset: bool, learn: Tensor, *s0: Tensor) -> Any:  # fmt: skip
-        T = x.shape[0]
-        flat = x.detach().reshape(T, -1).contiguous()
-        n = flat.shape[1]
-        state0 = torch.stack([s.detach().reshape(-1).expand(n) for s in s0]).contiguous()
-        prm = fixed.clone()
-        learn_index = [list(decl.params).index(p) for p in decl.learnable]
-        if learn_index:
-            prm[learn_index] = learn.detach().to(prm.dtype)
-        k = len(decl.state)
+        flat, state0, prm, n_learn = _kernel_inputs(x, decl, fixed, learn, s0)
+        (T, n), k = flat.shape, len(decl.state)
         # recycled buffers: fresh large tensors cost a page fault per page on first touch
         spikes, z = POOL.empty((T, n), flat.dtype), POOL.empty((T, n), flat.dtype)
-        h = POOL.empty((k, T, n), flat.dtype)
-        final = POOL.empty((k, n), flat.dtype)
+        h, final = POOL.empty((k, T, n), flat.dtype), POOL.empty((k, n), flat.dtype)
         kernels.forward(flat.numpy(), state0.numpy(), prm.numpy(), spikes.numpy(), h.numpy(),
                         z.numpy(), final.numpy())  # fmt: skip
-        ctx.save_for_backward(flat, state0, prm, h, spikes, z)
-        ctx.meta = (
-            kernels,
-            surrogate,
-            detach_reset,
-            x.shape,
-            [tuple(s.shape) for s in s0],
-            len(learn_index),
+        _save(
+            ctx, x, s0, (flat, state0, prm, h, spikes, z), kernels, surrogate, detach_reset, n_learn
         )
         return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
 
     @staticmethod
     def backward(ctx: Any, g_spikes: Tensor, *g_final: Tensor) -> Any:
-        flat, state0, prm, h, spikes, z = ctx.saved_tensors
-        kernels, surrogate, detach_reset, shape, s_shapes, n_learn = ctx.meta
-        T, n = flat.shape
         from spikestack.kernels._plan import surrogate_constants
         from spikestack.surrogates import SurrogateId
 
+        flat, state0, prm, h, spikes, z = ctx.saved_tensors
+        kernels, surrogate, detach_reset, n_learn, shape, s_shapes = ctx.meta
+        T, n = flat.shape
         sid, (c0, c1, _) = surrogate_constants(surrogate)  # built-ins: evaluated in the kernel
         if sid == SurrogateId.CUSTOM:  # any other surrogate: its derivative as a tensor
             sg = surrogate.derivative(z).to(flat.dtype).contiguous()
@@ -905,22 +915,13 @@ class _Fused(torch.autograd.Function):
             sg = torch.zeros((1, 1), dtype=flat.dtype)
         scalar = np.float32 if flat.dtype == torch.float32 else np.float64
         gs = g_spikes.reshape(T, n).to(flat.dtype)  # strided is fine (a sum's is stride 0)
-        gf = torch.stack([
-            torch.zeros(n, dtype=flat.dtype) if g is None else g.reshape(n).to(flat.dtype)
-            for g in g_final
-        ]).contiguous()  # fmt: skip
         gx, g_s0 = POOL.empty((T, n), flat.dtype), POOL.empty(tuple(state0.shape), flat.dtype)
         g_prm = torch.zeros((max(n_learn, 1), n), dtype=torch.float64)
         kernels.backward(flat.numpy(), state0.numpy(), prm.numpy(), h.numpy(), spikes.numpy(),
                          z.numpy(), int(sid), scalar(c0), scalar(c1), sg.numpy(), gs.numpy(),
-                         gf.numpy(), bool(detach_reset), gx.numpy(), g_s0.numpy(),
-                         g_prm.numpy())  # fmt: skip
-        g_learn = g_prm[:n_learn].sum(1).to(flat.dtype) if n_learn else None
-        g_states = [
-            g_s0[i].reshape(shape[1:]) if s == tuple(shape[1:]) else g_s0[i].sum().reshape(s)
-            for i, s in enumerate(s_shapes)
-        ]
-        return (gx.reshape(shape), None, None, None, None, None, g_learn, *g_states)
+                         _final_grads(g_final, flat).numpy(), bool(detach_reset), gx.numpy(),
+                         g_s0.numpy(), g_prm.numpy())  # fmt: skip
+        return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes)
 
 
 # -- the neuron class -------------------------------------------------------------------

@@ -45,6 +45,7 @@ from spikestack.validation import check_int
 
 __all__ = [
     "TruncatedBPTT",
+    "backprop_windows",
     "carry_state",
     "check_windowable",
     "checkpointed_forward",
@@ -222,19 +223,34 @@ class TruncatedBPTT:
         backward: Callable[[Tensor], None],
     ) -> tuple[Tensor, Tensor]:
         """``(outputs [T, B, ...] detached, total loss detached)`` after the backward passes."""
-        steps = x.shape[0]
-        outputs, total = [], torch.zeros(())
         with carry_state(model, what="truncated BPTT"):
-            for chunk in x.split(self.window):
-                out = model(chunk)
-                loss = loss_fn(out.float(), target) * (chunk.shape[0] / steps)
-                if not torch.isfinite(loss):
-                    return out.detach(), loss.detach()
-                backward(loss)
-                detach(model)
-                outputs.append(out.detach())
-                total = total + loss.detach().cpu()
-        return torch.cat(outputs), total
+            return backprop_windows(model, x, target, loss_fn, backward, self.window)
+
+
+def backprop_windows(
+    model: nn.Module,
+    x: Tensor,
+    target: Tensor,
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    backward: Callable[[Tensor], None],
+    window: int,
+) -> tuple[Tensor, Tensor]:
+    """Run ``model`` (carrying its state: inside :func:`carry_state`) over ``x`` in windows
+    of ``window`` steps; each window's loss, weighted by its share of T, is backpropagated
+    at once and the state detached before the next. Stops at a non-finite loss. Returns
+    ``(outputs [T, B, ...] detached, total loss detached)``."""
+    steps = x.shape[0]
+    outputs, total = [], torch.zeros(())
+    for chunk in x.split(window):
+        out = model(chunk)
+        loss = loss_fn(out.float(), target) * (chunk.shape[0] / steps)
+        if not torch.isfinite(loss):
+            return out.detach(), loss.detach()
+        backward(loss)
+        detach(model)
+        outputs.append(out.detach())
+        total = total + loss.detach().cpu()
+    return torch.cat(outputs), total
 
 
 class _Packed:

@@ -35,8 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from spikestack.neurons.base import detach
-from spikestack.train.memory import carry_state
+from spikestack.train.memory import backprop_windows, carry_state
 
 __all__ = ["ONLINE_METHODS", "OnlineTraining"]
 
@@ -139,19 +138,8 @@ class OnlineTraining:
     ) -> tuple[Tensor, Tensor]:
         """One sequence ``x [T, B, ...]``: each step's loss backpropagated at once, the
         gradients added up. Returns ``(outputs [T, B, ...] detached, total loss)``."""
-        steps = x.shape[0]
-        outputs, total = [], torch.zeros(())
         with carry_state(model, what=f"online training ({self.method})"), self._traced():
-            for x_t in x.split(1):
-                out = model(x_t)
-                loss = loss_fn(out.float(), target) / steps
-                if not torch.isfinite(loss):
-                    return out.detach(), loss.detach()
-                backward(loss)
-                detach(model)
-                outputs.append(out.detach())
-                total = total + loss.detach().cpu()
-        return torch.cat(outputs), total
+            return backprop_windows(model, x, target, loss_fn, backward, 1)
 
 
 def _synapses(model: nn.Module) -> list[tuple[str, nn.Module]]:
