@@ -364,11 +364,37 @@ def _symbolic(decl: Declaration) -> dict[str, Any]:
     }
 
 
+def _printed_derivatives(
+    decl: Declaration, d: dict[str, Any], printer: Any, form: str
+) -> tuple[list[tuple[Any, Any]], dict[str, Any]]:
+    """The derivatives of :func:`_symbolic` with their common subexpressions taken out:
+    ``(replacements, printed)``, each printed expression put into ``form``, in the nested
+    layout of ``d`` ([j][k] for the per-state tables)."""
+    import sympy
+
+    k, n_learn = len(decl.state), len(decl.learnable)
+    layout = [("dh_dx", None), ("dh_ds", k), ("dh_dp", n_learn), ("dz_dh", None),
+              ("dz_dp", None), ("dr_dh", k), ("dr_dspike", None), ("dr_dp", n_learn)]  # fmt: skip
+    flat = []
+    for key, inner in layout:
+        flat += [e for row in d[key] for e in row] if inner is not None else list(d[key])
+    replacements, reduced = sympy.cse(flat, symbols=sympy.numbered_symbols("cse"))
+    names = iter(reduced)
+
+    def take(n: int) -> list[str]:
+        return [form.format(printer.doprint(next(names))) for _ in range(n)]
+
+    printed: dict[str, Any] = {}
+    for key, inner in layout:
+        printed[key] = [take(inner) for _ in range(k)] if inner is not None else take(len(d[key]))
+    return replacements, printed
+
+
 def _kernel_source(decl: Declaration, dtype: str) -> str:
     import sympy
     from sympy.printing.pycode import PythonCodePrinter
 
-    k, states, params = len(decl.state), decl.state, list(decl.params)
+    states, params = decl.state, list(decl.params)
     learn = list(decl.learnable)
     compiled = {
         attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}")
@@ -411,26 +437,10 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
             a = self._print(expr.args[0])
             return f"(_f(1) if ({a}) > 0 else (_f(-1) if ({a}) < 0 else _f(0)))"
 
+    replacements, p = _printed_derivatives(decl, d, Printer(), "{}")
+    dh_dx, dh_ds, dh_dp, dz_dh, dz_dp = p["dh_dx"], p["dh_ds"], p["dh_dp"], p["dz_dh"], p["dz_dp"]
+    dr_dh, dr_dspike, dr_dp = p["dr_dh"], p["dr_dspike"], p["dr_dp"]
     printer = Printer()
-    flat = (
-        d["dh_dx"] + [e for row in d["dh_ds"] for e in row] + [e for row in d["dh_dp"] for e in row]
-        + d["dz_dh"] + d["dz_dp"] + [e for row in d["dr_dh"] for e in row] + d["dr_dspike"]
-        + [e for row in d["dr_dp"] for e in row]
-    )  # fmt: skip
-    replacements, reduced = sympy.cse(flat, symbols=sympy.numbered_symbols("cse"))
-    names = iter(reduced)
-
-    def take(n: int) -> list[str]:
-        return [printer.doprint(next(names)) for _ in range(n)]
-
-    dh_dx = take(k)
-    dh_ds = [take(k) for _ in range(k)]
-    dh_dp = [take(len(learn)) for _ in range(k)]
-    dz_dh = take(k)
-    dz_dp = take(len(learn))
-    dr_dh = [take(k) for _ in range(k)]
-    dr_dspike = take(k)
-    dr_dp = [take(len(learn)) for _ in range(k)]
 
     prm_unpack = "\n".join(f"    p_{p} = prm[{i}]" for i, p in enumerate(params))
     charge_args = ", ".join(
@@ -567,7 +577,7 @@ def _triton_source(decl: Declaration) -> str:
     import sympy
     from sympy.printing.pycode import PythonCodePrinter
 
-    k, states, params = len(decl.state), decl.state, list(decl.params)
+    states, params = decl.state, list(decl.params)
     learn = list(decl.learnable)
     compiled = {
         attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}", "triton")
@@ -615,24 +625,11 @@ def _triton_source(decl: Declaration) -> str:
             a = self._print(expr.args[0])
             return f"tl.where(({a}) > 0.0, 1.0, tl.where(({a}) < 0.0, -1.0, 0.0))"
 
+    # a constant derivative still needs a block-shaped value: added to a zero block
+    replacements, p = _printed_derivatives(decl, d, Printer(), "(zero + {})")
+    dh_dx, dh_ds, dh_dp, dz_dh, dz_dp = p["dh_dx"], p["dh_ds"], p["dh_dp"], p["dz_dh"], p["dz_dp"]
+    dr_dh, dr_dspike, dr_dp = p["dr_dh"], p["dr_dspike"], p["dr_dp"]
     printer = Printer()
-    flat = (
-        d["dh_dx"] + [e for row in d["dh_ds"] for e in row] + [e for row in d["dh_dp"] for e in row]
-        + d["dz_dh"] + d["dz_dp"] + [e for row in d["dr_dh"] for e in row] + d["dr_dspike"]
-        + [e for row in d["dr_dp"] for e in row]
-    )  # fmt: skip
-    replacements, reduced = sympy.cse(flat, symbols=sympy.numbered_symbols("cse"))
-    names = iter(reduced)
-
-    def take(n: int) -> list[str]:
-        # a constant derivative still needs a block-shaped value: add a zero block
-        return [f"(zero + {printer.doprint(next(names))})" for _ in range(n)]
-
-    dh_dx, dh_ds = take(k), [take(k) for _ in range(k)]
-    dh_dp = [take(len(learn)) for _ in range(k)]
-    dz_dh, dz_dp = take(k), take(len(learn))
-    dr_dh, dr_dspike = [take(k) for _ in range(k)], take(k)
-    dr_dp = [take(len(learn)) for _ in range(k)]
 
     def args(fn: Callable[..., Any], prefix: str, x: str = "x_t", spike: str = "spike") -> str:
         return ", ".join(
