@@ -243,3 +243,54 @@ def encode_wav(
         spikes = cochlea(features)
         return spikes, spikes_to_events(spikes, dt_us=max(1, hop_us // cochlea.steps_per_frame))
     raise ValueError(f"method must be 'delta' or 'lif'; got {method!r}")
+
+
+@dataclass(frozen=True)
+class AudioFrames:
+    """A recording ``(signal, sample_rate)`` -> ``[T, 1, 1, C]`` float32 input frames.
+
+    ``encoding``: ``"mel"`` (log mel energies, per-utterance standardised: zero mean and
+    unit variance over the recording, C = n_mels), ``"delta"`` (send-on-delta spikes of the
+    log mel energies, ON and OFF counts in separate channels, C = 2 n_mels) or ``"lif"``
+    (the LIF cochlea's spikes, C = n_mels). The recording's frames (one per ``hop_ms``) are
+    then binned into T steps of equal duration: the mean of each bin for mel, the spike
+    count for the spiking encodings; a recording shorter than T frames repeats frames.
+    """
+
+    T: int = 40
+    encoding: str = "mel"
+    n_mels: int = 32
+    hop_ms: float = 10.0
+    delta_threshold_db: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.encoding not in ("mel", "delta", "lif"):
+            raise ValueError(f"audio encoding must be mel, delta or lif; got {self.encoding!r}")
+        if self.T < 1 or self.n_mels < 1 or self.hop_ms <= 0:
+            raise ValueError("T and n_mels must be >= 1 and hop_ms > 0")
+
+    @property
+    def channels(self) -> int:
+        return 2 * self.n_mels if self.encoding == "delta" else self.n_mels
+
+    def __call__(self, recording: tuple[np.ndarray, int]) -> np.ndarray:
+        signal, rate = recording
+        mel = MelSpectrogram(sample_rate=rate, n_mels=self.n_mels, hop_ms=self.hop_ms)(signal)
+        if self.encoding == "mel":
+            features = (mel - mel.mean()) / (mel.std() + 1e-6)
+            reduce = np.mean
+        elif self.encoding == "delta":
+            spikes = SendOnDelta(self.delta_threshold_db)(mel)
+            features = np.concatenate([np.clip(spikes, 0, None), np.clip(-spikes, 0, None)], axis=1)
+            reduce = np.sum
+        else:
+            features = LIFCochlea(dt_ms=self.hop_ms / 4)(mel).astype(np.float64)
+            reduce = np.sum
+        frames = len(features)
+        edges = np.linspace(0, frames, self.T + 1)
+        out = np.empty((self.T, features.shape[1]), dtype=np.float32)
+        for i in range(self.T):  # bins of equal duration; at least one frame each
+            lo = min(int(np.floor(edges[i])), frames - 1)
+            hi = max(int(np.floor(edges[i + 1])), lo + 1)
+            out[i] = reduce(features[lo:hi], axis=0)
+        return out.reshape(self.T, 1, 1, -1)

@@ -25,6 +25,10 @@ _HELP = {
     ("data", "encoding"): "encoder for static inputs: direct, poisson or latency",
     ("data", "max_samples"): "use at most this many samples in all (a per-class, seeded subset)",
     ("data", "eval_all"): "use every sample as test data",
+    ("data", "audio_encoding"): "--data audio: mel (standardised log mel energies), delta "
+    "(send-on-delta spikes, ON/OFF) or lif (a LIF cochlea's spikes)",
+    ("data", "n_mels"): "--data audio: mel bands",
+    ("data", "hop_ms"): "--data audio: mel frame hop in ms",
     ("model", "name"): "model name (see `spikestack models`); auto: the data set's default",
     ("model", "decoder"): "mean (average over time), max (maximum over time), last (last step) "
     "or temporal_weighting (learned weights per step, TTFS paper)",

@@ -53,6 +53,9 @@ class DataConfig:
     max_samples: int | None = None
     num_workers: int = 0
     eval_all: bool = False
+    audio_encoding: str = "mel"  # --data audio: mel, delta or lif
+    n_mels: int = 32  # --data audio: mel bands
+    hop_ms: float = 10.0  # --data audio: mel frame hop
 
 
 @dataclass

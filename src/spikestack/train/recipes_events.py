@@ -248,3 +248,34 @@ register_recipe(
         build=_digits_odg,
     )
 )
+
+
+def _audio(config: TrainConfig, T: int) -> DataBundle:
+    from spikestack.data.audio import AudioFrames
+    from spikestack.data.datasets import AudioFolder
+
+    root = Path(config.data.root or "").expanduser().resolve()
+    d = config.data
+    frames = AudioFrames(T=T, encoding=d.audio_encoding, n_mels=d.n_mels, hop_ms=d.hop_ms)
+    dataset = AudioFolder(root, frames=frames)
+    labels = dataset.targets
+    num_classes = max(len(dataset.classes or ()), max(labels) + 1 if labels else 0)
+    bundle = _bundle(_pooled(dataset, config), (frames.channels, 1, 1), num_classes, T)
+    bundle.info.update(encoding=d.audio_encoding, channels=frames.channels)
+    return bundle
+
+
+register_recipe(
+    Recipe(
+        name="audio",
+        summary="a folder of WAV recordings (class sub-folders, or a 'sample<TAB>class' "
+        "labels file as the Free Spoken Digit Dataset's), encoded by --audio-encoding",
+        layout="sequence",
+        T=40,
+        default_model="mlp_snn",
+        num_classes=None,
+        input_shape=None,
+        needs_root=True,
+        build=_audio,
+    )
+)

@@ -2,6 +2,7 @@
 ``root`` and says exactly which file to put where when they are missing."""
 
 from spikestack.data.datasets.asldvs import ASLDVS
+from spikestack.data.datasets.audio_folder import AudioFolder
 from spikestack.data.datasets.base import EventDataset, Resource, locate, md5sum
 from spikestack.data.datasets.cifar10dvs import CIFAR10DVS
 from spikestack.data.datasets.dvsgesture import DVS128Gesture
@@ -27,6 +28,7 @@ __all__ = [
     "DVS128Gesture",
     "ESImageNet",
     "EventDataset",
+    "AudioFolder",
     "EventFolder",
     "NCaltech101",
     "Resource",
