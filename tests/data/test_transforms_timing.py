@@ -170,3 +170,24 @@ def test_downsample_per_axis_and_to_a_target_size() -> None:
         Downsample(target_size=(4, 3))
     with pytest.raises(ValueError, match="not both"):
         Downsample(spatial_factor=0.5, sensor_size=(8, 6, 2), target_size=(4, 3))
+
+
+def test_hats_by_hand() -> None:
+    import math
+
+    from spikestack.data.transforms import ToAveragedTimeSurface
+
+    events = ev([(0, 1, 1, 1), (1000, 2, 1, 1), (3000, 1, 1, 1), (500, 5, 5, 0)])
+    hats = ToAveragedTimeSurface((8, 8, 2), cell_size=4, surface_size=1, tau=1000.0)(events)
+    assert hats.shape == (4, 2, 3, 3)  # 2 x 2 cells
+    cell = hats[0, 1]
+    # centre: every event itself, plus e0 seen from e2 (3 ms earlier); left: e0 from e1;
+    # right: e1 from e2; all over the cell's 3 events
+    assert cell[1, 1] == pytest.approx((3 + math.exp(-3)) / 3, rel=1e-6)
+    assert cell[1, 0] == pytest.approx(math.exp(-1) / 3, rel=1e-6)
+    assert cell[1, 2] == pytest.approx(math.exp(-2) / 3, rel=1e-6)
+    assert hats[3, 0, 1, 1] == 1.0 and hats[1].sum() == 0  # the OFF event alone; an empty cell
+    short = ToAveragedTimeSurface(
+        (8, 8, 2), cell_size=4, surface_size=1, tau=1000.0, time_window=1500
+    )
+    assert short(events)[0, 1, 1, 2] == 0.0  # e1 is 2 ms before e2: outside the window

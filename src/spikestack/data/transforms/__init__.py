@@ -31,6 +31,7 @@ from spikestack.data.transforms.geometry import (
 from spikestack.data.transforms.labels import Repeat, ToOneHot
 from spikestack.data.transforms.nda import NDA, Cutout, Roll, Rotate, Shear, rotate, shear
 from spikestack.data.transforms.representations import (
+    ToAveragedTimeSurface,
     ToBinaRep,
     ToFrame,
     ToImage,
@@ -59,6 +60,7 @@ __all__ = [
     "RandomTimeReversal",
     "Repeat",
     "TimeAlignment",
+    "ToAveragedTimeSurface",
     "ToBinaRep",
     "ToImage",
     "ToOneHot",

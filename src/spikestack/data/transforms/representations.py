@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 from spikestack.data.transforms._common import (
@@ -289,3 +290,70 @@ class ToSparseTensor:
         import torch
 
         return torch.from_numpy(self.frames(events)).to_sparse_coo()
+
+
+@dataclass(frozen=True)
+class ToAveragedTimeSurface:
+    """HATS, histograms of averaged time surfaces (Sironi et al., CVPR 2018).
+
+    The sensor is cut into cells of ``cell_size`` x ``cell_size`` pixels. For each event e
+    (pixel (x, y), polarity p, time t), its local time surface is the
+    (2 ``surface_size`` + 1)-wide square around (x, y) holding, at each offset, the sum over
+    the earlier events of the same cell and polarity there, no older than ``time_window``,
+    of exp(-(t - t_j) / ``tau``); the event itself counts at the centre (t_j = t). The HATS
+    of a cell and polarity is the mean of its events' local surfaces (zeros where a cell
+    has none). Returns ``[cells, P, 2 surface_size + 1, 2 surface_size + 1]`` float32,
+    cells in row-major order (ceil(H / cell_size) rows of ceil(W / cell_size)).
+    """
+
+    sensor_size: tuple[int, int, int]
+    cell_size: int = 10
+    surface_size: int = 3
+    time_window: float = 1e5
+    tau: float = 5e3
+
+    def __post_init__(self) -> None:
+        check_sensor_size(self.sensor_size)
+        check_int("cell_size", self.cell_size)
+        check_int("surface_size", self.surface_size, minimum=0)
+        check_positive("time_window", self.time_window)
+        check_positive("tau", self.tau)
+
+    def __call__(self, events: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
+        ev = sorted_events(checked(events, self.sensor_size))
+        w, h, p = self.sensor_size
+        k, r = self.cell_size, self.surface_size
+        cols, rows = -(-w // k), -(-h // k)
+        side = 2 * r + 1
+        x = ev["x"].astype(np.int64)
+        y = ycoord(ev).astype(np.int64)
+        pol = polarity_channel(ev, p)
+        cell = (y // k) * cols + x // k
+        out = np.zeros((rows * cols, p, side, side), dtype=np.float64)
+        counts = np.zeros((rows * cols, p), dtype=np.int64)
+        _hats(ev["t"].astype(np.float64), x, y, pol, cell, out, counts, r,
+              float(self.time_window), float(self.tau))  # fmt: skip
+        nonempty = counts > 0
+        out[nonempty] /= counts[nonempty][:, None, None]
+        return out.astype(np.float32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _hats(t, x, y, pol, cell, out, counts, r, window, tau):  # type: ignore[no-untyped-def]
+    """Accumulate every event's local time surface into ``out[cell, pol]``."""
+    n = len(t)
+    # events of each (cell, polarity) in time order, as a linked list through ``prev``
+    last = -np.ones(out.shape[0] * out.shape[1], dtype=np.int64)
+    prev = -np.ones(n, dtype=np.int64)
+    for i in range(n):
+        key = cell[i] * out.shape[1] + pol[i]
+        prev[i] = last[key]
+        last[key] = i
+        counts[cell[i], pol[i]] += 1
+        out[cell[i], pol[i], r, r] += 1.0  # the event itself, at the centre
+        j = prev[i]
+        while j >= 0 and t[i] - t[j] <= window:
+            dx, dy = x[j] - x[i], y[j] - y[i]
+            if -r <= dx <= r and -r <= dy <= r:
+                out[cell[i], pol[i], dy + r, dx + r] += np.exp(-(t[i] - t[j]) / tau)
+            j = prev[j]
