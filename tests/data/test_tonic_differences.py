@@ -97,3 +97,63 @@ def test_difference_bina_rep_follows_to_frame() -> None:
     frames = T.ToFrame(SENSOR, n_time_bins=8)(ev)
     theirs = np.asarray(tt.ToBinaRep(n_frames=2, n_bits=4)(frames))  # Tonic's on our frames
     np.testing.assert_allclose(T.ToBinaRep(SENSOR, n_frames=2, n_bits=4)(ev), theirs, atol=1e-6)
+
+
+def _pair(rows):
+    """(ours, Tonic's) event arrays from (t, x, y, p) rows."""
+    ev = np.zeros(len(rows), dtype=EVENT_DTYPE)
+    tev = np.zeros(
+        len(rows), dtype=[("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)]
+    )
+    for i, (t, x, y, p) in enumerate(rows):
+        ev[i], tev[i] = (t, x, y, p), (x, y, t, p)
+    return ev, tev
+
+
+def _tonic():
+    return pytest.importorskip("tonic.transforms", reason="needs Tonic (the peers extra)")
+
+
+def test_difference_denoise_needs_an_earlier_neighbour() -> None:
+    """Row 4: ``Denoise`` keeps an event when one of the 8 neighbouring pixels (not its own)
+    had an event at most filter_time before; Tonic also counts the pixel itself and keeps
+    every event of the first filter_time µs (its memory starts at t = 0)."""
+    same, t_same = _pair([(0, 1, 1, 1), (10, 1, 1, 1)])
+    assert len(T.Denoise((4, 4, 2), filter_time=50)(same)) == 0
+    assert _tonic().Denoise(filter_time=50)(t_same)["t"].tolist() == [0, 10]
+
+
+def test_difference_refractory_counts_from_the_last_kept_event() -> None:
+    """Row 5: ``RefractoryPeriod`` drops an event less than the period after the last *kept*
+    one at its pixel; the first event always stays. Tonic measures from the last event,
+    kept or not, and drops everything in the first period (its memory starts at 0)."""
+    ev, tev = _pair([(0, 1, 1, 1), (10, 1, 1, 1), (25, 1, 1, 1)])
+    assert T.RefractoryPeriod((4, 4, 2), refractory_period=20)(ev)["t"].tolist() == [0, 25]
+    assert _tonic().RefractoryPeriod(delta=20)(tev)["t"].tolist() == []
+
+
+def test_difference_time_surface_and_voxel_grid_keep_the_last_timestamp() -> None:
+    """Rows 6 and 7: ``ToTimeSurface`` samples ceil((t_last - t_0 + 1) / dt) surfaces, so the
+    last event is in one (Tonic: (t_last - t_0) / dt); ``ToVoxelGrid`` puts the last event in
+    the last bin and returns ``[T, H, W]`` (Tonic's last bin loses it, ``[T, 1, H, W]``)."""
+    ev, tev = _pair([(0, 1, 1, 1), (10, 2, 1, 1)])
+    assert T.ToTimeSurface((4, 4, 2), dt=5, tau=10)(ev).shape == (3, 2, 4, 4)
+    voxels = T.ToVoxelGrid((4, 4, 2), n_time_bins=3)(ev)
+    assert voxels.shape == (3, 4, 4) and voxels[2, 1, 2] == 1.0
+    tt = _tonic()
+    assert np.asarray(tt.ToTimesurface(sensor_size=(4, 4, 2), dt=5, tau=10)(tev)).shape == (
+        2,
+        2,
+        4,
+        4,
+    )
+    theirs = np.asarray(tt.ToVoxelGrid(sensor_size=(4, 4, 2), n_time_bins=3)(tev))
+    assert theirs.shape == (3, 1, 4, 4) and theirs[2].sum() == 0
+
+
+def test_difference_time_skew_rounds() -> None:
+    """Row 8: ``TimeSkew`` rounds t' = coefficient t + offset to the nearest µs (ties to
+    even); Tonic truncates."""
+    ev, tev = _pair([(1, 1, 1, 1), (3, 2, 1, 1), (7, 2, 1, 1)])
+    assert T.TimeSkew(coefficient=1.0, offset=0.7)(ev)["t"].tolist() == [2, 4, 8]
+    assert _tonic().TimeSkew(coefficient=1.0, offset=0.7)(tev)["t"].tolist() == [1, 3, 7]
