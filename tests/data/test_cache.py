@@ -101,3 +101,39 @@ def test_structured_event_arrays_round_trip(tmp_path: Path, source: Path) -> Non
     cache = Cache(tmp_path)
     cache.store("k", ev)
     np.testing.assert_array_equal(cache.load("k"), ev)
+
+
+def test_deterministic_preprocessing_is_cached_and_augmentation_runs_after(tmp_path) -> None:
+    """pre_transform (deterministic) is read and computed once; transform (random) runs on
+    every call after the cache; the cache key covers pre_transform and frames."""
+    import spikestack.data.transforms as T
+    from spikestack.data import make_events
+    from spikestack.data.datasets.base import EventDataset
+
+    class Counted(EventDataset):
+        def __init__(self, root, **kwargs):
+            super().__init__(root, **kwargs)
+            self.samples = [(root / "a.npz", 0)]
+            (root / "a.npz").write_bytes(b"stands for the source file")
+            self.reads = 0
+
+        def read(self, index):
+            self.reads += 1
+            n = 200
+            return make_events(np.arange(n) * 10, np.arange(n) % 8, np.arange(n) % 6, p=np.ones(n))
+
+    sensor = (8, 6, 2)
+    kwargs = dict(pre_transform=T.Denoise(sensor, filter_time=25), transform=T.DropEvent(p=0.5),
+                  frames=T.ToFrame(sensor, n_time_bins=2), cache_dir=tmp_path / "cache",
+                  rng=np.random.default_rng(0))  # fmt: skip
+    data = Counted(tmp_path, **kwargs)
+    first, second = data[0][0], data[0][0]
+    assert data.reads == 1  # the denoised events come from the cache the second time
+    assert not np.array_equal(first, second)  # ...and the random drop runs after it
+    other = Counted(tmp_path, **{**kwargs, "pre_transform": T.Denoise(sensor, filter_time=5)})
+    other[0]
+    assert other.reads == 1  # another pre_transform: another key, computed again
+    plain = Counted(tmp_path, pre_transform=T.Denoise(sensor, filter_time=25),
+                    frames=T.ToFrame(sensor, n_time_bins=2), cache_dir=tmp_path / "cache")  # fmt: skip
+    a, b = plain[0][0], plain[0][0]
+    assert plain.reads == 1 and np.array_equal(a, b)  # no augmentation: the frames are cached

@@ -15,9 +15,9 @@ class AudioFolder(EventFolder):
     :class:`spikestack.data.audio.AudioFrames`) turns it into input frames, cached on disk
     by file and encoding."""
 
-    def __init__(self, root: str | os.PathLike[str], **kwargs: Any) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, split: str = "all", **kwargs: Any) -> None:
         kwargs.setdefault("extensions", (".wav",))
-        super().__init__(root, **kwargs)
+        super().__init__(root, split=split, **kwargs)
 
     def read(self, index: int) -> Any:
         from spikestack.data.audio import read_wav

@@ -117,12 +117,16 @@ class EventDataset(torch.utils.data.Dataset):
     ``__getitem__`` returns ``(data, label)``:
 
     1. events = ``self.read(i)`` (canonical event array);
-    2. ``transform(events, rng=rng)`` if given (random event augmentation);
-    3. ``frames(events)`` if given (e.g. ``ToFrame``); when there is no ``transform`` the
-       result is cached on disk (see :mod:`spikestack.data.cache`), keyed by the source
-       file and ``repr(frames)``;
-    4. ``frame_transform(data)`` if given (e.g. NDA on a torch tensor);
-    5. ``target_transform(label)`` if given.
+    2. ``pre_transform(events)`` if given (deterministic preprocessing, e.g. ``Denoise``);
+    3. ``transform(events, rng=rng)`` if given (random event augmentation);
+    4. ``frames(events)`` if given (e.g. ``ToFrame``);
+    5. ``frame_transform(data)`` if given (e.g. NDA on a torch tensor);
+    6. ``target_transform(label)`` if given.
+
+    What is deterministic is cached on disk (see :mod:`spikestack.data.cache`), keyed by
+    the source file and the reprs of ``pre_transform`` and ``frames``: without a
+    ``transform`` the frames (steps 1, 2, 4), with one the preprocessed events (steps 1, 2),
+    so random augmentation runs after the cache, on every call.
 
     Args:
         root: folder holding the dataset files.
@@ -148,6 +152,7 @@ class EventDataset(torch.utils.data.Dataset):
         *,
         transform: Callable[..., Any] | None = None,
         frames: Callable[[np.ndarray], Any] | None = None,
+        pre_transform: Callable[[np.ndarray], np.ndarray] | None = None,
         frame_transform: Callable[[Any], Any] | None = None,
         target_transform: Callable[[int], Any] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -157,6 +162,7 @@ class EventDataset(torch.utils.data.Dataset):
         self.root = Path(root).expanduser()
         self.transform = transform
         self.frames = frames
+        self.pre_transform = pre_transform
         self.frame_transform = frame_transform
         self.target_transform = target_transform
         self.rng = rng
@@ -170,6 +176,10 @@ class EventDataset(torch.utils.data.Dataset):
         from spikestack.data import read_events
 
         return read_events(self.samples[index][0])
+
+    def _preprocessed(self, index: int) -> Any:
+        data = self.read(index)
+        return data if self.pre_transform is None else self.pre_transform(data)
 
     def cache_identity(self, index: int) -> tuple[Path, object]:
         """(source file, extra key) of sample ``index`` for the frame cache."""
@@ -193,14 +203,20 @@ class EventDataset(torch.utils.data.Dataset):
             raise IndexError(f"index {index} out of range for {type(self).__name__} of {len(self)}")
         index %= len(self)
         label: Any = self.samples[index][1]
+        source, extra = self.cache_identity(index)
+        name, pre = type(self).__name__, self.pre_transform
         if self.frames is not None and self.transform is None and self.use_cache:
-            source, extra = self.cache_identity(index)
-            config = (type(self).__name__, extra, self.frames)
             data = self._frames_cache().get_or_compute(
-                source, config, lambda: self.frames(self.read(index))
-            )
+                source, (name, extra, pre, self.frames),
+                lambda: self.frames(self._preprocessed(index)),
+            )  # fmt: skip
         else:
-            data = self.read(index)
+            if pre is not None and self.use_cache:  # cache the events, augment after
+                data = self._frames_cache().get_or_compute(
+                    source, (name, extra, pre, "events"), lambda: self._preprocessed(index)
+                )
+            else:
+                data = self._preprocessed(index)
             if self.transform is not None:
                 data = self.transform(data, rng=self.rng)
             if self.frames is not None:

@@ -71,9 +71,9 @@ class EventFolder(EventDataset):
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
-        self.split = pick_split("EventFolder", self.splits, split)
+        self.split = pick_split(type(self).__name__, self.splits, split)
         if not self.root.is_dir():
-            raise FileNotFoundError(f"EventFolder: root {self.root} is not a folder")
+            raise FileNotFoundError(f"{type(self).__name__}: root {self.root} is not a folder")
         self.sensor_size = sensor_size
         self.read_options = dict(read_options or {})
         exts = tuple(e.lower() for e in extensions)
@@ -82,7 +82,7 @@ class EventFolder(EventDataset):
             texts = sorted(self.root.glob("*.txt"))
             if len(texts) != 1:
                 raise FileNotFoundError(
-                    f"EventFolder: {self.root} has no class sub-folders and "
+                    f"{type(self).__name__}: {self.root} has no class sub-folders and "
                     f"{len(texts)} .txt files; pass labels_file="
                 )
             labels_file = texts[0].name
@@ -91,7 +91,9 @@ class EventFolder(EventDataset):
         else:
             self._from_labels(Path(labels_file), exts)
         if not self.samples:
-            raise FileNotFoundError(f"EventFolder: no files with extensions {exts} in {self.root}")
+            raise FileNotFoundError(
+                f"{type(self).__name__}: no files with extensions {exts} in {self.root}"
+            )
 
     def _from_labels(self, labels_file: Path, exts: tuple[str, ...]) -> None:
         path = labels_file if labels_file.is_absolute() else self.root / labels_file
