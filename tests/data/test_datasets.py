@@ -87,7 +87,7 @@ def test_nmnist_extracts_the_official_zip_once(tmp_path: Path, monkeypatch) -> N
 def test_missing_dataset_names_the_files(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"Train\.zip") as info:
         NMNIST(tmp_path)
-    assert str(tmp_path / "Train") in str(info.value) and "does not download" in str(info.value)
+    assert str(tmp_path / "Train") in str(info.value) and "download=True" in str(info.value)
     with pytest.raises(FileNotFoundError, match=r"Caltech101\.zip"):
         NCaltech101(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"airplane\.zip"):

@@ -1,9 +1,10 @@
 """Shared machinery of the event datasets: locating files, extracting archives, caching.
 
-Datasets never download. Each one names the official files it needs; :func:`locate`
-finds the extracted folder under ``root``, or else the archive (md5-checked where the
-checksum is known) and extracts it once, or else raises a FileNotFoundError saying which
-file to put where.
+Each data set names the official files it needs; :func:`locate` finds the extracted
+folder under ``root``, or else the archive (md5-checked where the checksum is known) and
+extracts it once, or else raises a FileNotFoundError saying which file to put where. Only
+with ``download=True`` (on a data set whose files have a stable public URL) does it fetch
+the archive first (:func:`spikestack.data.download.fetch`: verified, atomic, resumable).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Resource:
     filename: str
     md5: str | None = None
     extracts_to: str | None = None
+    url: str | None = None  # where ``download=True`` fetches it from
 
 
 def md5sum(path: str | os.PathLike[str], *, block: int = 1 << 20) -> str:
@@ -69,10 +71,17 @@ def extract(archive: Path, into: Path) -> None:
 
 
 def locate(
-    root: Path, folder: str, resources: Sequence[Resource], *, dataset: str, url: str
+    root: Path,
+    folder: str,
+    resources: Sequence[Resource],
+    *,
+    dataset: str,
+    url: str,
+    download: bool = False,
 ) -> Path:
     """Return ``root / folder``, extracting it from the first archive of ``resources``
-    found under ``root`` if needed."""
+    found under ``root`` if needed; with ``download``, fetching that archive first when
+    none is there."""
     target = root / folder
 
     def found() -> Path | None:
@@ -82,6 +91,13 @@ def locate(
 
     if (hit := found()) is not None:
         return hit
+    if download and not any((root / r.filename).exists() for r in resources):
+        online = [r for r in resources if r.url is not None]
+        if not online:
+            raise ValueError(f"{dataset} has no public download; get the files from {url}")
+        from spikestack.data.download import fetch
+
+        fetch(online[0].url, root / online[0].filename, md5=online[0].md5)  # type: ignore[arg-type]
     for res in resources:
         archive = root / res.filename
         if not archive.exists():
@@ -99,8 +115,9 @@ def locate(
     names = " or ".join(str(root / r.filename) for r in resources)
     raise FileNotFoundError(
         f"{dataset} not found: expected the folder {target} or the archive {names}. "
-        f"spikestack does not download datasets; get the files from {url} and put them "
-        f"in {root} (archives are extracted once)."
+        f"Get the files from {url} and put them in {root} (archives are extracted once)"
+        + (", or pass download=True to fetch them" if any(r.url for r in resources) else "")
+        + "."
     )
 
 

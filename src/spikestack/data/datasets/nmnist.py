@@ -16,8 +16,13 @@ from spikestack.data.datasets.base import (
     pick_split,
 )
 
-# md5 of the official archives (the same values Tonic checks).
+# md5 of the official archives (the same values Tonic checks), and their Mendeley Data files.
 MD5 = {"Train": "20959b8e626244a1b502305a9e6e2031", "Test": "69ca8762b2fe404d9b9bad1103e97832"}
+FILES = "https://data.mendeley.com/public-files/datasets/468j46mzdv/files/"
+DOWNLOAD = {
+    "Train": FILES + "39c25547-014b-4137-a934-9d29fa53c7a0/file_downloaded",
+    "Test": FILES + "05a4d654-7e03-4c15-bdfa-9bb2bcbea494/file_downloaded",
+}
 URL = "https://www.garrickorchard.com/datasets/n-mnist (mirror: Mendeley Data 468j46mzdv)"
 
 
@@ -28,15 +33,21 @@ class NMNIST(EventDataset):
 
     Expected under ``root``: the extracted folders ``Train/<digit>/*.bin`` and
     ``Test/<digit>/*.bin``, or the official archives ``Train.zip`` / ``Test.zip``
-    (extracted once; the archives are md5-checked first). Events are read with
-    :func:`spikestack.data.read_events` (5-byte ``.bin``).
+    (extracted once; the archives are md5-checked first). ``download=True`` fetches the
+    archive from Mendeley Data when it is missing (verified, resumable). Events are read
+    with :func:`spikestack.data.read_events` (5-byte ``.bin``).
     """
 
     sensor_size = (34, 34, 2)
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
 
     def __init__(
-        self, root: str | os.PathLike[str], *, split: str = "train", **kwargs: Any
+        self,
+        root: str | os.PathLike[str],
+        *,
+        split: str = "train",
+        download: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
         self.split = pick_split("NMNIST", self.splits, split)
@@ -45,11 +56,12 @@ class NMNIST(EventDataset):
             self.root,
             name,
             [
-                Resource(f"{name}.zip", MD5[name], name),
+                Resource(f"{name}.zip", MD5[name], name, url=DOWNLOAD[name]),
                 Resource(f"{name.lower()}.zip", MD5[name], name),
             ],
             dataset="N-MNIST",
             url=URL,
+            download=download,
         )
         self.classes, self.samples = class_folders(folder, extensions=(".bin",))
 
