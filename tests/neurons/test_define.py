@@ -260,16 +260,16 @@ def test_declaration_errors_name_what_is_wrong() -> None:
 def test_generated_source_is_cached_on_disk_and_reused(tmp_path, monkeypatch) -> None:
     import time
 
-    from spikestack.neurons import define
+    from spikestack.neurons import codegen
 
     monkeypatch.setenv("SPIKESTACK_CACHE", str(tmp_path))
-    monkeypatch.setattr(define, "_KERNELS", {})
+    monkeypatch.setattr(codegen, "_KERNELS", {})
     x = torch.rand(5, 3)
     HardLIF(backend="cpu")(x)
     files = sorted((tmp_path / "neurons").glob("*.py"))
     assert len(files) == 1 and "def backward" in files[0].read_text()
     stamp = files[0].stat().st_mtime_ns
-    monkeypatch.setattr(define, "_KERNELS", {})  # a new process: only the disk is left
+    monkeypatch.setattr(codegen, "_KERNELS", {})  # a new process: only the disk is left
     start = time.perf_counter()
     HardLIF(backend="cpu")(x)
     assert files[0].stat().st_mtime_ns == stamp  # read, not written again

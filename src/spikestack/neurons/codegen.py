@@ -1,0 +1,741 @@
+"""Code generation for :func:`~spikestack.neurons.define_neuron`: numba and Triton
+modules made from a :class:`~spikestack.neurons.declaration.Declaration`, and the autograd
+functions that run them.
+
+The forward kernels run the declared functions themselves (float32 kept float32), the
+backward kernels derivatives SymPy takes of them (common subexpressions taken out). The
+generated source is written once to ``$SPIKESTACK_CACHE/neurons/`` under a hash of the
+declaration and of this module, then imported (numba caches its machine code beside it).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import inspect
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from spikestack.kernels._buffers import POOL
+from spikestack.neurons.declaration import FUNCTIONS, Declaration, as_tuple, call
+from spikestack.surrogates import Surrogate
+
+__all__ = ["GenerationError", "load_kernels", "run_fused"]
+
+_FUNCTIONS = FUNCTIONS
+# this module's source is part of every cache key: a new generator regenerates
+GENERATOR = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+
+
+# -- the generated CPU kernel -----------------------------------------------------------
+
+
+class GenerationError(Exception):
+    """What stopped the generator, named for the fallback warning."""
+
+
+class _Float32Literals(ast.NodeTransformer):
+    """For numba: numbers in the declared functions become ``_f(number)`` (the array's
+    float type), so float32 arithmetic stays float32. For Triton: ``/`` becomes the IEEE
+    division ``_div`` and small integer powers products. Both: the math functions the
+    generated module's ``_exp`` ... (numba's ``math``, Triton's ``tl``)."""
+
+    def __init__(self, where: str, target: str = "numba") -> None:
+        self.where = where
+        self.target = target
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise GenerationError(f"{self.where}: the constant {node.value!r} is not a number")
+        if self.target == "triton":
+            return ast.Constant(float(node.value))
+        return ast.Call(ast.Name("_f", ast.Load()), [node], [])
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if self.target != "triton":
+            return node
+        if isinstance(node.op, ast.Div):
+            return ast.Call(ast.Name("_div", ast.Load()), [node.left, node.right], [])
+        if isinstance(node.op, ast.Pow):
+            e = node.right
+            power = e.value if isinstance(e, ast.Constant) else None
+            if not (isinstance(power, float) and power.is_integer() and 1 <= power <= 4):
+                raise GenerationError(
+                    f"{self.where}: the power {ast.unparse(node)} (Triton: 1 to 4)"
+                )
+            out: ast.AST = node.left
+            for _ in range(int(power) - 1):
+                out = ast.BinOp(out, ast.Mult(), node.left)
+            return out
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name == "abs":
+            if self.target == "triton":
+                node.func = ast.Name("_abs", ast.Load())
+            return node
+        if name in _FUNCTIONS:
+            node.func = ast.Name(f"_{name}", ast.Load())
+            return node
+        raise GenerationError(
+            f"{self.where}: the call {ast.unparse(node.func)}(...) (the generator knows "
+            f"abs and {', '.join(_FUNCTIONS)})"
+        )
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        raise GenerationError(
+            f"{self.where}: {ast.unparse(node)} (the generator knows abs and "
+            f"{', '.join(_FUNCTIONS)} from spikestack.neurons.define, and arithmetic)"
+        )
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        allowed = (
+            ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Expr, ast.BinOp, ast.Pass,
+            ast.UnaryOp, ast.Name, ast.Load, ast.Store, ast.Tuple, ast.List, ast.Assign,
+            ast.Constant, ast.Call, ast.operator, ast.unaryop,
+        )  # fmt: skip
+        if not isinstance(node, allowed):
+            raise GenerationError(
+                f"{self.where}: {type(node).__name__} ({ast.unparse(node)[:40]!r}) is not plain "
+                "arithmetic"
+            )
+        return super().generic_visit(node)
+
+
+def _numba_source(fn: Callable[..., Any], name: str, where: str, target: str = "numba") -> str:
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError) as error:
+        raise GenerationError(f"{where}: its source is not available ({error})") from None
+    tree = ast.parse(source)
+    func = tree.body[0]
+    if not isinstance(func, ast.FunctionDef):
+        raise GenerationError(f"{where}: not a def (lambdas cannot be compiled)")
+    func.decorator_list = []
+    func.name = name
+    func.returns = None
+    for arg in func.args.args:
+        arg.annotation = None
+    if (
+        func.body
+        and isinstance(func.body[0], ast.Expr)
+        and isinstance(func.body[0].value, ast.Constant)
+    ):
+        func.body = func.body[1:] or [ast.Pass()]  # the docstring
+    for node in ast.walk(func):  # a one-variable state returned as (value,): the value
+        if (
+            isinstance(node, ast.Return)
+            and isinstance(node.value, ast.Tuple)
+            and len(node.value.elts) == 1
+        ):
+            node.value = node.value.elts[0]
+    tree = _Float32Literals(where, target).visit(tree)
+    ast.fix_missing_locations(tree)
+    return ast.unparse(tree)
+
+
+def _symbolic(decl: Declaration) -> dict[str, Any]:
+    """SymPy expressions of every partial derivative the backward pass needs."""
+    import sympy
+
+    sym = {n: sympy.Symbol(f"s_{n}") for n in decl.state}  # state before the step
+    hs = {n: sympy.Symbol(f"h_{n}") for n in decl.state}  # charged state
+    prm = {p: sympy.Symbol(f"p_{p}") for p in decl.params}
+    x, spike = sympy.Symbol("x_t"), sympy.Symbol("spike")  # the kernel's local names
+    k = len(decl.state)
+    try:
+        charge = as_tuple(call(decl, decl.charge, {**prm, **sym, "x": x}), k, "charge")
+        fire = call(decl, decl.fire, {**prm, **hs})
+        reset = as_tuple(call(decl, decl.reset, {**prm, **hs, "spike": spike}), k, "reset")
+    except Exception as error:  # noqa: BLE001 - anything SymPy cannot take
+        raise GenerationError(f"evaluating the functions symbolically failed: {error}") from None
+    charge = tuple(sympy.sympify(c) for c in charge)
+    fire, reset = sympy.sympify(fire), tuple(sympy.sympify(r) for r in reset)
+    return {
+        "symbols": (x, spike, sym, hs, prm),
+        "dh_dx": [c.diff(x) for c in charge],
+        "dh_ds": [[c.diff(sym[s]) for s in decl.state] for c in charge],  # [j][k]
+        "dh_dp": [[c.diff(prm[p]) for p in decl.learnable] for c in charge],
+        "dz_dh": [fire.diff(hs[s]) for s in decl.state],
+        "dz_dp": [fire.diff(prm[p]) for p in decl.learnable],
+        "dr_dh": [[r.diff(hs[s]) for s in decl.state] for r in reset],  # [k][j]
+        "dr_dspike": [r.diff(spike) for r in reset],
+        "dr_dp": [[r.diff(prm[p]) for p in decl.learnable] for r in reset],
+    }
+
+
+def _printed_derivatives(
+    decl: Declaration, d: dict[str, Any], printer: Any, form: str
+) -> tuple[list[tuple[Any, Any]], dict[str, Any]]:
+    """The derivatives of :func:`_symbolic` with their common subexpressions taken out:
+    ``(replacements, printed)``, each printed expression put into ``form``, in the nested
+    layout of ``d`` ([j][k] for the per-state tables)."""
+    import sympy
+
+    k, n_learn = len(decl.state), len(decl.learnable)
+    layout = [("dh_dx", None), ("dh_ds", k), ("dh_dp", n_learn), ("dz_dh", None),
+              ("dz_dp", None), ("dr_dh", k), ("dr_dspike", None), ("dr_dp", n_learn)]  # fmt: skip
+    flat = []
+    for key, inner in layout:
+        flat += [e for row in d[key] for e in row] if inner is not None else list(d[key])
+    replacements, reduced = sympy.cse(flat, symbols=sympy.numbered_symbols("cse"))
+    names = iter(reduced)
+
+    def take(n: int) -> list[str]:
+        return [form.format(printer.doprint(next(names))) for _ in range(n)]
+
+    printed: dict[str, Any] = {}
+    for key, inner in layout:
+        printed[key] = [take(inner) for _ in range(k)] if inner is not None else take(len(d[key]))
+    return replacements, printed
+
+
+def _kernel_source(decl: Declaration, dtype: str) -> str:
+    import sympy
+    from sympy.printing.pycode import PythonCodePrinter
+
+    states, params = decl.state, list(decl.params)
+    learn = list(decl.learnable)
+    compiled = {
+        attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}")
+        for attr in ("charge", "fire", "reset")
+    }
+    d = _symbolic(decl)
+
+    class Printer(PythonCodePrinter):
+        def _print_Float(self, expr: Any) -> str:
+            return f"_f({float(expr)!r})"
+
+        def _print_Integer(self, expr: Any) -> str:
+            return f"_f({int(expr)})"
+
+        def _print_Rational(self, expr: Any) -> str:
+            return f"(_f({expr.p}) / _f({expr.q}))"
+
+        def _print_Pow(self, expr: Any, rational: bool = False) -> str:
+            base, e = expr.as_base_exp()
+            if e.is_Integer and 0 < int(e) <= 4:
+                return "(" + " * ".join([f"({self._print(base)})"] * int(e)) + ")"
+            if e == -1:
+                return f"(_f(1) / ({self._print(base)}))"
+            if e == sympy.Rational(1, 2):
+                return f"_sqrt({self._print(base)})"
+            return f"(({self._print(base)}) ** ({self._print(e)}))"
+
+        def _print_Function(self, expr: Any) -> str:
+            name = type(expr).__name__.lower()
+            if name in ("exp", "log", "sqrt", "tanh"):
+                return f"_{name}({self._print(expr.args[0])})"
+            raise GenerationError(
+                f"the derivative uses {type(expr).__name__}, which the generator does not print"
+            )
+
+        def _print_Abs(self, expr: Any) -> str:
+            return f"abs({self._print(expr.args[0])})"
+
+        def _print_sign(self, expr: Any) -> str:
+            a = self._print(expr.args[0])
+            return f"(_f(1) if ({a}) > 0 else (_f(-1) if ({a}) < 0 else _f(0)))"
+
+    replacements, p = _printed_derivatives(decl, d, Printer(), "{}")
+    dh_dx, dh_ds, dh_dp, dz_dh, dz_dp = p["dh_dx"], p["dh_ds"], p["dh_dp"], p["dz_dh"], p["dz_dp"]
+    dr_dh, dr_dspike, dr_dp = p["dr_dh"], p["dr_dspike"], p["dr_dp"]
+    printer = Printer()
+
+    prm_unpack = "\n".join(f"    p_{p} = prm[{i}]" for i, p in enumerate(params))
+    charge_args = ", ".join(
+        "x[t, n]" if a == "x" else (f"p_{a}" if a in decl.params else f"s_{a}")
+        for a in decl.arguments(decl.charge)
+    )
+    fire_args = ", ".join(
+        f"p_{a}" if a in decl.params else f"h_{a}" for a in decl.arguments(decl.fire)
+    )
+
+    def reset_args(prefix: str, spike: str) -> str:
+        return ", ".join(
+            spike if a == "spike" else (f"p_{a}" if a in decl.params else f"{prefix}{a}")
+            for a in decl.arguments(decl.reset)
+        )
+
+    hvars = ", ".join(f"h_{s}" for s in states)
+    svars = ", ".join(f"s_{s}" for s in states)
+    lines = [
+        '"""Generated by spikestack.neurons.define_neuron for ' + decl.name + '; do not edit."""',
+        "import math",
+        "import numpy as np",
+        "from numba import njit, prange",
+        "from spikestack.kernels.cpu_kernels import _sg",
+        f"_f = np.{dtype}",
+        "_OPTS = {'cache': True, 'nogil': True, 'error_model': 'numpy'}",
+    ]
+    for fn in _FUNCTIONS:
+        body = (
+            "return _f(1) / (_f(1) + math.exp(-a))" if fn == "sigmoid" else f"return math.{fn}(a)"
+        )
+        lines += ["", "@njit(inline='always', **_OPTS)", f"def _{fn}(a):", f"    {body}"]
+    for attr in ("charge", "fire", "reset"):
+        lines += ["", "@njit(inline='always', **_OPTS)", compiled[attr]]
+    # Neurons in blocks of _B: prange over blocks, time outside, the block's neurons
+    # inside, so every inner loop streams a contiguous row segment of [T, N].
+    pad = " " * 16
+    body_fwd = [
+        f"{hvars} = _charge({charge_args})",
+        f"zz = _fire({fire_args})",
+        "sp = _f(1) if zz >= _f(0) else _f(0)",
+        f"{svars} = _reset({reset_args('h_', 'sp')})",
+        "spikes[t, n] = sp",
+        "z[t, n] = zz",
+        *[f"h[{i}, t, n] = h_{st}" for i, st in enumerate(states)],
+    ]
+    lines += [
+        "",
+        "_B = 256",
+        "",
+        "@njit(parallel=True, **_OPTS)",
+        "def forward(x, s0, prm, spikes, h, z, s_out):",
+        "    T, N = x.shape",
+        prm_unpack,
+        "    for b in prange((N + _B - 1) // _B):",
+        "        lo = b * _B",
+        "        hi = min(lo + _B, N)",
+        *[f"        S_{st} = s0[{i}, lo:hi].copy()" for i, st in enumerate(states)],
+        "        for t in range(T):",
+        "            for n in range(lo, hi):",
+        "                j = n - lo",
+        *[f"{pad}s_{st} = S_{st}[j]" for st in states],
+        *[pad + line for line in body_fwd],
+        *[f"{pad}S_{st}[j] = s_{st}" for st in states],
+        *[f"        s_out[{i}, lo:hi] = S_{st}" for i, st in enumerate(states)],
+    ]
+    body = [
+        *[f"h_{st} = h[{i}, t, n]" for i, st in enumerate(states)],
+        "x_t = x[t, n]",
+        "spike = spikes[t, n]",
+        *[f"{printer.doprint(lhs)} = {printer.doprint(rhs)}" for lhs, rhs in replacements],
+        "dspike = g_spikes[t, n]",
+        "if not detach:",
+        *[f"    dspike += a_{st} * ({dr_dspike[i]})" for i, st in enumerate(states)],
+        "dz = dspike * (sg[t, n] if sid < 0 else _sg(sid, z[t, n], c0, c1, _f(1), _f(0), _f(2)))",
+    ]
+    for j, sj in enumerate(states):
+        terms = [f"a_{sk} * ({dr_dh[i][j]})" for i, sk in enumerate(states)]
+        body.append(f"dh_{sj} = " + " + ".join([*terms, f"dz * ({dz_dh[j]})"]))
+    body.append(
+        "gx[t, n] = " + " + ".join(f"dh_{st} * ({dh_dx[j]})" for j, st in enumerate(states))
+    )
+    for q, p in enumerate(learn):
+        terms = [f"dh_{st} * ({dh_dp[j][q]})" for j, st in enumerate(states)]
+        terms += [f"a_{st} * ({dr_dp[i][q]})" for i, st in enumerate(states)]
+        body.append(f"gp_{p} += " + " + ".join([*terms, f"dz * ({dz_dp[q]})"]))
+    for m, sm in enumerate(states):
+        body.append(
+            f"a_{sm} = " + " + ".join(f"dh_{st} * ({dh_ds[j][m]})" for j, st in enumerate(states))
+        )
+    # the state before step t: recomputed from step t - 1 (or the initial state at t = 0);
+    # two loops so that no branch on t sits in the inner one
+    previous = [
+        *[f"q_{st} = h[{i}, t - 1, n]" for i, st in enumerate(states)],
+        f"{svars} = _reset({reset_args('q_', 'spikes[t - 1, n]')})",
+    ]
+    initial = [f"s_{st} = s0[{i}, n]" for i, st in enumerate(states)]
+
+    def step_loop(times: str, start: list[str]) -> list[str]:
+        return [
+            f"        for t in {times}:",
+            "            for n in range(lo, hi):",
+            "                j = n - lo",
+            *[f"{pad}a_{st} = A_{st}[j]" for st in states],
+            *[f"{pad}gp_{p} = GP_{p}[j]" for p in learn],
+            *[pad + line for line in start + body],
+            *[f"{pad}A_{st}[j] = a_{st}" for st in states],
+            *[f"{pad}GP_{p}[j] = gp_{p}" for p in learn],
+        ]
+
+    lines += [
+        "",
+        "@njit(parallel=True, **_OPTS)",
+        "def backward(x, s0, prm, h, spikes, z, sid, c0, c1, sg, g_spikes, g_final, detach, gx, g_s0, g_prm):",
+        "    T, N = x.shape",
+        prm_unpack,
+        "    for b in prange((N + _B - 1) // _B):",
+        "        lo = b * _B",
+        "        hi = min(lo + _B, N)",
+        *[f"        A_{st} = g_final[{i}, lo:hi].copy()" for i, st in enumerate(states)],
+        # float64: each sums T steps of one neuron's contributions
+        *[f"        GP_{p} = np.zeros(hi - lo)" for p in learn],
+        *step_loop("range(T - 1, 0, -1)", previous),
+        *step_loop("range(0, 1)", initial),
+        *[f"        g_s0[{i}, lo:hi] = A_{st}" for i, st in enumerate(states)],
+        *[f"        g_prm[{q}, lo:hi] = GP_{p}" for q, p in enumerate(learn)],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _triton_source(decl: Declaration) -> str:
+    """The Triton module of ``decl``: one program per block of neurons, time in a loop;
+    float32; the surrogate's derivative comes as a tensor."""
+    import sympy
+    from sympy.printing.pycode import PythonCodePrinter
+
+    states, params = decl.state, list(decl.params)
+    learn = list(decl.learnable)
+    compiled = {
+        attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}", "triton")
+        for attr in ("charge", "fire", "reset")
+    }
+    d = _symbolic(decl)
+
+    class Printer(PythonCodePrinter):
+        def _print_Float(self, expr: Any) -> str:
+            return repr(float(expr))
+
+        def _print_Integer(self, expr: Any) -> str:
+            return f"{float(int(expr))!r}"
+
+        def _print_Rational(self, expr: Any) -> str:
+            return f"({float(expr.p)!r} / {float(expr.q)!r})"
+
+        def _print_Pow(self, expr: Any, rational: bool = False) -> str:
+            base, e = expr.as_base_exp()
+            if e.is_Integer and 0 < int(e) <= 4:
+                return "(" + " * ".join([f"({self._print(base)})"] * int(e)) + ")"
+            if e.is_Integer and -4 <= int(e) < 0:
+                return f"_div(1.0, {self._print(base ** (-e))})"
+            if e == sympy.Rational(1, 2):
+                return f"_sqrt({self._print(base)})"
+            raise GenerationError(f"the derivative has the power {expr} (Triton: integers to 4)")
+
+        def _print_Function(self, expr: Any) -> str:
+            raise GenerationError(f"the derivative uses {type(expr).__name__}")
+
+        # SymPy's printer maps these to math.*: the Triton module's helpers instead
+        def _print_exp(self, expr: Any) -> str:
+            return f"_exp({self._print(expr.args[0])})"
+
+        def _print_log(self, expr: Any) -> str:
+            return f"_log({self._print(expr.args[0])})"
+
+        def _print_tanh(self, expr: Any) -> str:
+            return f"_tanh({self._print(expr.args[0])})"
+
+        def _print_Abs(self, expr: Any) -> str:
+            return f"_abs({self._print(expr.args[0])})"
+
+        def _print_sign(self, expr: Any) -> str:
+            a = self._print(expr.args[0])
+            return f"tl.where(({a}) > 0.0, 1.0, tl.where(({a}) < 0.0, -1.0, 0.0))"
+
+    # a constant derivative still needs a block-shaped value: added to a zero block
+    replacements, p = _printed_derivatives(decl, d, Printer(), "(zero + {})")
+    dh_dx, dh_ds, dh_dp, dz_dh, dz_dp = p["dh_dx"], p["dh_ds"], p["dh_dp"], p["dz_dh"], p["dz_dp"]
+    dr_dh, dr_dspike, dr_dp = p["dr_dh"], p["dr_dspike"], p["dr_dp"]
+    printer = Printer()
+
+    def args(fn: Callable[..., Any], prefix: str, x: str = "x_t", spike: str = "spike") -> str:
+        return ", ".join(
+            x
+            if a == "x"
+            else spike
+            if a == "spike"
+            else (f"p_{a}" if a in decl.params else f"{prefix}{a}")
+            for a in decl.arguments(fn)
+        )
+
+    hvars, svars = ", ".join(f"h_{st}" for st in states), ", ".join(f"s_{st}" for st in states)
+    load = "tl.load({ptr} + {off}, mask=mask, other=0.0)"
+    lines = [
+        '"""Generated by spikestack.neurons.define_neuron for ' + decl.name + ' (Triton)."""',
+        "import triton",
+        "import triton.language as tl",
+        "",
+        "@triton.jit",
+        "def _div(a, b):",
+        "    return tl.math.div_rn(a, b)",
+        "",
+        "@triton.jit",
+        "def _abs(a):",
+        "    return tl.abs(a)",
+    ]
+    helpers = {
+        "exp": "tl.exp(a)", "log": "tl.log(a)", "sqrt": "tl.sqrt(a)",
+        "sigmoid": "tl.sigmoid(a)", "tanh": "2.0 * tl.sigmoid(2.0 * a) - 1.0",
+    }  # fmt: skip
+    for fn, body in helpers.items():
+        lines += ["", "@triton.jit", f"def _{fn}(a):", f"    return {body}"]
+    for attr in ("charge", "fire", "reset"):
+        lines += ["", "@triton.jit", compiled[attr]]
+    prm_load = [f"    p_{p} = tl.load(prm_ptr + {i})" for i, p in enumerate(params)]
+    lines += [
+        "",
+        "@triton.jit",
+        "def forward(x_ptr, s0_ptr, prm_ptr, spikes_ptr, h_ptr, z_ptr, sout_ptr, T, N, BLOCK: tl.constexpr):",
+        "    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)",
+        "    mask = offs < N",
+        *prm_load,
+        *[
+            f"    s_{st} = " + load.format(ptr="s0_ptr", off=f"{i} * N + offs")
+            for i, st in enumerate(states)
+        ],
+        "    for t in range(T):",
+        "        x_t = " + load.format(ptr="x_ptr", off="t * N + offs"),
+        f"        {hvars} = _charge({args(decl.charge, 's_')})",
+        f"        zz = _fire({args(decl.fire, 'h_')})",
+        "        sp = tl.where(zz >= 0.0, 1.0, 0.0)",
+        f"        {svars} = _reset({args(decl.reset, 'h_', spike='sp')})",
+        "        tl.store(spikes_ptr + t * N + offs, sp, mask=mask)",
+        "        tl.store(z_ptr + t * N + offs, zz, mask=mask)",
+        *[
+            f"        tl.store(h_ptr + ({i} * T + t) * N + offs, h_{st}, mask=mask)"
+            for i, st in enumerate(states)
+        ],
+        *[
+            f"    tl.store(sout_ptr + {i} * N + offs, s_{st}, mask=mask)"
+            for i, st in enumerate(states)
+        ],
+    ]
+    body = [
+        *[
+            f"h_{st} = " + load.format(ptr="h_ptr", off=f"({i} * T + t) * N + offs")
+            for i, st in enumerate(states)
+        ],
+        "x_t = " + load.format(ptr="x_ptr", off="t * N + offs"),
+        "spike = " + load.format(ptr="spikes_ptr", off="t * N + offs"),
+        *[f"{printer.doprint(lhs)} = {printer.doprint(rhs)}" for lhs, rhs in replacements],
+        "dspike = " + load.format(ptr="gs_ptr", off="t * N + offs"),
+        "if not DETACH:",
+        *[f"    dspike += a_{st} * ({dr_dspike[i]})" for i, st in enumerate(states)],
+        "dz = dspike * " + load.format(ptr="sg_ptr", off="t * N + offs"),
+    ]
+    for j, sj in enumerate(states):
+        terms = [f"a_{sk} * ({dr_dh[i][j]})" for i, sk in enumerate(states)]
+        body.append(f"dh_{sj} = " + " + ".join([*terms, f"dz * ({dz_dh[j]})"]))
+    body.append("tl.store(gx_ptr + t * N + offs, "
+                + " + ".join(f"dh_{st} * ({dh_dx[j]})" for j, st in enumerate(states)) + ", mask=mask)")  # fmt: skip
+    for q, p in enumerate(learn):
+        terms = [f"dh_{st} * ({dh_dp[j][q]})" for j, st in enumerate(states)]
+        terms += [f"a_{st} * ({dr_dp[i][q]})" for i, st in enumerate(states)]
+        body.append(f"gp_{p} += " + " + ".join([*terms, f"dz * ({dz_dp[q]})"]))
+    updates = [f"n_{sm} = " + " + ".join(f"dh_{st} * ({dh_ds[j][m]})" for j, st in enumerate(states))
+               for m, sm in enumerate(states)] + [f"a_{sm} = n_{sm}" for sm in states]  # fmt: skip
+    previous = [
+        *[
+            f"q_{st} = " + load.format(ptr="h_ptr", off=f"({i} * T + t - 1) * N + offs")
+            for i, st in enumerate(states)
+        ],
+        "sp_prev = " + load.format(ptr="spikes_ptr", off="(t - 1) * N + offs"),
+        f"{svars} = _reset({args(decl.reset, 'q_', spike='sp_prev')})",
+    ]
+    initial = [
+        f"s_{st} = " + load.format(ptr="s0_ptr", off=f"{i} * N + offs")
+        for i, st in enumerate(states)
+    ]
+    lines += [
+        "",
+        "@triton.jit",
+        "def backward(x_ptr, s0_ptr, prm_ptr, h_ptr, spikes_ptr, sg_ptr, gs_ptr, gf_ptr, gx_ptr, "
+        "gs0_ptr, gprm_ptr, T, N, DETACH: tl.constexpr, BLOCK: tl.constexpr):",
+        "    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)",
+        "    mask = offs < N",
+        "    zero = tl.zeros([BLOCK], dtype=tl.float32)",
+        *prm_load,
+        *[
+            f"    a_{st} = " + load.format(ptr="gf_ptr", off=f"{i} * N + offs")
+            for i, st in enumerate(states)
+        ],
+        *[f"    gp_{p} = tl.zeros([BLOCK], dtype=tl.float32)" for p in learn],
+        "    for tt in range(T - 1):",
+        "        t = T - 1 - tt",
+        *["        " + line for line in previous + body + updates],
+        "    t = 0",
+        *["    " + line for line in initial + body + updates],
+        *[
+            f"    tl.store(gs0_ptr + {i} * N + offs, a_{st}, mask=mask)"
+            for i, st in enumerate(states)
+        ],
+        *[
+            f"    tl.store(gprm_ptr + {q} * N + offs, gp_{p}, mask=mask)"
+            for q, p in enumerate(learn)
+        ],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_KERNELS: dict[tuple[str, str], Any] = {}
+
+
+def load_kernels(decl: Declaration, dtype: torch.dtype, target: str = "numba") -> Any:
+    """The generated module for ``decl``, ``dtype`` and ``target`` ("numba" or "triton"):
+    written once under the cache folder, imported, kept for the process."""
+    from spikestack.cache import default_cache_dir
+
+    name = {torch.float32: "float32", torch.float64: "float64"}.get(dtype)
+    if name is None or (target == "triton" and name != "float32"):
+        raise GenerationError(
+            f"the {target} kernel runs float32{'' if target == 'triton' else ' and float64'}; got {dtype}"
+        )
+    flavour = name if target == "numba" else "triton"
+    key = (f"{decl.key()}{GENERATOR}", flavour)
+    if key in _KERNELS:
+        return _KERNELS[key]
+    folder = default_cache_dir() / "neurons"
+    folder.mkdir(parents=True, exist_ok=True)
+    module_name = f"spikestack_neuron_{decl.key()}{GENERATOR}_{flavour}"
+    path = folder / f"{module_name}.py"
+    if not path.is_file():
+        from spikestack.atomic import atomic_write
+
+        source = _kernel_source(decl, name) if target == "numba" else _triton_source(decl)
+        atomic_write(path, lambda f: f.write(source.encode()))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    _KERNELS[key] = module
+    return module
+
+
+def _kernel_inputs(
+    x: Tensor, decl: Declaration, prm: Tensor, learn: Tensor, s0: tuple[Tensor, ...]
+) -> tuple[Tensor, Tensor, Tensor, int]:
+    """``x`` as ``[T, N]``, the initial states as ``[K, N]``, the parameter block with the
+    learnable values in place, and how many parameters learn."""
+    flat = x.detach().reshape(x.shape[0], -1).contiguous()
+    n = flat.shape[1]
+    state0 = torch.stack([s.detach().reshape(-1).expand(n) for s in s0]).contiguous()
+    prm = prm.to(flat.device).clone()
+    learn_index = [list(decl.params).index(p) for p in decl.learnable]
+    if learn_index:
+        prm[learn_index] = learn.detach().to(prm.device, prm.dtype)
+    return flat, state0, prm, len(learn_index)
+
+
+def _save(
+    ctx: Any, x: Tensor, s0: tuple[Tensor, ...], saved: tuple[Tensor, ...], *meta: Any
+) -> None:
+    ctx.save_for_backward(*saved)
+    ctx.meta = (*meta, x.shape, [tuple(s.shape) for s in s0])
+
+
+def _final_grads(g_final: tuple[Tensor | None, ...], flat: Tensor) -> Tensor:
+    n = flat.shape[1]
+    return torch.stack([
+        torch.zeros(n, dtype=flat.dtype, device=flat.device) if g is None
+        else g.reshape(n).to(flat.dtype) for g in g_final
+    ]).contiguous()  # fmt: skip
+
+
+def _input_grads(
+    gx: Tensor, g_s0: Tensor, g_prm: Tensor, n_learn: int, shape: Any, s_shapes: list[Any]
+) -> tuple[Any, ...]:
+    """What backward returns: dL/dx, nothing for the constants, dL/d(learnable) summed
+    over the neurons in float64, dL/d(initial state) (summed where it was broadcast)."""
+    g_learn = g_prm[:n_learn].double().sum(1).to(gx.dtype) if n_learn else None
+    g_states = [
+        g_s0[i].reshape(shape[1:]) if s == tuple(shape[1:]) else g_s0[i].sum().reshape(s)
+        for i, s in enumerate(s_shapes)
+    ]
+    return (gx.reshape(shape), None, None, None, None, None, g_learn, *g_states)
+
+
+class _TritonFused(torch.autograd.Function):
+    """The Triton kernels (on a CUDA device, or on CPU tensors in Triton's interpreter)."""
+
+    BLOCK = 128
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, kernels: Any, decl: Declaration, prm: Tensor,
+                surrogate: Surrogate, detach_reset: bool, learn: Tensor, *s0: Tensor) -> Any:  # fmt: skip
+        import triton
+
+        flat, state0, prm, n_learn = _kernel_inputs(x, decl, prm, learn, s0)
+        (T, n), k = flat.shape, len(decl.state)
+        spikes, z = torch.empty_like(flat), torch.empty_like(flat)
+        h = torch.empty((k, T, n), dtype=flat.dtype, device=flat.device)
+        final = torch.empty((k, n), dtype=flat.dtype, device=flat.device)
+        grid = (triton.cdiv(n, _TritonFused.BLOCK),)
+        kernels.forward[grid](
+            flat, state0, prm, spikes, h, z, final, T, n, BLOCK=_TritonFused.BLOCK
+        )
+        _save(
+            ctx, x, s0, (flat, state0, prm, h, spikes, z), kernels, surrogate, detach_reset, n_learn
+        )
+        return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
+
+    @staticmethod
+    def backward(ctx: Any, g_spikes: Tensor, *g_final: Tensor) -> Any:
+        import triton
+
+        flat, state0, prm, h, spikes, z = ctx.saved_tensors
+        kernels, surrogate, detach_reset, n_learn, shape, s_shapes = ctx.meta
+        T, n = flat.shape
+        sg = surrogate.derivative(z).to(flat.dtype).contiguous()
+        gs = g_spikes.reshape(T, n).to(flat.dtype).contiguous()
+        gx, g_s0 = torch.empty_like(flat), torch.empty_like(state0)
+        g_prm = torch.zeros((max(n_learn, 1), n), dtype=flat.dtype, device=flat.device)
+        grid = (triton.cdiv(n, _TritonFused.BLOCK),)
+        kernels.backward[grid](flat, state0, prm, h, spikes, sg, gs, _final_grads(g_final, flat),
+                               gx, g_s0, g_prm, T, n, DETACH=bool(detach_reset),
+                               BLOCK=_TritonFused.BLOCK)  # fmt: skip
+        return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes)
+
+
+class _Fused(torch.autograd.Function):
+    """The numba kernels on the CPU."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, kernels: Any, decl: Declaration, fixed: Tensor,
+                surrogate: Surrogate, detach_reset: bool, learn: Tensor, *s0: Tensor) -> Any:  # fmt: skip
+        flat, state0, prm, n_learn = _kernel_inputs(x, decl, fixed, learn, s0)
+        (T, n), k = flat.shape, len(decl.state)
+        # recycled buffers: fresh large tensors cost a page fault per page on first touch
+        spikes, z = POOL.empty((T, n), flat.dtype), POOL.empty((T, n), flat.dtype)
+        h, final = POOL.empty((k, T, n), flat.dtype), POOL.empty((k, n), flat.dtype)
+        kernels.forward(flat.numpy(), state0.numpy(), prm.numpy(), spikes.numpy(), h.numpy(),
+                        z.numpy(), final.numpy())  # fmt: skip
+        _save(
+            ctx, x, s0, (flat, state0, prm, h, spikes, z), kernels, surrogate, detach_reset, n_learn
+        )
+        return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
+
+    @staticmethod
+    def backward(ctx: Any, g_spikes: Tensor, *g_final: Tensor) -> Any:
+        from spikestack.kernels._plan import surrogate_constants
+        from spikestack.surrogates import SurrogateId
+
+        flat, state0, prm, h, spikes, z = ctx.saved_tensors
+        kernels, surrogate, detach_reset, n_learn, shape, s_shapes = ctx.meta
+        T, n = flat.shape
+        sid, (c0, c1, _) = surrogate_constants(surrogate)  # built-ins: evaluated in the kernel
+        if sid == SurrogateId.CUSTOM:  # any other surrogate: its derivative as a tensor
+            sg = surrogate.derivative(z).to(flat.dtype).contiguous()
+        else:
+            sg = torch.zeros((1, 1), dtype=flat.dtype)
+        scalar = np.float32 if flat.dtype == torch.float32 else np.float64
+        gs = g_spikes.reshape(T, n).to(flat.dtype)  # strided is fine (a sum's is stride 0)
+        gx, g_s0 = POOL.empty((T, n), flat.dtype), POOL.empty(tuple(state0.shape), flat.dtype)
+        g_prm = torch.zeros((max(n_learn, 1), n), dtype=torch.float64)
+        kernels.backward(flat.numpy(), state0.numpy(), prm.numpy(), h.numpy(), spikes.numpy(),
+                         z.numpy(), int(sid), scalar(c0), scalar(c1), sg.numpy(), gs.numpy(),
+                         _final_grads(g_final, flat).numpy(), bool(detach_reset), gx.numpy(),
+                         g_s0.numpy(), g_prm.numpy())  # fmt: skip
+        return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes)
+
+
+def run_fused(target: str, x: Tensor, kernels: Any, decl: Declaration, fixed: Tensor,
+              surrogate: Surrogate, detach_reset: bool, learn: Tensor,
+              start: tuple[Tensor, ...]) -> tuple[Tensor, ...]:  # fmt: skip
+    """``(spikes, *final state)`` of ``x`` through the generated ``kernels`` of ``target``
+    ("numba" or "triton"), differentiable."""
+    fused = _Fused if target == "numba" else _TritonFused
+    return fused.apply(x, kernels, decl, fixed, surrogate, detach_reset, learn, *start)

@@ -1,0 +1,169 @@
+"""A neuron written as its equations: the declaration :func:`~spikestack.neurons.define_neuron`
+reads, the math functions its equations may call, and the eager reference that runs it
+(autograd through the step loop: the ground truth the generated kernels are tested against).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from spikestack.surrogates import Surrogate
+
+__all__ = ["Declaration", "declaration", "eager", "exp", "log", "sigmoid", "sqrt", "tanh"]
+
+FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid")
+
+
+def _dispatch(name: str, value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return getattr(torch, name)(value)
+    if type(value).__module__.startswith("sympy"):
+        import sympy
+
+        if name == "sigmoid":
+            return 1 / (1 + sympy.exp(-value))
+        return getattr(sympy, name)(value)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + math.exp(-value))
+    return getattr(math, name)(value)
+
+
+def exp(value: Any) -> Any:
+    """e^value, for tensors (the eager reference), SymPy (derivatives) and numbers."""
+    return _dispatch("exp", value)
+
+
+def log(value: Any) -> Any:
+    """The natural logarithm (see :func:`exp`)."""
+    return _dispatch("log", value)
+
+
+def sqrt(value: Any) -> Any:
+    """The square root (see :func:`exp`)."""
+    return _dispatch("sqrt", value)
+
+
+def tanh(value: Any) -> Any:
+    """The hyperbolic tangent (see :func:`exp`)."""
+    return _dispatch("tanh", value)
+
+
+def sigmoid(value: Any) -> Any:
+    """1 / (1 + e^-value) (see :func:`exp`)."""
+    return _dispatch("sigmoid", value)
+
+
+# -- the declaration ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Declaration:
+    name: str
+    doc: str
+    state: tuple[str, ...]
+    rest: dict[str, float]
+    params: dict[str, float]
+    learnable: tuple[str, ...]
+    charge: Callable[..., Any]
+    fire: Callable[..., Any]
+    reset: Callable[..., Any]
+
+    def arguments(self, fn: Callable[..., Any]) -> tuple[str, ...]:
+        return tuple(inspect.signature(fn).parameters)
+
+    def key(self) -> str:
+        """A hash of everything in the declaration the generated code depends on."""
+        parts = [self.name, repr(self.state), repr(list(self.params)), repr(self.learnable)]
+        for fn in (self.charge, self.fire, self.reset):
+            try:
+                parts.append(inspect.getsource(fn))
+            except (OSError, TypeError):
+                parts.append(repr(fn))
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def _function(cls: type, name: str) -> Callable[..., Any]:
+    fn = cls.__dict__.get(name)
+    if isinstance(fn, staticmethod):
+        fn = fn.__func__
+    if not callable(fn):
+        raise TypeError(f"neuron declaration {cls.__name__} needs a function {name}(...)")
+    return fn
+
+
+def declaration(cls: type) -> Declaration:
+    state = tuple(getattr(cls, "state", ()))
+    if not state or not all(isinstance(s, str) and s.isidentifier() for s in state):
+        raise ValueError(
+            f"{cls.__name__}.state must name the state variables, e.g. ('v',); got {state!r}"
+        )
+    params = {k: float(v) for k, v in dict(getattr(cls, "params", {})).items()}
+    rest = {s: float(dict(getattr(cls, "rest", {})).get(s, 0.0)) for s in state}
+    learnable = tuple(getattr(cls, "learnable", ()))
+    unknown = [p for p in learnable if p not in params]
+    if unknown:
+        raise ValueError(f"{cls.__name__}.learnable names {unknown}, which are not in params")
+    clash = set(state) & (set(params) | {"x", "spike"})
+    if clash:
+        raise ValueError(
+            f"{cls.__name__}: {sorted(clash)} are both state and parameter or reserved"
+        )
+    decl = Declaration(
+        cls.__name__, inspect.getdoc(cls) or f"{cls.__name__}: a neuron declared by its equations.",
+        state, rest, params, learnable,
+        _function(cls, "charge"), _function(cls, "fire"), _function(cls, "reset"),
+    )  # fmt: skip
+    allowed = {
+        "charge": {"x", *state, *params},
+        "fire": {*state, *params},
+        "reset": {*state, "spike", *params},
+    }
+    for name, names in allowed.items():
+        args = decl.arguments(getattr(decl, name))
+        wrong = [a for a in args if a not in names]
+        if wrong:
+            raise ValueError(
+                f"{cls.__name__}.{name} takes {wrong}, which are not among {sorted(names)}"
+            )
+    return decl
+
+
+def as_tuple(value: Any, n: int, where: str) -> tuple[Any, ...]:
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(values) != n:
+        raise ValueError(f"{where} returned {len(values)} value(s); the state has {n}")
+    return values
+
+
+def call(decl: Declaration, fn: Callable[..., Any], values: dict[str, Any]) -> Any:
+    return fn(**{a: values[a] for a in decl.arguments(fn)})
+
+
+# -- the eager reference --------------------------------------------------------------
+
+
+def eager(
+    decl: Declaration, x: Tensor, state: tuple[Tensor, ...], params: dict[str, Any],
+    surrogate: Surrogate, detach_reset: bool,
+) -> tuple[Tensor, tuple[Tensor, ...]]:  # fmt: skip
+    """The declared step loop in torch over ``x [T, ...]`` (autograd through it)."""
+    k = len(decl.state)
+    out = []
+    for x_t in x.unbind(0):
+        values = {**params, **dict(zip(decl.state, state, strict=True)), "x": x_t}
+        charged = as_tuple(call(decl, decl.charge, values), k, f"{decl.name}.charge")
+        values = {**params, **dict(zip(decl.state, charged, strict=True))}
+        spike = surrogate(call(decl, decl.fire, values))
+        values["spike"] = spike.detach() if detach_reset else spike
+        state = as_tuple(call(decl, decl.reset, values), k, f"{decl.name}.reset")
+        state = tuple(s if isinstance(s, Tensor) else torch.full_like(x_t, s) for s in state)
+        out.append(spike)
+    return torch.stack(out), state
