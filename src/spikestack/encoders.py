@@ -112,17 +112,9 @@ class Latency:
 
 
 @dataclass(frozen=True)
-class SignedPoisson:
+class SignedPoisson(Poisson):
     """Signed rate coding for x in [-1, 1]: at each step a neuron emits sign(x) with
     probability ``gain · |x|`` (values in {-1, 0, 1}); the mean over T estimates gain · x."""
-
-    T: int
-    gain: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_int("T", self.T)
-        if not 0 < self.gain <= 1:
-            raise ValueError(f"gain must be in (0, 1]; got {self.gain!r}")
 
     def __call__(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         x = _check_input(x)
