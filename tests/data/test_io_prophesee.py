@@ -171,3 +171,52 @@ def test_a_damaged_evt2_time_high_word_does_not_shift_the_rest_by_hours(tmp_path
     with pytest.warns(UserWarning, match="went backwards without a counter wrap"):
         got = read_events(path)
     assert len(got) == n and int(got["t"].max()) == int(t.max())  # no 2**34 µs shift
+
+
+def _evt3_recording(tmp_path, n: int = 2000):
+    """A 40 s EVT 3.0 recording (two wraps of its 24-bit time) and its uint16 words."""
+    from spikestack.data import write_events
+    from spikestack.data.events import make_events
+
+    t = np.arange(n, dtype=np.int64) * 20_000 + 7  # TIME_HIGH (t >> 12) changes every event
+    events = make_events(t, t % 30, (t // 7) % 20, t % 2)
+    path = tmp_path / "rec.raw"
+    write_events(path, events, format="evt3", sensor_size=(32, 32, 2))
+    data = path.read_bytes()
+    offset = data.index(b"% end\n") + len(b"% end\n")
+    return path, data[:offset], np.frombuffer(data[offset:], dtype="<u2").copy(), t
+
+
+@pytest.mark.filterwarnings("ignore:.*timestamps are not non-decreasing")  # the bad word's event
+@pytest.mark.parametrize("damage", ["lone high word", "lone low word that looks like a wrap"])
+def test_a_damaged_evt3_time_high_word_does_not_shift_the_rest(tmp_path, damage) -> None:
+    path, header, words, t = _evt3_recording(tmp_path)
+    highs = np.flatnonzero(words >> 12 == 0x8)
+    values = words[highs] & 0xFFF
+    if damage == "lone high word":  # mid-counter, a value far ahead, then back
+        k = int(np.flatnonzero((values > 200) & (values < 1500))[10])
+        words[highs[k]] = 0x8 << 12 | (int(values[k]) + 2000)
+    else:  # in the counter's top quarter a word drops to its bottom, then the counter goes on
+        k = int(np.flatnonzero((values > 3300) & (values < 3900))[5])
+        words[highs[k]] = 0x8 << 12 | 5
+    path.write_bytes(header + words.tobytes())
+    with pytest.warns(UserWarning, match="no wrap of the 24-bit time explains"):
+        got = read_events(path)
+    assert len(got) == len(t) and int(got["t"].max()) == int(t.max())  # no 2**24 µs shift
+    assert np.isin(got["t"], t).sum() == len(t) - 1  # only the bad word's own event moved
+
+
+def test_evt3_gaps_of_several_wraps_and_a_plain_wrap_are_not_damage(tmp_path) -> None:
+    import warnings
+
+    from spikestack.data import write_events
+    from spikestack.data.events import make_events
+
+    t = np.array([5, 4_000_000, 40_000_000, 40_000_100, 2**24 * 7 + 3, 2**24 * 7 + 2**12 * 4095])
+    t = np.concatenate([t, t[-1] + np.arange(1, 5_000) * 1000])  # across the next wrap, densely
+    events = make_events(t, t % 30, t % 20, t % 2)
+    path = write_events(tmp_path / "gaps.raw", events, format="evt3", sensor_size=(32, 32, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = read_events(path)
+    np.testing.assert_array_equal(got["t"], t)

@@ -13,7 +13,12 @@ little-endian uint16 words with the type in bits 15-12. The format is stateful:
     0xA EXT_TRIGGER, 0xE OTHERS, 0x7 / 0xF CONTINUED   (ignored here)
 
 Time is spec-style: t = wraps * 2**24 + (TIME_HIGH << 12 | TIME_LOW), where a decrease
-of TIME_HIGH is one wrap of the 24-bit counter. Events before the first TIME_HIGH and
+of TIME_HIGH is one wrap of the 24-bit counter. The 12-bit counter is short (16.8 s), so a
+damaged TIME_HIGH word looks like a wrap unless judged by its neighbours (see ``_high``):
+a decrease is a wrap only from the counter's top quarter to its bottom quarter, not when
+it returns to where the word before the last one left off (the last one was a lone bad
+word), and such a wrap is taken back when the very next word returns above where it
+started (the low word was bad); 4095 -> 0 is always a wrap. Damaged words are counted in a warning. Events before the first TIME_HIGH and
 ADDR_Y words have no defined time/row; they are dropped with a warning. The decoder
 is a numba kernel (count pass, then fill pass) whose state survives across blocks.
 :func:`write` produces these words (see its docstring for the limits).
@@ -39,6 +44,43 @@ from spikestack.data.io._common import (
 
 # Indices into the int64 decoder state.
 _Y, _BASE_X, _VPOL, _TLOW, _THIGH, _WRAPS, _HAVE_T, _HAVE_Y, _DROPPED = range(9)
+_PREV_HIGH, _WRAPPED_FROM, _DAMAGED = 9, 10, 11  # for telling damaged TIME_HIGH words
+_STATE_SIZE = 12
+_TOP = 0xFFF  # largest TIME_HIGH
+_QUARTER = 1 << 10  # a quarter of the TIME_HIGH range (4.2 s)
+
+
+def new_state() -> np.ndarray:
+    """Decoder state at the start of a file: no TIME_HIGH or ADDR_Y seen yet."""
+    state = np.zeros(_STATE_SIZE, dtype=np.int64)
+    state[_PREV_HIGH] = state[_WRAPPED_FROM] = -1
+    return state
+
+
+@numba.njit(cache=True, nogil=True)
+def _high(high, state):  # pragma: no cover - compiled
+    """Take one TIME_HIGH value into ``state``: a wrap, a damaged word, or a step forward."""
+    thigh, prev, wrapped_from = state[_THIGH], state[_PREV_HIGH], state[_WRAPPED_FROM]
+    state[_WRAPPED_FROM] = -1
+    if not state[_HAVE_T]:
+        state[_HAVE_T], state[_THIGH] = 1, high
+        return
+    if thigh == _TOP and high == 0:
+        state[_WRAPS] += 1  # the plain wrap (and how gaps are written): always a wrap
+    elif high < thigh:
+        if 0 <= prev <= high < prev + _QUARTER:
+            state[_DAMAGED] += 1  # back where the word before left off: the last word was bad
+        elif thigh > _TOP - _QUARTER and high < _QUARTER:
+            state[_WRAPS] += 1
+            state[_WRAPPED_FROM] = thigh
+        else:
+            state[_DAMAGED] += 1  # no wrap explains it: follow the new word, times stay close
+    elif high > thigh and 0 <= wrapped_from <= high:
+        state[_WRAPS] -= 1  # straight back above the 'wrap': its low word was bad
+        state[_DAMAGED] += 1
+    if high != thigh:
+        state[_PREV_HIGH] = thigh
+    state[_THIGH] = high
 
 
 @numba.njit(cache=True, nogil=True)
@@ -114,11 +156,9 @@ def _fill(words, state, ev, stats):  # pragma: no cover - compiled
         elif kind == 0x6:
             tlow = w & 0xFFF
         elif kind == 0x8:
-            high = w & 0xFFF
-            if have_t and high < thigh:
-                wraps += 1
-            thigh = high
-            have_t = 1
+            state[_THIGH], state[_WRAPS], state[_HAVE_T] = thigh, wraps, have_t
+            _high(w & 0xFFF, state)
+            thigh, wraps, have_t = state[_THIGH], state[_WRAPS], state[_HAVE_T]
     state[_Y], state[_BASE_X], state[_VPOL] = cy, base_x, vpol
     state[_TLOW], state[_THIGH], state[_WRAPS] = tlow, thigh, wraps
     state[_HAVE_T], state[_HAVE_Y], state[_DROPPED] = have_t, have_y, dropped
@@ -129,7 +169,7 @@ def _fill(words, state, ev, stats):  # pragma: no cover - compiled
 def decode(
     words: np.ndarray, state: np.ndarray, *, path: Path, sensor_size: tuple[int, ...] | None
 ) -> np.ndarray:
-    """Decode a block of uint16 words (updating ``state``, int64[9], zeros at file start);
+    """Decode a block of uint16 words (updating ``state``, from :func:`new_state`);
     the result is bounds-checked and sorted."""
     events = np.empty(_count(words), dtype=EVENT_DTYPE)
     stats = new_stats()
@@ -141,13 +181,16 @@ FORMAT = _prophesee.EvtFormat(
     name="evt3",
     version="3.0",
     word="<u2",
-    new_state=lambda: np.zeros(9, dtype=np.int64),
+    new_state=new_state,
     dropped_slot=_DROPPED,
     dropped_why=(
         "event(s) that came before the first EVT_TIME_HIGH / EVT_ADDR_Y word "
         "(their time or row is undefined)"
     ),
     decode=decode,
+    damaged_slot=_DAMAGED,
+    damaged_why="EVT_TIME_HIGH word(s) that no wrap of the 24-bit time explains (damaged?): "
+    "the times follow their neighbours, without adding 2**24 µs",
 )
 
 
