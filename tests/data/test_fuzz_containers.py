@@ -164,9 +164,14 @@ UNDETECTABLE = {("nmnist", "bs1")}
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_every_2d_format_read_under_every_other_name_is_refused(tmp_path) -> None:
+@pytest.mark.parametrize("n", [10, 1000])  # 1000: e.g. a DAT body also decodes as EVT words
+def test_every_2d_format_read_under_every_other_name_is_refused(tmp_path, n) -> None:
     refused = 0
-    events = make_events(np.arange(10), np.arange(10) % 5, np.arange(10) % 3, np.arange(10) % 2)
+    rng = np.random.default_rng(n)
+    events = make_events(
+        np.sort(rng.integers(0, 10**6, n)), rng.integers(0, 5, n), rng.integers(0, 5, n),
+        rng.integers(0, 2, n),
+    )  # fmt: skip
     for fmt, ext in EXTENSIONS.items():
         path = tmp_path / f"events_{fmt}{ext}"
         write_events(path, events, format=fmt, sensor_size=(5, 5, 2))

@@ -82,6 +82,22 @@ def test_aedat3_truncated_packet(tmp_path) -> None:
         assert read_events(path, allow_truncated=True).shape[0] == 0
 
 
+def test_aedat3_negative_overflow_or_timestamps_are_damage_not_negative_times(tmp_path) -> None:
+    events = some_events(10, width=128, height=128)
+    path = tmp_path / "neg.aedat"
+    path.write_bytes(aedat3_file([aedat3_packet(events, -2)]))
+    with pytest.raises(
+        EventFormatError, match=r"neg\.aedat: corrupt packet header .* eventTSOverflow -2"
+    ):
+        read_events(path)
+    packet = bytearray(aedat3_packet(events, 0))
+    packet[28 + 8 * 3 + 7] |= 0x80  # the sign bit of the 4th event's timestamp
+    path.write_bytes(aedat3_file([bytes(packet)]))
+    with pytest.warns(UserWarning, match="dropped 1 event.* negative timestamp"):
+        got = read_events(path)
+    np.testing.assert_array_equal(got, np.delete(events, 3))
+
+
 # --------------------------------------------------------------------- AEDAT 4.0
 
 

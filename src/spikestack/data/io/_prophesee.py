@@ -179,6 +179,11 @@ def open_evt(fmt: EvtFormat, path: Path, allow_truncated: bool) -> tuple[Path, d
     path = check_path(path)
     header, offset = read_header(path)
     version = evt_version(header)
+    if version is None and "Version" in header:  # DAT's '% Version 2'; EVT files say '% evt'
+        raise EventFormatError(
+            f"{path}: this looks like a Prophesee DAT file ('% Version' header, no '% evt' "
+            f"line); read it with format='dat'"
+        )
     if offset == 0 or version not in (None, fmt.version):
         raise mismatch(
             path,

@@ -10,7 +10,9 @@ packets. Each packet has a 28-byte little-endian header
 followed by eventNumber * eventSize bytes. Polarity packets (eventType 1) hold 8-byte
 events: uint32 data (bit 0 = valid, bit 1 = polarity, y = bits 16-2, x = bits 31-17)
 and int32 timestamp (µs); the full time is eventTSOverflow << 31 | timestamp. Other
-packet types are skipped, as are events whose valid bit is clear. The packet walk is
+packet types are skipped, as are events whose valid bit is clear. Neither count may be
+negative: a negative eventTSOverflow is a corrupt packet header (an error), a negative
+timestamp a damaged event (dropped, counted in a warning). The packet walk is
 a loop over packets (a few per thousand events); decoding is vectorised. :func:`write`
 writes polarity packets.
 """
@@ -78,9 +80,10 @@ def read(
             buf, pos
         )
         end = pos + _PACKET.size + number * ev_size
-        if number < 0 or ev_size <= 0:
+        if number < 0 or ev_size <= 0 or ts_over < 0:
             raise EventFormatError(
-                f"{path}: corrupt packet header at byte {offset + pos}: size {ev_size}, number {number}"
+                f"{path}: corrupt packet header at byte {offset + pos}: size {ev_size}, "
+                f"number {number}, eventTSOverflow {ts_over}"
             )
         if end > total:
             _truncated(
@@ -99,6 +102,13 @@ def read(
     counts = [p.shape[0] // _EVENT.itemsize for p in pieces]
     high = np.repeat(np.asarray(overflow, dtype=np.int64), counts) << 31
     valid = (raw["data"] & 1) == 1
+    negative = valid & (raw["ts"] < 0)  # a 31-bit counter: a sign bit set is damage
+    if negative.any():
+        warnings.warn(
+            f"{path}: dropped {int(negative.sum())} event(s) with a negative timestamp (damaged?)",
+            stacklevel=3,
+        )
+        valid &= ~negative
     data = raw["data"][valid]
     events = np.empty(data.shape[0], dtype=EVENT_DTYPE)
     events["t"] = high[valid] | raw["ts"][valid].astype(np.int64)
