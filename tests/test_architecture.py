@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # learning, deploy, interop) sit above models and below train, whose run uses them;
 # ``cli`` is on top.
 TIERS: list[tuple[frozenset[str], bool]] = [
-    (frozenset({"registry", "atomic", "validation", "cache"}), False),
+    (frozenset({"registry", "atomic", "validation", "cache", "argtypes"}), False),
     (frozenset({"surrogates", "data"}), False),
     (frozenset({"kernels"}), False),
     (frozenset({"functional"}), False),

@@ -30,7 +30,7 @@ def test_bad_numbers_are_usage_errors_and_debug_shows_the_error(tmp_path, capsys
     with pytest.raises(SystemExit) as stopped:
         main(["train", "--epochs", "-3"])
     assert stopped.value.code == 2
-    assert "--epochs: must be at least 1; got -3" in capsys.readouterr().err
+    assert "--epochs: must be >= 1; got -3" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--batch-size", "many"])
     assert "must be a whole number" in capsys.readouterr().err

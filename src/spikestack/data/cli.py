@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from spikestack.argtypes import non_negative_int, positive_float, positive_int, within
+
 
 def register(subparsers: Any) -> None:
     """Add the ``data`` command and its subcommands to the ``spikestack`` parser."""
@@ -28,17 +30,17 @@ def register(subparsers: Any) -> None:
     show.add_argument("file", type=Path)
     show.add_argument("--out", type=Path, required=True, help="output .png or .gif")
     show.add_argument(
-        "--frames", type=int, default=None,
+        "--frames", type=positive_int, default=None,
         help="number of time bins (default: one per 20,000 events, 1 to 8)",
     )  # fmt: skip
     show.add_argument("--format", default=None)
-    show.add_argument("--fps", type=float, default=4.0, help="gif frame rate (default 4)")
+    show.add_argument("--fps", type=positive_float, default=4.0, help="gif frame rate (default 4)")
     show.add_argument(
         "--no-crop", dest="crop", action="store_false",
         help="show the whole sensor (default: crop to where the events are)",
     )  # fmt: skip
     show.add_argument(
-        "--percentile", type=float, default=99.0,
+        "--percentile", type=within(0.0, 100.0, strict=True), default=99.0,
         help="counts at this percentile of the busy pixels are full brightness (default 99)",
     )  # fmt: skip
     show.set_defaults(func=_show)
@@ -49,7 +51,7 @@ def register(subparsers: Any) -> None:
     odg.add_argument("--ext", default=".npz", choices=[".npz", ".npy", ".h5"])
     odg.add_argument(
         "--min-events",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="skip images with fewer events (ES-ImageNet: 1000)",
     )

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import argparse
 
+from spikestack.argtypes import positive_int
+
 
 def add_neuron_bench_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by ``spikestack bench neurons`` and ``benchmarks/neurons.py``."""
     parser.add_argument(
-        "--steps", type=int, nargs="+", default=None, help="time steps T (default 4 16 64)"
+        "--steps", type=positive_int, nargs="+", default=None, help="time steps T (default 4 16 64)"
     )
-    parser.add_argument("--neurons", type=int, default=None, help="neurons N (default 2^20)")
-    parser.add_argument("--repeats", type=int, default=9, help="timed repeats per measurement")
     parser.add_argument(
-        "--threads", type=int, default=None, help="threads for torch and numba (default: all cores)"
+        "--neurons", type=positive_int, default=None, help="neurons N (default 2^20)"
+    )
+    parser.add_argument(
+        "--repeats", type=positive_int, default=9, help="timed repeats per measurement"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="threads for torch and numba (default: all cores)",
     )
     parser.add_argument(
         "--no-compile",

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from spikestack.argtypes import non_negative_int, positive_int
 from spikestack.train.deploy_cli import data_overrides
 from spikestack.train.run import load_run
 
@@ -119,8 +120,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--data", dest="name", default=None, help="another data set")
     parser.add_argument("--root", default=None)
-    parser.add_argument("--batches", type=int, default=2, help="test batches to run (default 2)")
-    parser.add_argument("--membranes", type=int, default=3, help="layers with membrane plots")
-    parser.add_argument("--max-mib", dest="max_mib", type=int, default=256)
+    parser.add_argument(
+        "--batches", type=positive_int, default=2, help="test batches to run (default 2)"
+    )
+    parser.add_argument(
+        "--membranes", type=non_negative_int, default=3, help="layers with membrane plots"
+    )
+    parser.add_argument("--max-mib", dest="max_mib", type=positive_int, default=256)
     parser.add_argument("--out", type=Path, default=None, help="default RUN_DIR/analysis")
     parser.set_defaults(func=_analyse)

@@ -14,7 +14,7 @@ import types
 import typing
 from typing import Any
 
-from spikestack.train.argtypes import positive_int
+from spikestack.argtypes import positive_int
 
 _HELP = {
     ("data", "name"): "the data set: digits (embedded, the default), folder (event files under "
@@ -109,19 +109,33 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                 )  # fmt: skip
             elif typing.get_origin(tp) is tuple:
                 group.add_argument(
-                    *flags, dest=dest, type=int, nargs=3, default=None, metavar=("W", "H", "P"),
+                    *flags, dest=dest, type=positive_int, nargs=3, default=None, metavar=("W", "H", "P"),
                     help=help_text,
                 )  # fmt: skip
             else:
-                kind = positive_int if tp is int and (section, field.name) not in _ANY_INT else tp
+                kind = _checked(section, field.name, tp) if tp in (int, float) else tp
                 group.add_argument(
                     *flags, dest=dest, type=kind, default=None, metavar=field.name.upper(),
                     help=help_text,
                 )  # fmt: skip
 
 
-# integer options that may be zero or negative (every other integer flag must be >= 1)
-_ANY_INT = {("run", "seed"), ("data", "num_workers"), ("optim", "warmup_epochs")}
+def _checked(section: str, name: str, kind: type) -> Any:
+    """argparse type for a numeric field: its type and range as TrainConfig.check has them,
+    so ``--epochs -3`` or ``--lr x`` is a usage error."""
+    from spikestack.train.config import check_value
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = text
+        why = check_value(section, name, value)
+        if why is not None:
+            raise argparse.ArgumentTypeError(why)
+        return value
+
+    return convert
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -136,7 +150,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             if getattr(args, f"{section}.{field.name}", None) is not None
         }
         config.update(section, values)
-    return config
+    return config.check()
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -200,7 +214,7 @@ def register(subparsers: Any) -> None:
     )
     resume.add_argument("run_dir")
     resume.add_argument(
-        "--epochs", type=int, default=None, help="train up to this many epochs in total"
+        "--epochs", type=positive_int, default=None, help="train up to this many epochs in total"
     )
     resume.set_defaults(func=_resume)
 
@@ -210,7 +224,7 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data", dest="name", default=None, help="another data set")
     evaluate.add_argument("--root", default=None)
-    evaluate.add_argument("--batch-size", dest="batch_size", type=int, default=None)
+    evaluate.add_argument("--batch-size", dest="batch_size", type=positive_int, default=None)
     evaluate.add_argument("--device", default=None)
     evaluate.set_defaults(func=_eval)
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import sys
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,6 +141,67 @@ FLAGS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+# (section, field) -> (lowest, highest, whether the bounds themselves are allowed) for the
+# numbers whose range is not simply "an integer >= 1" (every other int field) or "any".
+LIMITS: dict[tuple[str, str], tuple[float, float, bool, bool]] = {
+    ("data", "val_fraction"): (0.0, 1.0, True, False),
+    ("data", "test_fraction"): (0.0, 1.0, True, False),
+    ("data", "num_workers"): (0, math.inf, True, False),
+    ("data", "hop_ms"): (0.0, math.inf, False, False),
+    ("optim", "lr"): (0.0, math.inf, False, False),
+    ("optim", "momentum"): (0.0, 1.0, True, False),
+    ("optim", "weight_decay"): (0.0, math.inf, True, False),
+    ("optim", "warmup_epochs"): (0, math.inf, True, False),
+    ("optim", "gamma"): (0.0, math.inf, False, False),
+    ("optim", "grad_clip"): (0.0, math.inf, False, False),
+    ("optim", "target_density"): (0.0, 1.0, False, True),
+    ("optim", "prune_prior"): (0.0, math.inf, True, False),
+    ("optim", "online_decay"): (0.0, 1.0, True, True),
+    ("optim", "rate_penalty"): (0.0, math.inf, True, False),
+}
+ANY_NUMBER = {("run", "seed")}  # no range at all
+
+
+def _range_text(low: float, high: float, low_in: bool, high_in: bool) -> str:
+    if high == math.inf:
+        return f"{'>=' if low_in else '>'} {low:g}"
+    return f"in {'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+
+
+def check_value(section: str, name: str, value: Any) -> str | None:
+    """Why ``value`` does not fit the field ``[section] name`` (its type and range), or None."""
+    tp = typing.get_type_hints(SECTIONS[section])[name]
+    union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+    if value is None:
+        return None if union and type(None) in typing.get_args(tp) else "must be set"
+    kinds = [t for t in typing.get_args(tp) if t is not type(None)] if union else [tp]
+    kind = typing.get_origin(kinds[0]) or kinds[0]
+    if kind is bool:
+        return None if isinstance(value, bool) else f"must be true or false; got {value!r}"
+    if kind is str:
+        return None if isinstance(value, str) else f"must be a string; got {value!r}"
+    if kind is dict:
+        return None if isinstance(value, dict) else f"must be a table; got {value!r}"
+    if kind is tuple:
+        ok = len(value) == 3 and all(isinstance(v, int) and v >= 1 for v in value)
+        return None if ok else f"must be three positive integers (W, H, P); got {value!r}"
+    whole = kind is int
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        return f"must be {'a whole number' if whole else 'a number'}; got {value!r}"
+    if not whole and not math.isfinite(value):
+        return f"must be finite; got {value!r}"
+    if (section, name) in ANY_NUMBER:
+        return None
+    low, high, low_in, high_in = LIMITS.get((section, name), (1, math.inf, True, False))
+    above = value >= low if low_in else value > low
+    below = value <= high if high_in else value < high
+    return (
+        None
+        if above and below
+        else f"must be {_range_text(low, high, low_in, high_in)}; got {value!r}"
+    )
+
+
 def flags_of(section: str, name: str) -> tuple[str, ...]:
     return FLAGS.get((section, name), ("--" + name.replace("_", "-"),))
 
@@ -163,6 +227,17 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
+
+    def check(self) -> TrainConfig:
+        """Raise ValueError naming the first option whose value has the wrong type or range
+        (``--lr -1``, ``epochs = "ten"`` in a TOML file); returns the config."""
+        for section in SECTIONS:
+            part = getattr(self, section)
+            for f in dataclasses.fields(part):
+                why = check_value(section, f.name, getattr(part, f.name))
+                if why is not None:
+                    raise ValueError(f"{flags_of(section, f.name)[0]} ([{section}] {f.name}) {why}")
+        return self
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -222,4 +297,8 @@ class TrainConfig:
                 values = tomllib.load(f)
             except tomllib.TOMLDecodeError as error:
                 raise ValueError(f"{path} is not valid TOML: {error}") from error
-        return cls.from_dict(values, where=f" of {path}")
+        config = cls.from_dict(values, where=f" of {path}")
+        try:
+            return config.check()
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikestack.argtypes import positive_int
 from spikestack.atomic import atomic_write
-from spikestack.train.argtypes import positive_int
 from spikestack.train.run import CONVERSION, load_run
 
 

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from spikestack.argtypes import non_negative_float, positive_float, positive_int
 from spikestack.train.run import load_run
 
 
@@ -89,7 +90,9 @@ def register(subparsers: Any) -> None:
     export = subparsers.add_parser("export", help="write a run's network as a NIR graph")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--nir", type=Path, required=True, help="the .nir file to write")
-    export.add_argument("--dt", type=float, default=1e-4, help="seconds per step (default 1e-4)")
+    export.add_argument(
+        "--dt", type=positive_float, default=1e-4, help="seconds per step (default 1e-4)"
+    )
     export.add_argument("--data", dest="name", default=None, help="data for the sample input")
     export.add_argument("--root", default=None)
     export.set_defaults(func=_export)
@@ -100,9 +103,15 @@ def register(subparsers: Any) -> None:
     energy.add_argument("run_dir", type=Path)
     energy.add_argument("--data", dest="name", default=None, help="another data set")
     energy.add_argument("--root", default=None)
-    energy.add_argument("--batches", type=int, default=None, help="at most this many batches")
-    energy.add_argument("--e-mac", dest="e_mac", type=float, default=4.6e-12, help="J per MAC")
-    energy.add_argument("--e-ac", dest="e_ac", type=float, default=0.9e-12, help="J per AC")
+    energy.add_argument(
+        "--batches", type=positive_int, default=None, help="at most this many batches"
+    )
+    energy.add_argument(
+        "--e-mac", dest="e_mac", type=non_negative_float, default=4.6e-12, help="J per MAC"
+    )
+    energy.add_argument(
+        "--e-ac", dest="e_ac", type=non_negative_float, default=0.9e-12, help="J per AC"
+    )
     energy.set_defaults(func=_energy)
 
     mapper = subparsers.add_parser(
@@ -112,11 +121,16 @@ def register(subparsers: Any) -> None:
     mapper.add_argument("--chip", type=Path, required=True, help="TOML with a [chip] table")
     mapper.add_argument("--placer", choices=("naive", "annealing", "rl"), default="annealing")
     mapper.add_argument(
-        "--steps", type=int, default=None, help="annealing steps (4000) or rl episodes (2000)"
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="annealing steps (4000) or rl episodes (2000)",
     )
     mapper.add_argument("--seed", type=int, default=0)
     mapper.add_argument("--out", type=Path, default=None, help="default RUN_DIR/mapping")
     mapper.add_argument("--data", dest="name", default=None, help="data to measure rates on")
     mapper.add_argument("--root", default=None)
-    mapper.add_argument("--batches", type=int, default=2, help="batches to measure rates on")
+    mapper.add_argument(
+        "--batches", type=positive_int, default=2, help="batches to measure rates on"
+    )
     mapper.set_defaults(func=_map)

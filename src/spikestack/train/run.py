@@ -249,6 +249,7 @@ def _finish(
 
 def run_training(config: TrainConfig, *, log: Any = print) -> dict[str, Any]:
     """Train from scratch as ``config`` says; returns the final metrics (``test_accuracy`` …)."""
+    config.check()
     run_dir = Path(config.run.out) if config.run.out else default_run_dir(config)
     if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
         raise FileExistsError(
@@ -328,7 +329,17 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
-    return TrainConfig.from_dict(json.loads(path.read_text()), where=f" of {path}")
+    try:
+        values = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON (damaged run folder?): {error}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a JSON object of config sections; got {values!r:.60}")
+    config = TrainConfig.from_dict(values, where=f" of {path}")
+    try:
+        return config.check()
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def resume_training(
