@@ -193,6 +193,19 @@ def new_stats() -> np.ndarray:
     return np.array([0, 0, 0, np.iinfo(np.int64).min], dtype=np.int64)
 
 
+def drop_negative_times(events: np.ndarray, *, path: Path) -> np.ndarray:
+    """``events`` without those whose time is negative, with a warning giving the count: no
+    format stores times before its start, so they are damage (a flipped high byte)."""
+    if events.shape[0] == 0 or int(events["t"].min()) >= 0:
+        return events
+    negative = events["t"] < 0
+    warnings.warn(
+        f"{path}: dropped {int(negative.sum())} event(s) with a negative timestamp (damaged file?)",
+        stacklevel=4,
+    )
+    return events[~negative]
+
+
 def finish(
     events: np.ndarray,
     *,
@@ -200,11 +213,14 @@ def finish(
     sensor_size: tuple[int, ...] | None,
     stats: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The common last step of every reader: bounds check, then a stable sort by t.
+    """The common last step of every reader: events with a negative time dropped (see
+    :func:`drop_negative_times`), bounds check, then a stable sort by t.
 
-    ``stats`` (from :func:`new_stats`, filled by a decoder) skips the extra passes.
+    ``stats`` (from :func:`new_stats`, filled by a decoder whose times cannot be negative)
+    skips the extra passes.
     """
     if stats is None:
+        events = drop_negative_times(events, path=path)
         check_bounds(events, sensor_size, path=path)
         return check_sorted(events, path=path)
     check_bounds(events, sensor_size, path=path, maxima=(int(stats[1]), int(stats[2])))
@@ -303,4 +319,5 @@ def from_columns(columns: dict[str, np.ndarray], *, path: Path, sort: bool = Tru
                 f"outside [{lo}, {hi}]"
             )
         events[name] = col
+    events = drop_negative_times(events, path=path)
     return check_sorted(events, path=path) if sort else events

@@ -102,13 +102,6 @@ def read(
     counts = [p.shape[0] // _EVENT.itemsize for p in pieces]
     high = np.repeat(np.asarray(overflow, dtype=np.int64), counts) << 31
     valid = (raw["data"] & 1) == 1
-    negative = valid & (raw["ts"] < 0)  # a 31-bit counter: a sign bit set is damage
-    if negative.any():
-        warnings.warn(
-            f"{path}: dropped {int(negative.sum())} event(s) with a negative timestamp (damaged?)",
-            stacklevel=3,
-        )
-        valid &= ~negative
     data = raw["data"][valid]
     events = np.empty(data.shape[0], dtype=EVENT_DTYPE)
     events["t"] = high[valid] | raw["ts"][valid].astype(np.int64)

@@ -10,6 +10,9 @@ index = 10 * y + x) with exactly one +1 (ON) or -1 (OFF) entry per column; row 1
 the event time in seconds. Gives t = round(s * 1e6) µs.
 
 MATLAB v7.3 files are HDF5 inside and are not supported here (scipy cannot read them).
+Before scipy reads a file, :func:`_check_elements` walks its data elements (through
+compressed ones too) and checks every tag's data type and size: scipy's C reader trusts
+them, and one damaged type byte crashed the whole process (scipy 1.16, segmentation fault).
 A variable ``sensor_size`` (a vector of ints, written by :func:`write`) overrides the default
 sensor size of either layout.
 """
@@ -17,6 +20,8 @@ sensor size of either layout.
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +80,45 @@ def _stmnist(train: np.ndarray, path: Path) -> np.ndarray:
     return from_columns(columns, path=path)
 
 
+# MAT v5 data types (miINT8 ... miUTF32); 8, 10 and 11 are reserved
+_MI_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14, 15, 16, 17, 18})
+_MI_MATRIX, _MI_COMPRESSED = 14, 15
+
+
+def _check_elements(
+    data: bytes, path: Path, *, endian: str = "<", where: int = 0, nested: bool = False
+) -> None:
+    """Walk the tagged data elements of ``data`` (a file body, a matrix's content, or a
+    decompressed element): every tag must name a MAT v5 data type and a size that fits.
+    Elements inside a matrix are padded to 8 bytes; top-level ones are not."""
+    pos = 0
+    while len(data) - pos >= 8:
+        first, second = struct.unpack_from(endian + "II", data, pos)
+        small = first >> 16  # small element: size in the upper half, data in the next 4 bytes
+        kind, size, start = (first & 0xFFFF, small, pos + 4) if small else (first, second, pos + 8)
+        if kind not in _MI_TYPES or (small and (size > 4 or kind in (14, 15))):
+            raise EventFormatError(
+                f"{path}: damaged .mat file: unknown data type {kind} at byte {where + pos}"
+            )
+        end = start + size
+        if end > len(data):
+            raise EventFormatError(
+                f"{path}: damaged .mat file: an element at byte {where + pos} claims {size} "
+                f"bytes, {len(data) - start} left (truncated file?)"
+            )
+        if kind == _MI_COMPRESSED:
+            try:
+                inner = zlib.decompressobj().decompress(data[start:end])
+            except zlib.error as err:
+                raise EventFormatError(
+                    f"{path}: damaged .mat file: compressed element at byte {where + pos}: {err}"
+                ) from None
+            _check_elements(inner, path, endian=endian, where=where + start)
+        elif kind == _MI_MATRIX:
+            _check_elements(data[start:end], path, endian=endian, where=where + start, nested=True)
+        pos = pos + 8 if small else end + (-size % 8 if nested else 0)
+
+
 def read(path: Path, *, sensor_size: tuple[int, ...] | None = None) -> tuple[np.ndarray, Meta]:
     """Read an ASL-DVS or ST-MNIST ``.mat`` sample."""
     path = check_path(path)
@@ -85,6 +129,10 @@ def read(path: Path, *, sensor_size: tuple[int, ...] | None = None) -> tuple[np.
         )
     from scipy.io import loadmat
 
+    content = path.read_bytes()
+    _check_elements(
+        content[128:], path, endian=">" if content[126:128] == b"MI" else "<", where=128
+    )
     try:
         mat = loadmat(path)
     except Exception as err:  # noqa: BLE001 - scipy raises IndexError, zlib.error ... for damage

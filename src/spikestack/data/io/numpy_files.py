@@ -41,8 +41,9 @@ def _damaged(path: Path, err: BaseException) -> EventFormatError:
 
 
 # what numpy, zipfile and zlib raise for a damaged file (a bad header is a tokenize error)
+# NotImplementedError: a damaged zip member header naming an unknown compression method
 _DAMAGE = (ValueError, OSError, EOFError, KeyError, IndexError, SyntaxError, zipfile.BadZipFile,
-           zlib.error, tokenize.TokenError)  # fmt: skip
+           zlib.error, tokenize.TokenError, NotImplementedError)  # fmt: skip
 
 
 def _load(path: Path) -> object:
