@@ -220,3 +220,22 @@ def test_evt3_gaps_of_several_wraps_and_a_plain_wrap_are_not_damage(tmp_path) ->
         warnings.simplefilter("error")
         got = read_events(path)
     np.testing.assert_array_equal(got["t"], t)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "word", "dtype"), [("evt2", 0x3 << 28, "<u4"), ("evt3", 0xC << 12, "<u2")]
+)
+def test_words_of_reserved_types_are_counted(tmp_path, fmt, word, dtype) -> None:
+    from spikestack.data import write_events
+    from spikestack.data.events import make_events
+
+    t = np.arange(200, dtype=np.int64) * 50
+    events = make_events(t, t % 30, t % 20, t % 2)
+    path = write_events(tmp_path / "rec.raw", events, format=fmt, sensor_size=(32, 32, 2))
+    data = path.read_bytes()
+    path.write_bytes(data + np.full(3, word, dtype=dtype).tobytes())  # three reserved words
+    with pytest.warns(
+        UserWarning, match=f"rec.raw: skipped 3 word\\(s\\) of a type EVT {fmt[-1]}.0 does not"
+    ):
+        got = read_events(path)
+    np.testing.assert_array_equal(got, events)

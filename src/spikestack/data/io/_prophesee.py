@@ -172,6 +172,7 @@ class EvtFormat:
     decode: Callable[..., np.ndarray]
     damaged_slot: int | None = None  # index in the state counting damaged time words
     damaged_why: str = ""
+    reserved_slot: int | None = None  # index in the state counting words of reserved types
 
 
 def open_evt(fmt: EvtFormat, path: Path, allow_truncated: bool) -> tuple[Path, dict, int, int]:
@@ -209,6 +210,12 @@ def _warn_dropped(fmt: EvtFormat, path: Path, state: np.ndarray, stacklevel: int
     if fmt.damaged_slot is not None and state[fmt.damaged_slot]:
         warnings.warn(
             f"{path}: {int(state[fmt.damaged_slot])} {fmt.damaged_why}",
+            stacklevel=stacklevel,
+        )
+    if fmt.reserved_slot is not None and state[fmt.reserved_slot]:
+        warnings.warn(
+            f"{path}: skipped {int(state[fmt.reserved_slot])} word(s) of a type EVT "
+            f"{fmt.version} does not define (damaged file?)",
             stacklevel=stacklevel,
         )
 

@@ -6,6 +6,7 @@ little-endian uint32 words with the type in bits 31-28:
     0x0 CD_OFF / 0x1 CD_ON   t_low = bits 27-22, x = bits 21-11, y = bits 10-0
     0x8 EV_TIME_HIGH         bits 27-0 = t >> 6, so t = time_high << 6 | t_low (µs)
     0xA EXT_TRIGGER, 0xE OTHERS, 0xF CONTINUED   (ignored here)
+    other types              reserved: never written, so damage; counted in a warning
 
 A decrease of TIME_HIGH from the top of its 28-bit counter to the bottom is a wrap and
 adds 2**34 µs; any other decrease is a damaged word (counted in a warning; the times
@@ -34,7 +35,7 @@ from spikestack.data.io._common import (
 )
 
 # Indices into the int64 decoder state carried from block to block.
-_HIGH, _RAW_HIGH, _WRAPS, _DROPPED, _DAMAGED = range(5)
+_HIGH, _RAW_HIGH, _WRAPS, _DROPPED, _DAMAGED, _RESERVED = range(6)
 # A decrease of TIME_HIGH is a wrap of its 28-bit counter only from the counter's top
 # (within 2**20 units, 67 s) to its bottom; any other decrease is a damaged word.
 _WRAP_MARGIN = 1 << 20
@@ -42,7 +43,7 @@ _WRAP_MARGIN = 1 << 20
 
 def new_state() -> np.ndarray:
     """Decoder state at the start of a file: no TIME_HIGH seen yet."""
-    return np.array([-1, -1, 0, 0, 0], dtype=np.int64)
+    return np.array([-1, -1, 0, 0, 0, 0], dtype=np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -80,6 +81,8 @@ def _fill(words, state, ev, stats):  # pragma: no cover - compiled
                     damaged += 1
             raw_high = raw
             high = raw + (wraps << 28)
+        elif kind != 0xA and kind != 0xE and kind != 0xF:  # not a trigger, other or continued
+            state[_RESERVED] += 1
     state[_HIGH], state[_RAW_HIGH], state[_WRAPS], state[_DROPPED] = high, raw_high, wraps, dropped
     state[_DAMAGED] = damaged
     stats[0], stats[1], stats[2], stats[3] = unsorted, max_x, max_y, last_t
@@ -108,6 +111,7 @@ FORMAT = _prophesee.EvtFormat(
     damaged_slot=_DAMAGED,
     damaged_why="EV_TIME_HIGH word(s) went backwards without a counter wrap (damaged?): the "
     "times follow the later word, without adding 2**34 µs",
+    reserved_slot=_RESERVED,
 )
 
 

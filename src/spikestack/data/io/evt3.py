@@ -11,6 +11,7 @@ little-endian uint16 words with the type in bits 15-12. The format is stateful:
     0x6 EVT_TIME_LOW   t bits 11-0
     0x8 EVT_TIME_HIGH  t bits 23-12
     0xA EXT_TRIGGER, 0xE OTHERS, 0x7 / 0xF CONTINUED   (ignored here)
+    0x1, 0x9, 0xB-0xD  reserved: never written, so damage; counted in a warning
 
 Time is spec-style: t = wraps * 2**24 + (TIME_HIGH << 12 | TIME_LOW), where a decrease
 of TIME_HIGH is one wrap of the 24-bit counter. The 12-bit counter is short (16.8 s), so a
@@ -45,7 +46,8 @@ from spikestack.data.io._common import (
 # Indices into the int64 decoder state.
 _Y, _BASE_X, _VPOL, _TLOW, _THIGH, _WRAPS, _HAVE_T, _HAVE_Y, _DROPPED = range(9)
 _PREV_HIGH, _WRAPPED_FROM, _DAMAGED = 9, 10, 11  # for telling damaged TIME_HIGH words
-_STATE_SIZE = 12
+_RESERVED = 12  # words of a type EVT 3.0 does not define
+_STATE_SIZE = 13
 _TOP = 0xFFF  # largest TIME_HIGH
 _QUARTER = 1 << 10  # a quarter of the TIME_HIGH range (4.2 s)
 
@@ -159,6 +161,8 @@ def _fill(words, state, ev, stats):  # pragma: no cover - compiled
             state[_THIGH], state[_WRAPS], state[_HAVE_T] = thigh, wraps, have_t
             _high(w & 0xFFF, state)
             thigh, wraps, have_t = state[_THIGH], state[_WRAPS], state[_HAVE_T]
+        elif kind == 0x1 or kind == 0x9 or 0xB <= kind <= 0xD:
+            state[_RESERVED] += 1
     state[_Y], state[_BASE_X], state[_VPOL] = cy, base_x, vpol
     state[_TLOW], state[_THIGH], state[_WRAPS] = tlow, thigh, wraps
     state[_HAVE_T], state[_HAVE_Y], state[_DROPPED] = have_t, have_y, dropped
@@ -191,6 +195,7 @@ FORMAT = _prophesee.EvtFormat(
     damaged_slot=_DAMAGED,
     damaged_why="EVT_TIME_HIGH word(s) that no wrap of the 24-bit time explains (damaged?): "
     "the times follow their neighbours, without adding 2**24 µs",
+    reserved_slot=_RESERVED,
 )
 
 
