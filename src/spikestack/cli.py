@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "spikestack.data.cli",
     "spikestack.models.cli",
     "spikestack.neurons.cli",
+    "spikestack.layers.cli",
 )
 
 
@@ -34,8 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the full traceback of an error (also SPIKESTACK_DEBUG=1)",
     )  # fmt: skip
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    bench = subparsers.add_parser("bench", help="benchmarks printing ratios against baselines")
+    benchmarks = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
     for module_name in _COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+        module = importlib.import_module(module_name)
+        module.register(subparsers)
+        if hasattr(module, "register_bench"):  # its ``spikestack bench NAME`` subcommands
+            module.register_bench(benchmarks)
     return parser
 
 

@@ -86,7 +86,13 @@ def test_cli_train_eval_plot(tmp_path, capsys):
     state, _ = load_latest(out)
     assert state["epoch"] == 1 and "model" in state
     assert main(["eval", str(out)]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("test accuracy: ")
+    dense = capsys.readouterr().out.strip().splitlines()[-1]
+    assert dense.startswith("test accuracy: ")
+    assert main(["eval", str(out), "--sparse", "sparse"]) == 0  # event-driven: same accuracy
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == dense and "event-driven inference (sparse):" in printed
+    rows = [line.split() for line in printed if line.strip().startswith("body.")]
+    assert [r[1] for r in rows] == ["Conv2d", "Conv2d", "Linear"] and rows[0][2] == "analog"
     assert main(["plot", str(out), "--out", str(tmp_path / "curves.png")]) == 0
     assert (tmp_path / "curves.png").stat().st_size > 1000
 

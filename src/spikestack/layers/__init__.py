@@ -3,6 +3,7 @@
 from spikestack.layers.dcls import DCLSConv1d, DCLSConv2d
 from spikestack.layers.decoding import LastStep, MaxOverTime, TemporalWeightingDecoder
 from spikestack.layers.delays import DelayedConv1d, DelayedLinear, DelaySigmaSchedule, sigma_at
+from spikestack.layers.event_driven import EventDriven, event_driven, sparse_summary
 from spikestack.layers.liaf import LIAFConv2d, LIAFLinear
 from spikestack.layers.norm import BNTT, TEBN, TDBatchNorm
 from spikestack.layers.registry import LAYERS, create_layer, list_layers, register_layer
@@ -34,6 +35,7 @@ __all__ = [
     "DelaySigmaSchedule",
     "DelayedConv1d",
     "DelayedLinear",
+    "EventDriven",
     "Flatten",
     "LIAFConv2d",
     "LIAFLinear",
@@ -53,4 +55,6 @@ __all__ = [
     "share_kernels",
     "sigma_at",
     "ttfs_avg_pool2d",
+    "event_driven",
+    "sparse_summary",
 ]

@@ -21,10 +21,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. '*lif'")
     parser.add_argument("--options", action="store_true", help="also list each neuron's options")
     parser.set_defaults(func=run)
+
+
+def register_bench(sub: Any) -> None:
+    """``spikestack bench neurons``."""
     from spikestack.kernels.cli import add_neuron_bench_flags
 
-    bench = subparsers.add_parser("bench", help="benchmarks printing ratios against baselines")
-    sub = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
     neurons = sub.add_parser(
         "neurons", help="LIF forward/backward: eager, compile, SpikingJelly, fused; --custom: "
         "declared neurons' generated kernels"

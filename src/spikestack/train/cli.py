@@ -178,7 +178,7 @@ def _eval(args: argparse.Namespace) -> int:
     if "name" in data or "root" in data:
         data["eval_all"] = True
     run = {"device": args.device} if args.device is not None else {}
-    evaluate_run(args.run_dir, overrides={"data": data, "run": run})
+    evaluate_run(args.run_dir, overrides={"data": data, "run": run}, sparse=args.sparse)
     return 0
 
 
@@ -226,6 +226,12 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument("--root", default=None)
     evaluate.add_argument("--batch-size", dest="batch_size", type=positive_int, default=None)
     evaluate.add_argument("--device", default=None)
+    evaluate.add_argument(
+        "--sparse", nargs="?", const="auto", default=None, choices=("auto", "sparse", "dense"),
+        help="event-driven inference of the synaptic layers whose input is spikes (auto: "
+        "where faster, measured per layer; sparse: always; dense: never, for comparison); "
+        "prints each layer's path, input rate and synaptic operations",
+    )  # fmt: skip
     evaluate.set_defaults(func=_eval)
 
     recipes = subparsers.add_parser(

@@ -23,7 +23,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from spikestack import surrogates
-from spikestack.layers import LastStep, MaxOverTime, TemporalWeightingDecoder
+from spikestack.layers import (
+    LastStep,
+    MaxOverTime,
+    TemporalWeightingDecoder,
+    event_driven,
+    sparse_summary,
+)
 from spikestack.models import create_model, model_info
 from spikestack.train.config import TrainConfig
 from spikestack.train.engine import Engine, is_main_process
@@ -445,16 +451,51 @@ def evaluate_run(
     run_dir: str | Path,
     *,
     overrides: dict[str, dict[str, Any]] | None = None,
+    sparse: str | None = None,
     log: Any = print,
 ) -> dict[str, Any]:
     """Accuracy of the newest checkpoint of ``run_dir`` on its test data, or on other data
-    (``overrides``, as for :func:`load_run`)."""
+    (``overrides``, as for :func:`load_run`). ``sparse`` ("auto", "sparse" or "dense")
+    evaluates with event-driven synaptic layers (:func:`spikestack.layers.event_driven`) and
+    adds their per-layer paths, rates and synaptic operations as ``result["sparse"]``."""
     run = load_run(run_dir, overrides=overrides)
+    if sparse is not None:
+        if run.engine.device.type != "cpu":
+            raise ValueError(
+                f"--sparse runs on the CPU (numba kernels); got --device {run.engine.device}"
+            )
+        run.engine.model = event_driven(run.engine.model, mode=sparse)
+    start = time.perf_counter()
     result = run.engine.evaluate(run.eval_loader(), desc="eval")
+    seconds = time.perf_counter() - start
     data = run.config.data
     log(
         f"evaluated {run.checkpoint.name} on {result['count']} samples of {data.name}"
-        f"{' at ' + str(data.root) if data.root else ''}"
+        f"{' at ' + str(data.root) if data.root else ''} in {seconds:.1f} s"
     )
+    if sparse is not None:
+        result["sparse"] = sparse_summary(run.engine.model)
+        log(_sparse_table(result["sparse"], result["count"], sparse))
     log(f"test accuracy: {result['acc']:.4f}")
     return result
+
+
+def _sparse_table(rows: list[dict[str, Any]], samples: int, mode: str) -> str:
+    lines = [
+        f"event-driven inference ({mode}):",
+        f"  {'layer':28} {'type':7} {'input rate':>10} {'crossover':>9} {'event/dense calls':>17}"
+        f" {'SOP/sample':>11}",
+    ]
+    for row in rows:
+        rate = (
+            f"{100 * row['input_rate']:.2f} %"
+            if row["input_rate"] is not None
+            else ("analog" if row["analog_calls"] else "-")
+        )
+        cross = f"{100 * min(row['crossover']):.1f} %" if row["crossover"] else "-"
+        calls = f"{row['event_driven_calls']}/{row['dense_calls']}"
+        lines.append(
+            f"  {row['layer'][:28]:28} {row['type']:7} {rate:>10} {cross:>9} {calls:>17}"
+            f" {row['sops'] / max(samples, 1):11.4g}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,254 @@
+"""Event-driven linear and convolution for spike inputs (inference, CPU), and the measured
+choice between them and the dense torch operation.
+
+    spikes = scan(x, columns=True)           # x: [N, K]; None if not spikes
+    y, sops = linear(spikes, N, linear_weight(w), bias, x.dtype)
+    done = conv(x, conv_weight(w, groups), bias, ConvGeometry.of(layer))
+    y, sops, spikes = done                    # x: [N, C, (H,) W]; done is None if not spikes
+
+The result equals the dense layer's on the same input (up to float rounding: the sum runs
+in another order), and ``sops`` is the number of accumulates done: one per spike and
+output it reaches, the synaptic operations of :mod:`spikestack.deploy.energy`. Inputs the
+kernels cannot take (not spikes, another dtype or device, a gradient to keep) are for
+the caller to send to the dense operation: :func:`supports` tells the dtype and device,
+:func:`scan` (or the convolution kernel itself, which checks as it reads) the values.
+
+:class:`Crossover` decides per layer and input shape: it times the dense operation and the
+event-driven one at two input rates once, fits time = a + b · rate to the latter, and then
+picks event-driven only below the rate where the fit meets the dense time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "ConvGeometry",
+    "Crossover",
+    "conv",
+    "conv_weight",
+    "linear",
+    "linear_weight",
+    "scan",
+    "Spikes",
+    "supports",
+]
+
+_DTYPES = (torch.float32, torch.float64)
+_BLOCK = 256  # output columns per parallel block of the linear kernel
+
+
+@cache
+def _kernels() -> ModuleType:
+    from spikestack.kernels import sparse_kernels  # numba, on first use
+
+    return sparse_kernels
+
+
+def supports(x: Tensor) -> bool:
+    """CPU float32/float64 input that no gradient will flow through."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype in _DTYPES
+        and not (torch.is_grad_enabled() and x.requires_grad)
+    )
+
+
+def _parts() -> int:
+    import numba
+
+    return max(1, numba.get_num_threads())
+
+
+@dataclass(frozen=True)
+class Spikes:
+    """What a scan of a layer's input found: its rate and the spikes' value c; for a
+    linear layer also the column lists the kernel reads."""
+
+    rate: float
+    scale: float
+    columns: tuple[np.ndarray, np.ndarray] | None = None  # (starts, rows)
+
+
+def scan(x: Tensor, *, columns: bool) -> Spikes | None:
+    """``x``'s spikes (every non-zero the same c > 0), or None when it is not spikes.
+    ``columns=True`` (a linear layer's [N, K] input) also builds the column lists."""
+    arr = x.detach().contiguous().numpy()
+    size = max(arr.size, 1)
+    if columns:
+        starts, rows, scale, same = _kernels().scan(arr.reshape(arr.shape[0], -1), _parts())
+        count, lists = rows.shape[0], (starts, rows)
+    else:
+        count, scale, same = _kernels().spike_scale(arr.reshape(-1), _parts())
+        lists = None
+    if not same or (count and scale <= 0):
+        return None
+    return Spikes(count / size, float(scale) if count else 1.0, lists)
+
+
+def linear_weight(weight: Tensor) -> np.ndarray:
+    """The layout the linear kernel reads: ``W^T`` [K, O], contiguous."""
+    return np.ascontiguousarray(weight.detach().cpu().numpy().T)
+
+
+def _bias(bias: Tensor | None, size: int, dtype: np.dtype) -> np.ndarray:
+    if bias is None:
+        return np.zeros(size, dtype=dtype)
+    return bias.detach().cpu().numpy().astype(dtype, copy=False)
+
+
+def _rescale(out: Tensor, bias: np.ndarray, scale: float, channels_dim: int) -> None:
+    """``out`` = bias + sum of weights -> bias + scale · sum (spikes of value c != 1)."""
+    if scale == 1.0:
+        return
+    shape = [1] * out.dim()
+    shape[channels_dim] = -1
+    b = torch.from_numpy(bias).reshape(shape)
+    out.sub_(b).mul_(scale).add_(b)
+
+
+def linear(spikes: Spikes, n: int, weight_t: np.ndarray, bias: Tensor | None, dtype):
+    """The linear layer on ``n`` rows whose spikes :func:`scan` found ->
+    (x @ W^T + b as [n, O], accumulates)."""
+    out = torch.empty(n, weight_t.shape[1], dtype=dtype)
+    kind = out.numpy().dtype
+    b = _bias(bias, weight_t.shape[1], kind)
+    starts, rows = spikes.columns
+    sops = int(
+        _kernels().linear(starts, rows, weight_t.astype(kind, copy=False), b, out.numpy(), _BLOCK)
+    )
+    _rescale(out, b, spikes.scale, -1)
+    return out, sops
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A Conv1d/Conv2d's stride, padding, dilation and groups, as 2-D tuples."""
+
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+    @classmethod
+    def of(cls, module: torch.nn.Module) -> ConvGeometry | None:
+        """The geometry of a zero-padded Conv1d/Conv2d, or None (string padding other than
+        'valid', another padding mode)."""
+        if module.padding_mode != "zeros":
+            return None
+        padding = module.padding
+        if isinstance(padding, str):
+            if padding != "valid":
+                return None
+            padding = (0,) * len(module.kernel_size)
+        two = 2 - len(module.kernel_size)  # Conv1d: a height of 1
+
+        def pad(values: tuple[int, ...], fill: int) -> tuple[int, int]:
+            return tuple([fill] * two + list(values))  # type: ignore[return-value]
+
+        return cls(pad(module.stride, 1), pad(padding, 0), pad(module.dilation, 1), module.groups)
+
+    def out_size(self, h: int, w: int, kh: int, kw: int) -> tuple[int, int]:
+        def one(n: int, k: int, s: int, p: int, d: int) -> int:
+            return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+        return (
+            one(h, kh, self.stride[0], self.padding[0], self.dilation[0]),
+            one(w, kw, self.stride[1], self.padding[1], self.dilation[1]),
+        )
+
+
+def conv_weight(weight: Tensor, groups: int = 1) -> np.ndarray:
+    """The layout the convolution kernel reads: [C_in, KH, KW, O / groups], the output
+    channels of an input channel's group contiguous; Conv1d weights get a height of 1."""
+    w = weight.detach().cpu()
+    if w.dim() == 3:
+        w = w.unsqueeze(2)
+    out_channels, in_per_group, kh, kw = w.shape
+    per_group = out_channels // groups
+    arr = w.numpy()
+    result = np.empty((groups * in_per_group, kh, kw, per_group), dtype=arr.dtype)
+    for g in range(groups):  # [O/g, C/g, KH, KW] -> [C/g, KH, KW, O/g]
+        block = arr[g * per_group : (g + 1) * per_group]
+        result[g * in_per_group : (g + 1) * in_per_group] = block.transpose(1, 2, 3, 0)
+    return result
+
+
+def conv(x: Tensor, weight_r: np.ndarray, bias: Tensor | None, geometry: ConvGeometry):
+    """``x`` [N, C, (H,) W] -> (the convolution, [N, O, (Ho,) Wo] in channels-last memory,
+    accumulates, what the input held) when ``x`` is spikes, else None (nothing to keep:
+    the caller runs the dense layer)."""
+    one_d = x.dim() == 3
+    x4 = (x.unsqueeze(2) if one_d else x).detach().contiguous()
+    n, _, h, w = x4.shape
+    _, kh, kw, per_group = weight_r.shape
+    ho, wo = geometry.out_size(h, w, kh, kw)
+    out = torch.empty(n, ho, wo, per_group * geometry.groups, dtype=x.dtype)
+    kind = out.numpy().dtype
+    b = _bias(bias, out.shape[-1], kind)
+    sops, count, scale, same = _kernels().conv2d(
+        x4.numpy(), weight_r.astype(kind, copy=False), b, out.numpy(), geometry.stride,
+        geometry.padding, geometry.dilation, geometry.groups,
+    )  # fmt: skip
+    if not same or (count and scale <= 0):
+        return None
+    spikes = Spikes(int(count) / max(x4.numel(), 1), float(scale) if count else 1.0)
+    _rescale(out, b, spikes.scale, -1)
+    result = out.permute(0, 3, 1, 2)
+    return (result.squeeze(2) if one_d else result), int(sops), spikes
+
+
+def _best_of(run: Callable[[], object], repeats: int = 2) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@dataclass
+class Crossover:
+    """The input rate below which the event-driven path is faster, measured once for one
+    layer and input shape (see the module docstring)."""
+
+    rate: float  # event-driven below this rate
+    dense_s: float
+    sparse_s: tuple[tuple[float, float], ...]  # (rate, seconds) measured
+
+    @classmethod
+    def measure(
+        cls,
+        x: Tensor,
+        rate: float,
+        dense: Callable[[Tensor], Tensor],
+        sparse: Callable[[Tensor], object],
+        *,
+        probe_rate: float = 0.1,
+    ) -> Crossover:
+        """Time ``dense(x)``, ``sparse(x)`` at ``x``'s own ``rate`` and ``sparse`` on a
+        random spike input of the same shape at ``probe_rate``."""
+        generator = torch.Generator().manual_seed(0)
+        probe = (torch.rand(x.shape, generator=generator) < probe_rate).to(x.dtype)
+        sparse(x)  # compile (cached after the first process) and warm
+        dense(x)
+        dense_s = here = there = float("inf")
+        for _ in range(3):  # interleaved, so that all three meet the same machine
+            dense_s = min(dense_s, _best_of(lambda: dense(x), 1))
+            here = min(here, _best_of(lambda: sparse(x), 1))
+            there = min(there, _best_of(lambda: sparse(probe), 1))
+        points = ((rate, here), (probe_rate, there))
+        slope = (there - here) / (probe_rate - rate) if probe_rate != rate else 0.0
+        if slope <= 0:  # flat or noisy: the measured points decide on their own
+            crossover = probe_rate if there < dense_s else (rate if here < dense_s else 0.0)
+        else:
+            crossover = rate + (dense_s - here) / slope
+        return cls(rate=max(0.0, min(1.0, crossover)), dense_s=dense_s, sparse_s=points)

@@ -1,0 +1,104 @@
+"""``spikestack bench sparse``: event-driven linear and convolution against dense torch.
+
+For a linear layer 2048 -> 2048 and a 3x3 convolution (64 -> 64 channels, 16 x 16), with
+B·T = 256 rows of random spikes at each input rate, in one process: the dense layer,
+the event-driven kernels (forced), :class:`~spikestack.layers.event_driven.EventDriven`
+in ``auto`` mode (its measured choice; the crossover it measured is printed), and, for the
+linear layer, ``torch.sparse.mm`` on a CSR copy of the spikes (conversion included).
+Times are the best of ``repeats``; ratios are dense time / path time (above 1: faster).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from spikestack.layers.event_driven import EventDriven
+
+RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def _best(run: Callable[[], object], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _spikes(shape: tuple[int, ...], rate: float, seed: int) -> Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=generator) < rate).float()
+
+
+def _crossing(rates: list[float], ratios: list[float]) -> str:
+    """The input rate where the event-driven/dense ratio falls through 1 (interpolated)."""
+    for i in range(len(rates) - 1):
+        (r0, q0), (r1, q1) = (rates[i], ratios[i]), (rates[i + 1], ratios[i + 1])
+        if q0 >= 1 > q1:
+            return f"{100 * (r0 + (q0 - 1) * (r1 - r0) / (q0 - q1)):.1f} %"
+    return "above the rates measured" if ratios and ratios[-1] >= 1 else "below the rates measured"
+
+
+def bench_layer(
+    name: str, layer: nn.Module, shape: tuple[int, ...], rates: tuple[float, ...], repeats: int
+) -> None:
+    forced = EventDriven(layer, mode="sparse")
+    auto = EventDriven(layer, mode="auto")
+    csr = isinstance(layer, nn.Linear)
+    head = f"{'rate':>6} {'dense ms':>9} {'event ms':>9} {'ratio':>6} {'auto ms':>8} {'ratio':>6}"
+    print(f"\n{name}: input {'x'.join(map(str, shape))}, float32")
+    print(head + (f" {'csr ms':>7} {'ratio':>6}" if csr else "") + "  auto took")
+    ratios = []
+    with torch.no_grad():
+        for i, rate in enumerate(rates):
+            x = _spikes(shape, rate, seed=i)
+            forced(x)  # compile / warm
+            auto(x)  # measures its crossover for this shape on the first call
+            dense_s = _best(lambda x=x: layer(x), repeats)
+            event_s = _best(lambda x=x: forced(x), repeats)
+            before = dict(auto.calls)
+            auto_s = _best(lambda x=x: auto(x), repeats)
+            took = (
+                "event-driven" if auto.calls["event-driven"] > before["event-driven"] else "dense"
+            )
+            ratios.append(dense_s / event_s)
+            line = (
+                f"{100 * rate:5.0f}% {1e3 * dense_s:9.2f} {1e3 * event_s:9.2f} "
+                f"{dense_s / event_s:6.2f} {1e3 * auto_s:8.2f} {dense_s / auto_s:6.2f}"
+            )
+            if csr:
+                csr_s = _best(
+                    lambda x=x: torch.sparse.mm(x.to_sparse_csr(), layer.weight.t()), repeats
+                )
+                line += f" {1e3 * csr_s:7.2f} {dense_s / csr_s:6.2f}"
+            print(f"{line}  {took}")
+    crossover = next(iter(auto.crossovers.values())).rate
+    print(
+        f"crossover: event-driven is faster below {_crossing(list(rates), ratios)} "
+        f"(auto measured {100 * crossover:.1f} % on its first input)"
+    )
+
+
+def run_sparse(
+    *, rows: int = 256, rates: tuple[float, ...] = RATES, repeats: int = 5, quick: bool = False
+) -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    torch.manual_seed(0)
+    print(f"threads: {torch.get_num_threads()} (torch); B·T = {rows} rows")
+    features = 512 if quick else 2048
+    bench_layer(
+        f"linear {features} -> {features}", nn.Linear(features, features), (rows, features),
+        rates, repeats,
+    )  # fmt: skip
+    side = 8 if quick else 16
+    bench_layer(
+        "conv 3x3, 64 -> 64 channels", nn.Conv2d(64, 64, 3, padding=1), (rows, 64, side, side),
+        rates, repeats,
+    )  # fmt: skip

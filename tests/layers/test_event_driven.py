@@ -1,0 +1,169 @@
+"""Event-driven inference: equal to the dense layers, counts the synaptic operations the
+energy estimate counts, and falls back to dense wherever it cannot or should not run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from spikestack.deploy.energy import estimate_energy
+from spikestack.layers import TimeDistributed
+from spikestack.layers.event_driven import EventDriven, event_driven, sparse_summary
+from spikestack.neurons import LIF
+from spikestack.neurons.base import reset
+
+LAYERS = {
+    "linear": lambda: nn.Linear(300, 77),
+    "linear, no bias": lambda: nn.Linear(64, 5, bias=False),
+    "conv 3x3": lambda: nn.Conv2d(8, 12, 3, padding=1),
+    "conv stride 2": lambda: nn.Conv2d(8, 12, 3, stride=2),
+    "conv 5x5 dilated": lambda: nn.Conv2d(8, 12, 5, stride=2, padding=2, dilation=2),
+    "conv grouped": lambda: nn.Conv2d(8, 12, 3, padding=1, groups=4),
+    "conv depthwise": lambda: nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False),
+    "conv 1x1": lambda: nn.Conv2d(8, 12, 1),
+    "conv valid": lambda: nn.Conv2d(8, 4, (2, 3), padding="valid"),
+    "conv1d": lambda: nn.Conv1d(4, 6, 3, padding=1, stride=2),
+}
+
+
+def spikes_for(layer: nn.Module, rate: float, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    shape = {nn.Linear: (6, 5, layer.in_features) if isinstance(layer, nn.Linear) else None,
+             nn.Conv2d: (7, 8, 13, 11), nn.Conv1d: (5, 4, 20)}[type(layer)]  # fmt: skip
+    return (torch.rand(shape, generator=g) < rate).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_equal_to_the_dense_layer_and_counts_its_sops(name, dtype) -> None:
+    torch.manual_seed(0)
+    layer = LAYERS[name]().to(dtype)
+    wrapped = EventDriven(layer, mode="sparse")
+    for rate, scale in ((0.05, 1.0), (0.3, 1.0), (0.2, 0.37), (0.0, 1.0)):
+        x = spikes_for(layer, rate, dtype) * scale
+        with torch.no_grad():
+            got, want = wrapped(x), layer(x)
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert wrapped.calls == {"event-driven": 4, "dense": 0}
+    # the accumulates done equal the energy estimate's SOPs for the same inputs
+    wrapped.reset_counts()
+    x = spikes_for(layer, 0.1, dtype, seed=1)
+    with torch.no_grad():
+        wrapped(x)
+    report = estimate_energy(layer, [x])
+    assert wrapped.sops == round(report.totals["sop"] * report.samples)
+
+
+def test_integer_weights_give_exactly_the_dense_result() -> None:
+    conv = nn.Conv2d(8, 12, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.randint(-4, 5, conv.weight.shape))
+        conv.bias.zero_()
+        x = spikes_for(conv, 0.2, torch.float32)
+        assert torch.equal(EventDriven(conv, "sparse")(x), conv(x))
+
+
+def test_what_it_cannot_take_runs_dense() -> None:
+    layer = nn.Linear(32, 4)
+    wrapped = EventDriven(layer, mode="sparse")
+    analog = torch.randn(3, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(wrapped(analog), layer(analog))  # not spikes
+        half = EventDriven(nn.Linear(32, 4).to(torch.bfloat16), "sparse")
+        half(spikes_for(layer, 0.2, torch.bfloat16))  # a dtype the kernels do not take
+        assert half.calls == {"event-driven": 0, "dense": 1}
+        signed = -spikes_for(layer, 0.2, torch.float32)
+        torch.testing.assert_close(wrapped(signed), layer(signed))  # c < 0: not spikes
+    x = spikes_for(layer, 0.2, torch.float32)
+    out = wrapped(x)  # a gradient to keep: dense, and it flows
+    out.sum().backward()
+    assert layer.weight.grad is not None
+    assert wrapped.calls == {"event-driven": 0, "dense": 3}
+    assert (
+        EventDriven(nn.Conv2d(2, 2, 3, padding=1, padding_mode="reflect"), "sparse").geometry
+        is None
+    )
+
+
+def test_a_changed_weight_is_laid_out_again() -> None:
+    layer = nn.Linear(40, 6)
+    wrapped = EventDriven(layer, mode="sparse")
+    x = spikes_for(layer, 0.3, torch.float32)
+    with torch.no_grad():
+        wrapped(x)
+        layer.weight.mul_(-2.0)
+        torch.testing.assert_close(wrapped(x), layer(x))
+
+
+def test_auto_takes_the_path_its_measured_crossover_says() -> None:
+    layer = nn.Linear(256, 128)
+    wrapped = EventDriven(layer, mode="auto")
+    with torch.no_grad():
+        for rate in (0.01, 0.6):
+            x = spikes_for(layer, rate, torch.float32, seed=int(rate * 100))
+            before = dict(wrapped.calls)
+            torch.testing.assert_close(wrapped(x), layer(x))
+            crossover = wrapped.crossovers[tuple(x.shape)]
+            assert 0.0 <= crossover.rate <= 1.0 and crossover.dense_s > 0
+            assert len(crossover.sparse_s) == 2  # timed at the input's rate and a probe's
+            assert sum(wrapped.calls.values()) == sum(before.values()) + 1
+            if crossover.rate == 0.0:  # event-driven never pays: never taken
+                assert wrapped.calls["dense"] == before["dense"] + 1
+
+
+def test_a_fixed_crossover_decides_without_measuring() -> None:
+    layer = nn.Linear(64, 8)
+    wrapped = EventDriven(layer, mode="auto", crossover=0.2)
+    with torch.no_grad():
+        for rate, path in ((0.05, "event-driven"), (0.5, "dense")):
+            x = spikes_for(layer, rate, torch.float32)
+            before = wrapped.calls[path]
+            torch.testing.assert_close(wrapped(x), layer(x))
+            assert wrapped.calls[path] == before + 1
+    assert wrapped.crossovers[tuple(x.shape)].sparse_s == ()  # nothing was timed
+    with pytest.raises(ValueError, match="crossover must be an input rate"):
+        EventDriven(layer, crossover=1.5)
+
+
+def test_event_driven_copy_of_a_network() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        TimeDistributed(nn.Conv2d(2, 8, 3, padding=1)), LIF(v_threshold=0.3),
+        TimeDistributed(nn.Conv2d(8, 8, 3, stride=2, padding=1)), LIF(v_threshold=0.3),
+        nn.Flatten(2), TimeDistributed(nn.Linear(8 * 8 * 8, 10)),
+    ).eval()  # fmt: skip
+    x = (torch.rand(4, 3, 2, 16, 16) < 0.1).float()
+    fast = event_driven(net, mode="sparse")
+    assert not any(isinstance(m, EventDriven) for m in net.modules())  # the original is kept
+    with torch.no_grad():
+        want = net(x)
+        reset(net)
+        got = fast(x)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    rows = sparse_summary(fast)
+    assert [r["type"] for r in rows] == ["Conv2d", "Conv2d", "Linear"]
+    assert all(r["event_driven_calls"] == 1 and r["sops"] >= 0 for r in rows)
+    assert rows[0]["sops"] > 0 and 0.05 < rows[0]["input_rate"] < 0.15
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(TypeError, match="EventDriven wraps nn.Linear"):
+        EventDriven(nn.ReLU())
+    with pytest.raises(ValueError, match="mode must be one of"):
+        EventDriven(nn.Linear(2, 2), mode="fast")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        event_driven(nn.Linear(2, 2), mode="fast")
+
+
+def test_bench_sparse_prints_both_layers_and_their_crossover(capsys) -> None:
+    from spikestack.cli import main
+
+    assert main(["bench", "sparse", "--quick", "--rates", "2", "30", "--rows", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "linear 512 -> 512" in out and "conv 3x3, 64 -> 64 channels" in out
+    assert out.count("crossover: event-driven is faster") == 2
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [r[0] for r in rows] == ["2%", "30%", "2%", "30%"]
+    assert all(r[-1] in ("event-driven", "dense") and float(r[3]) > 0 for r in rows)
