@@ -157,3 +157,106 @@ def test_difference_time_skew_rounds() -> None:
     ev, tev = _pair([(1, 1, 1, 1), (3, 2, 1, 1), (7, 2, 1, 1)])
     assert T.TimeSkew(coefficient=1.0, offset=0.7)(ev)["t"].tolist() == [2, 4, 8]
     assert _tonic().TimeSkew(coefficient=1.0, offset=0.7)(tev)["t"].tolist() == [1, 3, 7]
+
+
+def test_event_downsampling_by_hand() -> None:
+    """Integrator: 4x4 -> 2x2, 1 ms windows from the first event; ON minus OFF per target
+    pixel, an event where the sum reaches +-threshold, then back to zero. Differentiator:
+    the integrator on 0.5 ms windows, output counted per 1 ms frame, an event where a frame
+    holds more than the one before, stamped with the earlier frame's start."""
+    ev = np.zeros(7, dtype=EVENT_DTYPE)
+    ev["t"] = [100, 300, 600, 1200, 1500, 2300, 2900]
+    ev["x"] = [0, 1, 3, 0, 1, 2, 2]  # target x: 0, 0, 1, 0, 0, 1, 1
+    ev["y"] = [0, 1, 0, 0, 0, 3, 3]  # target y: 0, 0, 0, 0, 0, 1, 1
+    ev["p"] = [1, 1, 0, 1, 0, 1, 1]
+    integrate = T.EventDownsampling((4, 4, 2), (2, 2), time_window=1000)
+    got = integrate(ev)
+    # window [100, 1100): (0,0) +2 -> ON, (1,0) -1 -> OFF; [1100, 2100): (0,0) +1 -1 = 0;
+    # [2100, 3100): (1,1) +2 -> ON
+    assert [tuple(int(v) for v in e) for e in got[["t", "x", "y", "p"]]] == [
+        (100, 0, 0, 1), (100, 1, 0, 0), (2100, 1, 1, 1),
+    ]  # fmt: skip
+    twice = T.EventDownsampling((4, 4, 2), (2, 2), time_window=1000, noise_threshold=2)
+    assert [(int(e["t"]), int(e["x"]), int(e["y"])) for e in twice(ev)] == [
+        (100, 0, 0),
+        (2100, 1, 1),
+    ]
+    # differentiator: 500 µs windows from 100: ON (0,0) at 100; OFF (1,0) at 600; ON (0,0) at
+    # 1100; OFF (0,0) at 1100... counted per 1000 µs frame from 100
+    diff = T.EventDownsampling((4, 4, 2), (2, 2), time_window=1000, method="differentiator")
+    inner = T.EventDownsampling((4, 4, 2), (2, 2), time_window=500)(ev)
+    frames = {}
+    for e in inner:
+        key = ((int(e["t"]) - 100) // 1000, int(e["x"]), int(e["y"]), int(e["p"]))
+        frames[key] = frames.get(key, 0) + 1
+    last = max(k[0] for k in frames)
+    want = sorted(
+        (100 + k * 1000, x, y, p)
+        for k in range(last)
+        for (x, y, p) in {key[1:] for key in frames}
+        if frames.get((k + 1, x, y, p), 0) > frames.get((k, x, y, p), 0)
+    )
+    got = diff(ev)
+    assert sorted((int(e["t"]), int(e["x"]), int(e["y"]), int(e["p"])) for e in got) == want
+    assert len(want) > 0
+
+
+def test_event_downsampling_gives_tonics_events_on_full_windows() -> None:
+    """Tonic's integrator and differentiator, on a recording that starts at 0 and whose
+    last partial window is left out (Tonic drops it), for thresholds 1-4 and three sizes."""
+    tf = pytest.importorskip("tonic.functional", reason="needs Tonic (the peers extra)")
+    ev, tev = recording(3000, seed=3)
+    ev["t"] -= ev["t"][0]
+    tev["t"] -= tev["t"][0]
+    compared = 0
+    for method, window in (("integrator", 2000), ("differentiator", 1000)):
+        full = ev[ev["t"] < (int(ev["t"][-1]) // window) * window]
+        for threshold in (1, 2, 4):
+            for target in ((8, 6), (5, 7), (16, 12)):
+                ours = T.EventDownsampling(SENSOR, target, 2000, method, threshold)(full)
+                if method == "integrator":
+                    theirs = tf.integrator_downsample(
+                        tev, sensor_size=SENSOR, target_size=target, dt=2.0,
+                        noise_threshold=threshold,
+                    )  # fmt: skip
+                else:
+                    theirs = tf.differentiator_downsample(
+                        tev, sensor_size=SENSOR, target_size=target, dt=2.0,
+                        noise_threshold=threshold, differentiator_time_bins=2,
+                    )  # fmt: skip
+                assert len(ours) > 0 and same_events(ours, theirs), (method, threshold, target)
+                compared += 1
+    assert compared == 18
+
+
+def test_difference_event_downsampling_counts_the_last_window() -> None:
+    """Row 9: the last, partial window counts, and stamps keep the recording's time."""
+    ev = np.zeros(4, dtype=EVENT_DTYPE)
+    ev["t"], ev["p"] = [0, 1000, 2000, 2500], 1
+    got = T.EventDownsampling((4, 4, 2), (2, 2), time_window=1000)(ev)
+    assert got["t"].tolist() == [0, 1000, 2000] and got["p"].tolist() == [1, 1, 1]
+    later = ev.copy()
+    later["t"] += 5_000
+    assert T.EventDownsampling((4, 4, 2), (2, 2), time_window=1000)(later)["t"].tolist() == [
+        5000, 6000, 7000,
+    ]  # fmt: skip
+    tf = pytest.importorskip("tonic.functional", reason="needs Tonic (the peers extra)")
+    tev = np.zeros(4, dtype=[("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
+    tev["t"], tev["p"] = ev["t"], 1
+    theirs = tf.integrator_downsample(
+        tev, sensor_size=(4, 4, 2), target_size=(2, 2), dt=1.0, noise_threshold=1
+    )
+    assert theirs["t"].tolist() == [0, 1000]
+
+
+def test_event_downsampling_bad_parameters() -> None:
+    with pytest.raises(ValueError, match="target_size must be"):
+        T.EventDownsampling((4, 4, 2), (5, 2), time_window=10)
+    with pytest.raises(ValueError, match="noise_threshold must be an integer >= 1"):
+        T.EventDownsampling((4, 4, 2), (2, 2), time_window=10, noise_threshold=0)
+    with pytest.raises(ValueError, match="method must be one of"):
+        T.EventDownsampling((4, 4, 2), (2, 2), time_window=10, method="naive")
+    with pytest.raises(ValueError, match="time_window"):
+        T.EventDownsampling((4, 4, 2), (2, 2), time_window=0)
+    empty = np.zeros(0, dtype=EVENT_DTYPE)
+    assert len(T.EventDownsampling((4, 4, 2), (2, 2), time_window=10)(empty)) == 0

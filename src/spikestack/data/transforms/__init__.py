@@ -8,6 +8,7 @@ OS-seeded one), so the same seed gives the same output. Frame-level augmentation
 """
 
 from spikestack.data.transforms.compose import Compose
+from spikestack.data.transforms.downsampling import EventDownsampling
 from spikestack.data.transforms.filters import (
     Denoise,
     DropByArea,
@@ -54,6 +55,7 @@ __all__ = [
     "NDA",
     "CropTime",
     "Decimation",
+    "EventDownsampling",
     "EventDrop",
     "NumpyAsType",
     "RandomDropPixel",
