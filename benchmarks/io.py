@@ -2,8 +2,9 @@
 
     python benchmarks/io.py [--data ../shared/data] [--repeat 7] [--scale 20]
 
-Prints events/s (best of ``--repeat`` runs after one warm-up) for EVT 2.0, EVT 3.0, DAT
-and N-MNIST, and the ratio spikestack / peer. The Prophesee sample files are small,
+Prints events/s (best of ``--repeat`` runs after one warm-up) for EVT 2.0, EVT 3.0, DAT,
+N-MNIST and AEDAT 4, and the ratio spikestack / peer (tonic reads AEDAT 4 with the Rust
+``aedat`` package, when installed). The Prophesee sample files are small,
 so each is also tiled ``--scale`` times into a larger temporary file (data section
 repeated; for EVT files this restarts the clock, which every decoder tolerates).
 N-MNIST is timed over all 1000 ``.bs2`` files (a dataset pass). expelliarmus and tonic
@@ -58,6 +59,19 @@ def tile(src: Path, dst: Path, times: int) -> Path:
     return dst
 
 
+def big_aedat4(path: Path, n: int, compression: str) -> Path:
+    """``n`` random events (640 x 480, sorted) written as AEDAT 4 with spikestack's writer."""
+    from spikestack.data import write_events
+    from spikestack.data.events import make_events
+
+    rng = np.random.default_rng(0)
+    events = make_events(
+        np.sort(rng.integers(0, 10_000_000, n)), rng.integers(0, 640, n),
+        rng.integers(0, 480, n), rng.integers(0, 2, n),
+    )  # fmt: skip
+    return write_events(path, events, sensor_size=(640, 480, 2), compression=compression)
+
+
 def peers() -> tuple[dict[str, Callable[[Path], int]], dict[str, Callable[[Path], int]], list[str]]:
     notes: list[str] = []
     expelliarmus: dict[str, Callable[[Path], int]] = {}
@@ -75,6 +89,12 @@ def peers() -> tuple[dict[str, Callable[[Path], int]], dict[str, Callable[[Path]
 
         dtype = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])
         tonic_readers["nmnist"] = lambda p: len(tonic.io.read_mnist_file(str(p), dtype=dtype))
+        try:
+            import aedat  # noqa: F401 - tonic's AEDAT 4 reader is this Rust decoder
+
+            tonic_readers["aedat4"] = lambda p: len(tonic.io.read_aedat4(str(p)))
+        except ImportError:
+            notes.append("tonic's AEDAT 4 reader needs the `aedat` package: pip install aedat")
         notes.append(
             "tonic has no EVT 2.0 / EVT 3.0 / DAT reader in tonic.io: its column is n/a there"
         )
@@ -103,6 +123,9 @@ def main() -> None:
             ("dat", "ncars_obj_004397_td.dat", [prophesee / "ncars_obj_004397_td.dat"]),
             ("dat", f"ncars .dat x{args.scale * 25}", [tile(prophesee / "ncars_obj_004397_td.dat", tmp_path / "n.dat", args.scale * 25)]),
             ("nmnist", "nmnist_small 1000 x .bs2", sorted((args.data / "nmnist_small").glob("*.bs2"))),
+            ("aedat4", "sample.aedat4 (LZ4)", [args.data / "tonic_samples" / "sample.aedat4"]),
+            ("aedat4", "2M events, LZ4", [big_aedat4(tmp_path / "big.aedat4", 2_000_000, "lz4")]),
+            ("aedat4", "2M events, plain", [big_aedat4(tmp_path / "plain.aedat4", 2_000_000, "none")]),
         ]  # fmt: skip
         rows = []
         for fmt, label, files in cases:

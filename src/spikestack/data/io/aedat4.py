@@ -29,12 +29,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from spikestack.atomic import atomic_write
 from spikestack.data.events import EVENT_DTYPE, EventFormatError
 from spikestack.data.io import _flatbuffers as fb
-from spikestack.data.io._common import Meta, check_path, finish, mismatch, read_head
+from spikestack.data.io._common import (
+    Meta,
+    check_path,
+    drop_negative_times,
+    finish,
+    mismatch,
+    new_stats,
+    read_head,
+)
 from spikestack.data.io._writing import check_polarity, check_range, planar_sensor, prepare
 
 MAGIC = b"#!AER-DAT4.0\r\n"
@@ -43,12 +52,12 @@ _EVENT = np.dtype({"names": ["t", "x", "y", "on"], "formats": ["<i8", "<i2", "<i
 _CODECS = {0: "none", 1: "lz4", 2: "lz4", 3: "zstd", 4: "zstd"}
 
 
-def _decompressor(compression: int, path: Path) -> Callable[[bytes], bytes]:
+def _decompressor(compression: int, path: Path) -> Callable[[memoryview], Any]:
     codec = _CODECS.get(compression)
     if codec is None:
         raise EventFormatError(f"{path}: unknown AEDAT4 compression {compression} (expected 0-4)")
     if codec == "none":
-        return bytes
+        return lambda data: data  # a view of the file's bytes: nothing to copy
     package = "lz4" if codec == "lz4" else "zstandard"
     try:
         if codec == "lz4":
@@ -57,7 +66,8 @@ def _decompressor(compression: int, path: Path) -> Callable[[bytes], bytes]:
             return lz4.frame.decompress
         import zstandard
 
-        return lambda data: zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        zstd = zstandard.ZstdDecompressor()
+        return lambda data: zstd.decompressobj().decompress(data)
     except ImportError as err:
         raise ImportError(
             f"{path} is {codec}-compressed; reading it needs the '{package}' package: "
@@ -169,7 +179,7 @@ def read(
             break
         if stream is None or stream_id == stream:
             try:
-                payload = decompress(data[pos + 8 : pos + 8 + size].tobytes())
+                payload = decompress(memoryview(data)[pos + 8 : pos + 8 + size])
             except Exception as err:  # noqa: BLE001 - lz4/zstd raise their own error types
                 codec = _CODECS[header["compression"]]
                 raise EventFormatError(
@@ -177,7 +187,9 @@ def read(
                     f"decompress ({type(err).__name__}: {' '.join(str(err).split())})"
                 ) from err
             with _naming(path):
-                parts.append(_events(payload, path, stream is None))
+                part = _events(payload, path, stream is None)
+            if part.shape[0]:
+                parts.append(part)
         elif streams and stream_id not in streams:  # other declared streams: normal
             unknown += 1
         pos += 8 + size
@@ -187,18 +199,44 @@ def read(
             f"(declared: {sorted(streams)})",
             stacklevel=2,
         )
-    raw = np.concatenate(parts) if parts else np.empty(0, _EVENT)
-    if raw.shape[0] and (raw["x"].min() < 0 or raw["y"].min() < 0):
-        raise EventFormatError(f"{path}: negative x/y coordinates in the event packets")
-    events = np.empty(raw.shape[0], dtype=EVENT_DTYPE)
-    events["t"], events["x"], events["y"], events["p"] = (
-        raw["t"],
-        raw["x"],
-        raw["y"],
-        raw["on"] != 0,
-    )
+    events = np.empty(sum(part.shape[0] for part in parts), dtype=EVENT_DTYPE)
+    stats = new_stats()
+    at = bad_xy = negative_t = 0
+    for part in parts:  # one pass: convert, and the checks finish() would make
+        bad, negative = _convert(part, events, at, stats)
+        bad_xy, negative_t, at = bad_xy + bad, negative_t + negative, at + part.shape[0]
+    if bad_xy:
+        raise EventFormatError(f"{path}: negative x/y coordinates in {bad_xy} event(s)")
     meta = {"format": "aedat4", "sensor_size": sensor_size, "stream": stream, "header": header}
-    return finish(events, path=path, sensor_size=sensor_size), meta
+    if negative_t:  # damage: dropped with a count, then the full checks
+        return finish(
+            drop_negative_times(events, path=path), path=path, sensor_size=sensor_size
+        ), meta
+    return finish(events, path=path, sensor_size=sensor_size, stats=stats), meta
+
+
+@numba.njit(cache=True, nogil=True)
+def _convert(raw, out, at, stats):  # pragma: no cover - compiled
+    """Copy packet events into ``out[at:]`` as canonical events and update ``stats`` (see
+    ``new_stats``); returns (events with negative x or y, events with a negative time)."""
+    bad = negative = 0
+    unsorted, max_x, max_y, last = stats[0], stats[1], stats[2], stats[3]
+    for i in range(raw.shape[0]):
+        r = raw[i]
+        t, x, y = r.t, r.x, r.y
+        if x < 0 or y < 0:
+            bad += 1
+        if t < 0:
+            negative += 1
+        o = out[at + i]
+        o.t, o.x, o.y, o.p = t, x, y, 1 if r.on != 0 else 0
+        if t < last:
+            unsorted = 1
+        last = t
+        max_x = max(max_x, x)
+        max_y = max(max_y, y)
+    stats[0], stats[1], stats[2], stats[3] = unsorted, max_x, max_y, last
+    return bad, negative
 
 
 def _events(payload: bytes, path: Path, any_stream: bool) -> np.ndarray:
@@ -231,7 +269,7 @@ _WRITE_CODECS = {
 
 def _compressor(codec: str) -> Callable[[bytes], bytes]:
     if codec == "none":
-        return bytes
+        return lambda data: data  # a view of the file's bytes: nothing to copy
     if codec == "lz4":
         import lz4.frame
 
