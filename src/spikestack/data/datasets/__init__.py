@@ -6,11 +6,14 @@ from spikestack.data.datasets.audio_folder import AudioFolder
 from spikestack.data.datasets.base import EventDataset, Resource, locate, md5sum
 from spikestack.data.datasets.cifar10dvs import CIFAR10DVS
 from spikestack.data.datasets.dvsgesture import DVS128Gesture
+from spikestack.data.datasets.dvslip import DVSLip
 from spikestack.data.datasets.esimagenet import ESImageNet
 from spikestack.data.datasets.event_folder import EventFolder, parse_labels
 from spikestack.data.datasets.ncaltech101 import NCaltech101
 from spikestack.data.datasets.ncars import NCARS
 from spikestack.data.datasets.nmnist import NMNIST
+from spikestack.data.datasets.ntidigits import NTIDIGITS
+from spikestack.data.datasets.pokerdvs import POKERDVS
 from spikestack.data.datasets.shd import SHD, SSC
 from spikestack.data.datasets.static_images import CIFAR10, MNIST, FashionMNIST, read_idx
 
@@ -23,9 +26,12 @@ __all__ = [
     "CIFAR10DVS",
     "NCARS",
     "NMNIST",
+    "NTIDIGITS",
+    "POKERDVS",
     "SHD",
     "SSC",
     "DVS128Gesture",
+    "DVSLip",
     "ESImageNet",
     "EventDataset",
     "AudioFolder",
