@@ -16,10 +16,13 @@ from spikestack.data.datasets import (
     CIFAR10DVS,
     NCARS,
     NMNIST,
+    NTIDIGITS,
+    POKERDVS,
     SHD,
     SSC,
     AudioFolder,
     DVS128Gesture,
+    DVSLip,
     ESImageNet,
     EventFolder,
     NCaltech101,
@@ -147,6 +150,14 @@ def test_cifar10dvs_split_is_9_to_1_per_class(tmp_path: Path) -> None:
     np.testing.assert_array_equal(events["x"], x[np.argsort(t, kind="stable")])
     np.testing.assert_array_equal(events["t"], np.sort(t))
     assert label == 0
+    # a training run records the rule in its data.json (through the recipe's info)
+    from spikestack.train.config import TrainConfig
+    from spikestack.train.recipes import build_data
+
+    config = TrainConfig()
+    config.data.name, config.data.root = "cifar10dvs", str(tmp_path)
+    split = build_data(config).info["split"]
+    assert split["train_ratio"] == 0.9 and "first round(train_ratio x n)" in split["test"]
 
 
 def test_event_folder_class_subfolders_and_labels_file(tmp_path: Path) -> None:
@@ -190,6 +201,9 @@ SPLITS = [
     (MNIST, ("train", "test")),
     (FashionMNIST, ("train", "test")),
     (CIFAR10, ("train", "test")),
+    (POKERDVS, ("train", "test")),
+    (DVSLip, ("train", "test")),
+    (NTIDIGITS, ("train", "test")),
 ]
 
 

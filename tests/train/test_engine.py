@@ -80,7 +80,7 @@ def test_cli_train_eval_plot(tmp_path, capsys):
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1].startswith("test accuracy: ") and len(lines[-1].split(": ")[1]) == 6
-    assert {"config.json", "metrics.jsonl", "learning_curves.png", "final.json"} <= {
+    assert {"config.json", "data.json", "metrics.jsonl", "learning_curves.png", "final.json"} <= {
         p.name for p in out.iterdir()
     }
     state, _ = load_latest(out)

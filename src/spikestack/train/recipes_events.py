@@ -151,10 +151,27 @@ def _named(class_name: str) -> Any:
         _set_frames(parts, sensor, T)  # type: ignore[arg-type]
         num_classes = len(parts[0].classes)
         if len(parts) == 2:
-            return _bundle(_official(*parts, config), sensor, num_classes, T)  # type: ignore[arg-type]
-        return _bundle(_pooled(parts[0], config), sensor, num_classes, T)  # type: ignore[arg-type]
+            bundle = _bundle(_official(*parts, config), sensor, num_classes, T)  # type: ignore[arg-type]
+        else:
+            bundle = _bundle(_pooled(parts[0], config), sensor, num_classes, T)  # type: ignore[arg-type]
+        bundle.info["split"] = _split_record(parts[0], len(parts) == 2, config)
+        return bundle
 
     return build
+
+
+def _split_record(dataset: Any, official: bool, config: TrainConfig) -> dict[str, Any]:
+    """How the run's train/val/test samples were chosen, for the run folder's data.json."""
+    record: dict[str, Any] = {
+        "test": dataset.split_rule
+        if official
+        else f"{config.data.test_fraction:g} of all samples, per class, seed {config.run.seed}",
+        "val": f"{config.data.val_fraction:g} of the training part, per class, seed "
+        f"{config.run.seed}",
+    }
+    if hasattr(dataset, "train_ratio"):
+        record["train_ratio"] = dataset.train_ratio
+    return record
 
 
 # name, data set class, classes, one step's shape (P, H, W), default model, what it is

@@ -300,6 +300,7 @@ def run_training(config: TrainConfig, *, log: Any = print) -> dict[str, Any]:
     if is_main_process():
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        (run_dir / "data.json").write_text(json.dumps(data.info, indent=2, default=str))
         log(
             f"training {resolve_model_name(config, data)} ({config.model.neuron}) on "
             f"{config.data.name}: {data.info}, T={data.T}, "

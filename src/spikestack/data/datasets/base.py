@@ -162,6 +162,8 @@ class EventDataset(torch.utils.data.Dataset):
     classes: list[str]
     # the data set's official splits; ("all",) when it has none
     splits: ClassVar[tuple[str, ...]] = ("all",)
+    # how the splits are made, recorded in a run folder's data.json
+    split_rule: ClassVar[str] = "the published train/test split"
 
     def __init__(
         self,

@@ -41,6 +41,10 @@ class CIFAR10DVS(EventDataset):
 
     sensor_size = (128, 128, 2)
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    split_rule: ClassVar[str] = (
+        "no published split: per class, files sorted by their number, the first "
+        "round(train_ratio x n) are train, the rest test"
+    )
 
     def __init__(
         self,
@@ -54,6 +58,7 @@ class CIFAR10DVS(EventDataset):
         self.split = pick_split("CIFAR10DVS", self.splits, split)
         if not 0.0 < train_ratio < 1.0:
             raise ValueError(f"train_ratio must be in (0, 1); got {train_ratio}")
+        self.train_ratio = train_ratio
         self.classes = list(CLASSES)
         for label, name in enumerate(CLASSES):
             folder = locate(
