@@ -127,3 +127,47 @@ def test_nmnist_download_true_fetches_and_reads(server, tmp_path, monkeypatch) -
     assert len(data) == 2 and data.targets == [0, 1]
     events, label = data[0]
     assert len(events) == 3 and label == 0 and np.all(events["t"] == 0)
+
+
+def test_shd_download_true_fetches_the_zip_and_reads(tmp_path, monkeypatch) -> None:
+    """SHD's download=True: the .h5.zip from its URL (here a local server), md5-checked,
+    unpacked once."""
+    h5py = pytest.importorskip("h5py")
+    from spikestack.data.datasets import SHD
+    from spikestack.data.datasets import shd as module
+
+    h5 = tmp_path / "made" / "shd_train.h5"
+    h5.parent.mkdir()
+    with h5py.File(h5, "w") as f:
+        f["labels"] = np.array([3, 7])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.write(h5, "shd_train.h5")
+    body = buffer.getvalue()
+
+    class Zip(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Zip)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(module, "URL", f"http://127.0.0.1:{httpd.server_address[1]}/")
+        monkeypatch.setitem(module.MD5, "shd_train.h5.zip", hashlib.md5(body).hexdigest())
+        root = tmp_path / "root"
+        with pytest.raises(FileNotFoundError, match="download=True"):
+            SHD(root)
+        data = SHD(root, download=True)
+        assert data.targets == [3, 7] and (root / "shd_train.h5").exists()
+        monkeypatch.setitem(module.MD5, "shd_test.h5.zip", "0" * 32)
+        with pytest.raises(ValueError, match="md5"):
+            SHD(root, split="test", download=True)
+        assert not (root / "shd_test.h5.zip").exists()  # a bad transfer leaves nothing
+    finally:
+        httpd.shutdown()
