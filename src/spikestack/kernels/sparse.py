@@ -33,6 +33,7 @@ from torch import Tensor
 __all__ = [
     "ConvGeometry",
     "Crossover",
+    "best_of",
     "conv",
     "conv_weight",
     "linear",
@@ -206,7 +207,8 @@ def conv(x: Tensor, weight_r: np.ndarray, bias: Tensor | None, geometry: ConvGeo
     return (result.squeeze(2) if one_d else result), int(sops), spikes
 
 
-def _best_of(run: Callable[[], object], repeats: int = 2) -> float:
+def best_of(run: Callable[[], object], repeats: int = 2) -> float:
+    """The shortest of ``repeats`` timed calls of ``run``, in seconds."""
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
@@ -242,9 +244,9 @@ class Crossover:
         dense(x)
         dense_s = here = there = float("inf")
         for _ in range(3):  # interleaved, so that all three meet the same machine
-            dense_s = min(dense_s, _best_of(lambda: dense(x), 1))
-            here = min(here, _best_of(lambda: sparse(x), 1))
-            there = min(there, _best_of(lambda: sparse(probe), 1))
+            dense_s = min(dense_s, best_of(lambda: dense(x), 1))
+            here = min(here, best_of(lambda: sparse(x), 1))
+            there = min(there, best_of(lambda: sparse(probe), 1))
         points = ((rate, here), (probe_rate, there))
         slope = (there - here) / (probe_rate - rate) if probe_rate != rate else 0.0
         if slope <= 0:  # flat or noisy: the measured points decide on their own
