@@ -5,17 +5,17 @@
         out = fast(x)                     # equal to model(x)
     print(sparse_summary(fast))           # per layer: path taken, rate, SOPs
 
-:class:`EventDriven` wraps one ``nn.Linear``, ``nn.Conv1d`` or ``nn.Conv2d``. On each call
-it scans the input: if every non-zero value is the same c > 0 (spikes, or spikes scaled by
-a converted network's threshold), and the input rate is below 0.9 of the layer's measured
-crossover (``mode="auto"``; measured once per input shape, interleaving the paths on the
-machine as it is then, or fixed with ``crossover=``; once known, a sample of every 17th
-value decides for dense without the scan), the numba kernels of :mod:`spikestack.kernels.sparse` add the
-weights of the inputs that fired; otherwise the layer runs dense. ``mode="sparse"`` takes
-the event-driven path for every spike input, ``mode="dense"`` never. Inputs the kernels
-cannot take (a gradient to keep, not on the CPU, not float32/float64, not spikes,
-padding other than zeros) always run dense. The synaptic operations done on the
-event-driven path are counted (``sops``); they equal those
+:class:`EventDriven` wraps one ``nn.Linear``, ``nn.Conv1d`` or ``nn.Conv2d``. When every
+non-zero input value is the same c > 0 (spikes, or spikes scaled by a converted network's
+threshold) and the input rate is below 0.9 of the layer's crossover, the numba kernels of
+:mod:`spikestack.kernels.sparse` add the weights of the inputs that fired; otherwise the
+layer runs dense. ``mode="auto"`` measures the crossover once per input shape
+(interleaving both paths on the machine as it is then), or takes a fixed ``crossover=``;
+once it is known, a sample of every 17th input value is enough to decide for dense.
+``mode="sparse"`` takes the event-driven path for every spike input, ``mode="dense"``
+never. Inputs the kernels cannot take (a gradient to keep, not on the CPU, not
+float32/float64, not spikes, padding other than zeros) always run dense. The synaptic
+operations done on the event-driven path are counted (``sops``); they equal those
 :func:`spikestack.deploy.energy.estimate_energy` counts for the same inputs.
 """
 
