@@ -1,17 +1,17 @@
-"""Event-driven linear and convolution for spike inputs (inference, CPU), and the measured
-choice between them and the dense torch operation.
+"""Event-driven linear and convolution for sparse inputs (inference, CPU): only the
+non-zero inputs do work. And the measured choice between them and the dense operation.
 
-    spikes = scan(x, columns=True)           # x: [N, K]; None if not spikes
-    y, sops = linear(spikes, N, linear_weight(w), bias, x.dtype)
-    done = conv(x, conv_weight(w, groups), bias, ConvGeometry.of(layer))
-    y, sops, spikes = done                    # x: [N, C, (H,) W]; done is None if not spikes
+    found = scan(x, columns=True)             # x: [N, K]: rate, spikes?, column lists
+    y, macs = linear(found, N, linear_weight(w), bias, x.dtype)
+    y, macs, found = conv(x, conv_weight(w, groups), bias, ConvGeometry.of(layer))
 
 The result equals the dense layer's on the same input (up to float rounding: the sum runs
-in another order), and ``sops`` is the number of accumulates done: one per spike and
-output it reaches, the synaptic operations of :mod:`spikestack.deploy.energy`. Inputs the
-kernels cannot take (not spikes, another dtype or device, a gradient to keep) are for
-the caller to send to the dense operation: :func:`supports` tells the dtype and device,
-:func:`scan` (or the convolution kernel itself, which checks as it reads) the values.
+in another order), and ``macs`` is the number of multiply-accumulates done: one per
+non-zero input and output it reaches. For spikes (every non-zero the same c > 0; then a
+multiply by 1 or c is not needed on hardware) these are the synaptic operations of
+:mod:`spikestack.deploy.energy`; for other sparse input (event-count frames, say), the MACs
+a sparse layer does. Inputs the kernels cannot take (another dtype or device, a gradient
+to keep) are for the caller to send to the dense operation: :func:`supports` tells which.
 
 :class:`Crossover` decides per layer and input shape: it times the dense operation and the
 event-driven one at two input rates once, fits time = a + b · rate to the latter, and then
@@ -39,7 +39,7 @@ __all__ = [
     "linear",
     "linear_weight",
     "scan",
-    "Spikes",
+    "Sparsity",
     "supports",
 ]
 
@@ -70,29 +70,26 @@ def _parts() -> int:
 
 
 @dataclass(frozen=True)
-class Spikes:
-    """What a scan of a layer's input found: its rate and the spikes' value c; for a
-    linear layer also the column lists the kernel reads."""
+class Sparsity:
+    """What a scan of a layer's input found: the fraction of non-zero values, whether they
+    are spikes (all the same value c > 0: the accumulates are synaptic operations), and
+    for a linear layer the column lists the kernel reads."""
 
     rate: float
-    scale: float
-    columns: tuple[np.ndarray, np.ndarray] | None = None  # (starts, rows)
+    spikes: bool
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # starts, rows, values
 
 
-def scan(x: Tensor, *, columns: bool) -> Spikes | None:
-    """``x``'s spikes (every non-zero the same c > 0), or None when it is not spikes.
-    ``columns=True`` (a linear layer's [N, K] input) also builds the column lists."""
+def scan(x: Tensor, *, columns: bool) -> Sparsity:
+    """How sparse ``x`` is; ``columns=True`` (a linear layer's [N, K] input) also builds
+    the column lists :func:`linear` reads."""
     arr = x.detach().contiguous().numpy()
     size = max(arr.size, 1)
     if columns:
-        starts, rows, scale, same = _kernels().scan(arr.reshape(arr.shape[0], -1), _parts())
-        count, lists = rows.shape[0], (starts, rows)
-    else:
-        count, scale, same = _kernels().spike_scale(arr.reshape(-1), _parts())
-        lists = None
-    if not same or (count and scale <= 0):
-        return None
-    return Spikes(count / size, float(scale) if count else 1.0, lists)
+        starts, rows, values, spikes = _kernels().scan(arr.reshape(arr.shape[0], -1), _parts())
+        return Sparsity(rows.shape[0] / size, bool(spikes), (starts, rows, values))
+    count, spikes = _kernels().count_nonzero(arr.reshape(-1), _parts())
+    return Sparsity(int(count) / size, bool(spikes))
 
 
 def linear_weight(weight: Tensor) -> np.ndarray:
@@ -106,28 +103,17 @@ def _bias(bias: Tensor | None, size: int, dtype: np.dtype) -> np.ndarray:
     return bias.detach().cpu().numpy().astype(dtype, copy=False)
 
 
-def _rescale(out: Tensor, bias: np.ndarray, scale: float, channels_dim: int) -> None:
-    """``out`` = bias + sum of weights -> bias + scale · sum (spikes of value c != 1)."""
-    if scale == 1.0:
-        return
-    shape = [1] * out.dim()
-    shape[channels_dim] = -1
-    b = torch.from_numpy(bias).reshape(shape)
-    out.sub_(b).mul_(scale).add_(b)
-
-
-def linear(spikes: Spikes, n: int, weight_t: np.ndarray, bias: Tensor | None, dtype):
-    """The linear layer on ``n`` rows whose spikes :func:`scan` found ->
-    (x @ W^T + b as [n, O], accumulates)."""
+def linear(found: Sparsity, n: int, weight_t: np.ndarray, bias: Tensor | None, dtype):
+    """The linear layer on the ``n`` rows :func:`scan` read -> (x @ W^T + b as [n, O],
+    multiply-accumulates done)."""
     out = torch.empty(n, weight_t.shape[1], dtype=dtype)
     kind = out.numpy().dtype
     b = _bias(bias, weight_t.shape[1], kind)
-    starts, rows = spikes.columns
-    sops = int(
-        _kernels().linear(starts, rows, weight_t.astype(kind, copy=False), b, out.numpy(), _BLOCK)
+    starts, rows, values = found.columns
+    done = _kernels().linear(
+        starts, rows, values, weight_t.astype(kind, copy=False), b, out.numpy(), _BLOCK
     )
-    _rescale(out, b, spikes.scale, -1)
-    return out, sops
+    return out, int(done)
 
 
 @dataclass(frozen=True)
@@ -185,8 +171,7 @@ def conv_weight(weight: Tensor, groups: int = 1) -> np.ndarray:
 
 def conv(x: Tensor, weight_r: np.ndarray, bias: Tensor | None, geometry: ConvGeometry):
     """``x`` [N, C, (H,) W] -> (the convolution, [N, O, (Ho,) Wo] in channels-last memory,
-    accumulates, what the input held) when ``x`` is spikes, else None (nothing to keep:
-    the caller runs the dense layer)."""
+    multiply-accumulates done, how sparse the input was)."""
     one_d = x.dim() == 3
     x4 = (x.unsqueeze(2) if one_d else x).detach().contiguous()
     n, _, h, w = x4.shape
@@ -195,16 +180,13 @@ def conv(x: Tensor, weight_r: np.ndarray, bias: Tensor | None, geometry: ConvGeo
     out = torch.empty(n, ho, wo, per_group * geometry.groups, dtype=x.dtype)
     kind = out.numpy().dtype
     b = _bias(bias, out.shape[-1], kind)
-    sops, count, scale, same = _kernels().conv2d(
+    done, count, spikes = _kernels().conv2d(
         x4.numpy(), weight_r.astype(kind, copy=False), b, out.numpy(), geometry.stride,
         geometry.padding, geometry.dilation, geometry.groups,
     )  # fmt: skip
-    if not same or (count and scale <= 0):
-        return None
-    spikes = Spikes(int(count) / max(x4.numel(), 1), float(scale) if count else 1.0)
-    _rescale(out, b, spikes.scale, -1)
+    found = Sparsity(int(count) / max(x4.numel(), 1), bool(spikes))
     result = out.permute(0, 3, 1, 2)
-    return (result.squeeze(2) if one_d else result), int(sops), spikes
+    return (result.squeeze(2) if one_d else result), int(done), found
 
 
 def best_of(run: Callable[[], object], repeats: int = 2) -> float:
@@ -240,8 +222,10 @@ class Crossover:
         random spike input of the same shape at ``probe_rate``."""
         generator = torch.Generator().manual_seed(0)
         probe = (torch.rand(x.shape, generator=generator) < probe_rate).to(x.dtype)
-        sparse(x)  # compile (cached after the first process) and warm
-        dense(x)
+        for _ in range(3):  # compile (cached after the first process) and warm up: the
+            sparse(x)  # first calls of a new shape pay for fresh memory pages (allocator),
+            dense(x)  # which would make whichever ran first look slow
+            sparse(probe)
         dense_s = here = there = float("inf")
         for _ in range(3):  # interleaved, so that all three meet the same machine
             dense_s = min(dense_s, best_of(lambda: dense(x), 1))

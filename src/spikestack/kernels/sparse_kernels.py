@@ -1,47 +1,29 @@
-"""numba kernels of event-driven synaptic layers: only the inputs that spiked do work.
+"""numba kernels of event-driven synaptic layers: only the non-zero inputs do work.
 
-A dense layer multiplies every input by its weights; with spikes (0 or one value c) the
-product is a sum of the weight columns of the inputs that fired. These kernels add those
-columns and nothing else, so their cost follows the number of spikes, not the layer size.
+A dense layer multiplies every input by its weights; with sparse input the product is a
+sum, over the non-zero inputs, of their value times their weight column (for spikes, the
+value is 1 or one constant c). These kernels do that sum and nothing else, so their cost
+follows the number of non-zero inputs, not the layer size.
 
-- Linear: the spikes of all rows are gathered per input (a CSC list, two passes), then
-  output columns are split into blocks that run in parallel; in a block, each active
-  input's weight slice (``W^T[k, block]``, contiguous) is read once and added to every
-  row in which that input spiked. Weights are read at most once per call.
-- Convolution: rows (samples × steps) run in parallel; each spike at (c, y, x) adds the
-  weight vector ``W[c, ky, kx, :]`` (output channels contiguous) to every output pixel it
-  reaches, into a channels-last output. Stride, padding, dilation and groups as torch's.
+- Linear: the non-zeros of all rows are gathered per input (column lists with their
+  values, built by row ranges in parallel), then output columns are split into blocks
+  that run in parallel; in a block, each active input's weight slice (``W^T[k, block]``,
+  contiguous) is read once and added, times the value, to every row in which that input
+  is non-zero. Weights are read at most once per call.
+- Convolution: rows (samples × steps) run in parallel; each non-zero input at (c, y, x)
+  adds its value times the weight vector ``W[c, ky, kx, :]`` (output channels
+  contiguous) to every output pixel it reaches, into a channels-last output. Stride,
+  padding, dilation and groups as torch's.
 
-Both count the accumulates they perform (the synaptic operations: one per spike and
-output it reaches).
+Each returns the multiply-accumulates it did (one per non-zero input and output it
+reaches: for spikes, the synaptic operations) and whether the input was spikes (every
+non-zero the same value c > 0).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def spike_scale(x, parts):  # pragma: no cover - compiled
-    """(count of non-zeros of the flat ``x``, their common value c, True if every non-zero
-    equals c), in ``parts`` parallel ranges."""
-    n = x.shape[0]
-    counts = np.zeros(parts, dtype=np.int64)
-    scales = np.zeros(parts, dtype=x.dtype)
-    same = np.ones(parts, dtype=np.bool_)
-    for p in prange(parts):
-        for i in range(p * n // parts, (p + 1) * n // parts):
-            v = x[i]
-            if v != 0:
-                if counts[p] == 0:
-                    scales[p] = v
-                elif v != scales[p]:
-                    same[p] = False
-                    break  # not spikes: the caller goes dense, the count does not matter
-                counts[p] += 1
-    scale, ok = _common(scales, same)
-    return counts.sum(), scale, ok
 
 
 @njit(cache=True, nogil=True)
@@ -60,10 +42,31 @@ def _common(scales, same):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def count_nonzero(x, parts):  # pragma: no cover - compiled
+    """(non-zeros of the flat ``x``, True if they all equal one value c > 0), in ``parts``
+    parallel ranges."""
+    n = x.shape[0]
+    counts = np.zeros(parts, dtype=np.int64)
+    scales = np.zeros(parts, dtype=x.dtype)
+    same = np.ones(parts, dtype=np.bool_)
+    for p in prange(parts):
+        for i in range(p * n // parts, (p + 1) * n // parts):
+            v = x[i]
+            if v != 0:
+                if counts[p] == 0:
+                    scales[p] = v
+                elif v != scales[p]:
+                    same[p] = False
+                counts[p] += 1
+    scale, ok = _common(scales, same)
+    return counts.sum(), ok and scale >= 0
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def scan(x, parts):  # pragma: no cover - compiled
     """Column lists of the non-zeros of ``x`` [N, K], built by ``parts`` row ranges in
-    parallel: (starts [K + 1], rows [nnz] ascending within a column, the non-zeros'
-    common value c, True if every non-zero equals c)."""
+    parallel: (starts [K + 1], rows [nnz] ascending within a column, their values, True
+    if every non-zero equals one value c > 0)."""
     n, k = x.shape
     counts = np.zeros((parts, k), dtype=np.int64)
     scales = np.zeros(parts, dtype=x.dtype)
@@ -71,8 +74,6 @@ def scan(x, parts):  # pragma: no cover - compiled
     for p in prange(parts):
         seen = False
         for r in range(p * n // parts, (p + 1) * n // parts):
-            if not same[p]:
-                break  # not spikes: the caller goes dense
             for j in range(k):
                 v = x[r, j]
                 if v != 0:
@@ -83,8 +84,6 @@ def scan(x, parts):  # pragma: no cover - compiled
                         same[p] = False
     scale, ok = _common(scales, same)
     starts = np.zeros(k + 1, dtype=np.int64)
-    if not ok:
-        return starts, np.empty(0, dtype=np.int32), scale, ok
     offsets = np.empty((parts, k), dtype=np.int64)  # where part p writes in column j
     for j in range(k):
         at = starts[j]
@@ -93,21 +92,24 @@ def scan(x, parts):  # pragma: no cover - compiled
             at += counts[p, j]
         starts[j + 1] = at
     rows = np.empty(starts[k], dtype=np.int32)
+    values = np.empty(starts[k], dtype=x.dtype)
     for p in prange(parts):
         fill = offsets[p]
         for r in range(p * n // parts, (p + 1) * n // parts):
             for j in range(k):
-                if x[r, j] != 0:
+                v = x[r, j]
+                if v != 0:
                     rows[fill[j]] = r
+                    values[fill[j]] = v
                     fill[j] += 1
-    return starts, rows, scale, ok
+    return starts, rows, values, ok and scale >= 0
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def linear(starts, rows, weight_t, bias, out, block):  # pragma: no cover - compiled
-    """``out[N, O] = bias + (x != 0) @ weight_t`` for the column lists of ``x`` [N, K]
-    (from :func:`scan`) and ``weight_t`` [K, O]; ``out`` is overwritten. Returns the
-    accumulates done (non-zeros × O)."""
+def linear(starts, rows, values, weight_t, bias, out, block):  # pragma: no cover - compiled
+    """``out[N, O] = bias + x @ weight_t`` for the column lists of ``x`` [N, K] (from
+    :func:`scan`) and ``weight_t`` [K, O]; ``out`` is overwritten. Returns the
+    multiply-accumulates done (non-zeros × O)."""
     k, o = weight_t.shape
     for b in prange((o + block - 1) // block):
         lo = b * block
@@ -120,17 +122,18 @@ def linear(starts, rows, weight_t, bias, out, block):  # pragma: no cover - comp
             w = weight_t[j, lo:hi]
             for i in range(starts[j], starts[j + 1]):
                 target = out[rows[i], lo:hi]
+                v = values[i]
                 for c in range(hi - lo):
-                    target[c] += w[c]
+                    target[c] += v * w[c]
     return rows.shape[0] * o
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def conv2d(x, weight, bias, out, stride, padding, dilation, groups):  # pragma: no cover
-    """``out[N, Ho, Wo, O]`` (channels-last, overwritten) = bias + conv2d(x != 0, weight)
-    for ``x`` [N, C, H, W] and ``weight`` [C, KH, KW, O / groups]. Returns (accumulates
-    done, non-zeros of x, their common value c, True if every non-zero equals c): the
-    spike check rides along with the work, so spikes are read once."""
+    """``out[N, Ho, Wo, O]`` (channels-last, overwritten) = bias + conv2d(x, weight) for
+    ``x`` [N, C, H, W] and ``weight`` [C, KH, KW, O / groups], non-zero inputs only.
+    Returns (multiply-accumulates done, non-zeros of x, True if every non-zero equals one
+    value c > 0): the spike check rides along with the work, so the input is read once."""
     n, c_in, h, w_in = x.shape
     _, kh, kw, per_group = weight.shape
     ho, wo = out.shape[1], out.shape[2]
@@ -173,9 +176,9 @@ def conv2d(x, weight, bias, out, stride, padding, dilation, groups):  # pragma: 
                             target = out[r, oy, ox, lo : lo + per_group]
                             wv = weight[c, ky, kx]
                             for o in range(per_group):
-                                target[o] += wv[o]
+                                target[o] += v * wv[o]
                             count += per_group
         done[r] = count
         nonzero[r] = seen
     scale, ok = _common(scales, same)
-    return done.sum(), nonzero.sum(), scale, ok
+    return done.sum(), nonzero.sum(), ok and scale >= 0

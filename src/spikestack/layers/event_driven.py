@@ -1,22 +1,25 @@
-"""Event-driven inference: synaptic layers whose input is spikes do work per spike.
+"""Event-driven inference: synaptic layers do work per non-zero input (per spike).
 
     fast = event_driven(model)            # a copy; Linear/Conv1d/Conv2d wrapped
     with torch.no_grad():
         out = fast(x)                     # equal to model(x)
-    print(sparse_summary(fast))           # per layer: path taken, rate, SOPs
+    print(sparse_summary(fast))           # per layer: path taken, rate, SOPs / MACs
 
-:class:`EventDriven` wraps one ``nn.Linear``, ``nn.Conv1d`` or ``nn.Conv2d``. When every
-non-zero input value is the same c > 0 (spikes, or spikes scaled by a converted network's
-threshold) and the input rate is below 0.9 of the layer's crossover, the numba kernels of
-:mod:`spikestack.kernels.sparse` add the weights of the inputs that fired; otherwise the
-layer runs dense. ``mode="auto"`` measures the crossover once per input shape
-(interleaving both paths on the machine as it is then), or takes a fixed ``crossover=``;
-once it is known, a sample of every 17th input value is enough to decide for dense.
-``mode="sparse"`` takes the event-driven path for every spike input, ``mode="dense"``
-never. Inputs the kernels cannot take (a gradient to keep, not on the CPU, not
-float32/float64, not spikes, padding other than zeros) always run dense. The synaptic
-operations done on the event-driven path are counted (``sops``); they equal those
-:func:`spikestack.deploy.energy.estimate_energy` counts for the same inputs.
+:class:`EventDriven` wraps one ``nn.Linear``, ``nn.Conv1d`` or ``nn.Conv2d``. When the
+fraction of non-zero inputs is below 0.9 of the layer's crossover, the numba kernels of
+:mod:`spikestack.kernels.sparse` add, for each non-zero input, its value times its weights
+(for spikes, the weights of the inputs that fired; event-count frames into a first layer
+work the same way); otherwise the layer runs dense. ``mode="auto"`` measures the
+crossover once per input row shape (interleaving both paths on the machine as it is
+then: a one-time cost of a few forward passes per layer), or takes a fixed
+``crossover=``; once it is known, a sample of every 17th input value is enough to decide
+for dense. ``mode="sparse"`` takes the event-driven path for every input it can,
+``mode="dense"`` never. Inputs the kernels cannot take (a gradient to keep, not on the
+CPU, not float32/float64, padding other than zeros) always run dense. The work done on
+the event-driven path is counted: ``sops`` for spike input (every non-zero the same
+c > 0), equal to the synaptic operations :func:`spikestack.deploy.energy.estimate_energy`
+counts for the same inputs, and ``macs`` for other sparse input (one multiply-accumulate
+per non-zero input and output it reaches).
 """
 
 from __future__ import annotations
@@ -71,11 +74,12 @@ class EventDriven(nn.Module):
 
     def reset_counts(self) -> None:
         """Zero the counters: synaptic operations done and calls per path."""
-        self.sops = 0
+        self.sops = 0  # accumulates done for spike input
+        self.macs = 0  # multiply-accumulates done for other (sparse) input
         self.calls = {"event-driven": 0, "dense": 0}
-        self.spikes_seen = 0.0  # sum of input rates over the calls whose input was spikes
-        self.spike_calls = 0
-        self.analog_calls = 0  # calls whose input the scan found not to be spikes
+        self.rates_seen = 0.0  # sum of input rates over the calls that were scanned
+        self.scanned_calls = 0
+        self.spike_calls = 0  # of those, calls whose input was spikes
 
     def _weight(self) -> np.ndarray:
         """The weight in the kernel's layout, rebuilt when the weight changes."""
@@ -94,16 +98,14 @@ class EventDriven(nn.Module):
         self.calls["dense"] += 1
         return self.layer(x)
 
-    def _event_driven(self, x: Tensor) -> tuple[Tensor, int, sparse.Spikes] | None:
-        """The layer on spikes, or None when ``x`` is not spikes."""
+    def _event_driven(self, x: Tensor) -> tuple[Tensor, int, sparse.Sparsity]:
+        """The layer on its non-zero inputs: (output, multiply-accumulates, sparsity)."""
         bias = self.layer.bias
         if isinstance(self.layer, nn.Linear):
             rows = x.reshape(-1, x.shape[-1])
-            spikes = sparse.scan(rows, columns=True)
-            if spikes is None:
-                return None
-            out, sops = sparse.linear(spikes, rows.shape[0], self._weight(), bias, x.dtype)
-            return out.reshape(*x.shape[:-1], out.shape[-1]), sops, spikes
+            found = sparse.scan(rows, columns=True)
+            out, done = sparse.linear(found, rows.shape[0], self._weight(), bias, x.dtype)
+            return out.reshape(*x.shape[:-1], out.shape[-1]), done, found
         return sparse.conv(x, self._weight(), bias, self.geometry)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -117,38 +119,35 @@ class EventDriven(nn.Module):
         ):
             return self._dense(x)  # unbatched conv input, or padding the kernel does not do
         if self.mode == "auto":
-            crossover = self.crossovers.get(tuple(x.shape))
-            if crossover is None:
-                crossover = self._crossover(x)
-                if crossover is None:
-                    self.analog_calls += 1
-                    return self._dense(x)
+            crossover = self.crossovers.get(self.shape_key(x)) or self._crossover(x)
             if _sampled_rate(x) >= _MARGIN * crossover.rate:
                 return self._dense(x)  # decided on a sample: no pass over the whole input
-        done = self._event_driven(x)
-        if done is None:
-            self.analog_calls += 1
-            return self._dense(x)
-        out, sops, spikes = done
-        self.spikes_seen += spikes.rate
-        self.spike_calls += 1
-        self.sops += sops
+        out, done, found = self._event_driven(x)
+        self.rates_seen += found.rate
+        self.scanned_calls += 1
+        if found.spikes:
+            self.spike_calls += 1
+            self.sops += done
+        else:
+            self.macs += done
         self.calls["event-driven"] += 1
         return out
 
-    def _crossover(self, x: Tensor) -> sparse.Crossover | None:
-        """The crossover for ``x``'s shape: fixed, or measured on ``x`` (None when ``x`` is
-        not spikes: nothing to measure)."""
-        shape = tuple(x.shape)
+    def shape_key(self, x: Tensor) -> tuple[int, ...]:
+        """What the crossover depends on: the shape of one row (both paths' times grow
+        with the number of rows alike), so a last, smaller batch is not measured again."""
+        return (x.shape[-1],) if isinstance(self.layer, nn.Linear) else tuple(x.shape[1:])
+
+    def _crossover(self, x: Tensor) -> sparse.Crossover:
+        """The crossover for ``x``'s shape: fixed, or measured on ``x``."""
+        shape = self.shape_key(x)
         if self.fixed_crossover is not None:
             self.crossovers[shape] = sparse.Crossover(self.fixed_crossover, 0.0, ())
-            return self.crossovers[shape]
-        spikes = sparse.scan(x, columns=False)
-        if spikes is None:
-            return None
-        self.crossovers[shape] = sparse.Crossover.measure(
-            x, spikes.rate, self.layer, self._event_driven
-        )
+        else:
+            rate = sparse.scan(x, columns=False).rate
+            self.crossovers[shape] = sparse.Crossover.measure(
+                x, rate, self.layer, self._event_driven
+            )
         return self.crossovers[shape]
 
     def extra_repr(self) -> str:
@@ -175,8 +174,9 @@ def event_driven(model: nn.Module, mode: str = "auto", crossover: float | None =
 
 def sparse_summary(model: nn.Module) -> list[dict[str, Any]]:
     """One row per :class:`EventDriven` layer of ``model``: its name, the calls per path,
-    the mean rate of its spike inputs (None if none was scanned), the calls whose input was
-    not spikes, its crossover rate(s) and the SOPs done."""
+    the mean fraction of non-zero inputs over the event-driven calls (None if none), how
+    many of those inputs were spikes, its crossover rate(s), and the SOPs (spike input) and
+    MACs (other sparse input) done."""
     rows = []
     for name, module in model.named_modules():
         if isinstance(module, EventDriven):
@@ -187,11 +187,12 @@ def sparse_summary(model: nn.Module) -> list[dict[str, Any]]:
                     "event_driven_calls": module.calls["event-driven"],
                     "dense_calls": module.calls["dense"],
                     "input_rate": (
-                        module.spikes_seen / module.spike_calls if module.spike_calls else None
+                        module.rates_seen / module.scanned_calls if module.scanned_calls else None
                     ),
-                    "analog_calls": module.analog_calls,
+                    "spike_calls": module.spike_calls,
                     "crossover": [c.rate for c in module.crossovers.values()],
                     "sops": module.sops,
+                    "macs": module.macs,
                 }
             )
     return rows

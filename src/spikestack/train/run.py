@@ -484,19 +484,18 @@ def evaluate_run(
 def _sparse_table(rows: list[dict[str, Any]], samples: int, mode: str) -> str:
     lines = [
         f"event-driven inference ({mode}):",
-        f"  {'layer':28} {'type':7} {'input rate':>10} {'crossover':>9} {'event/dense calls':>17}"
-        f" {'SOP/sample':>11}",
+        f"  {'layer':24} {'type':7} {'input rate':>10} {'input':>6} {'crossover':>9}"
+        f" {'event/dense calls':>17} {'SOP/sample':>11} {'MAC/sample':>11}",
     ]
     for row in rows:
-        rate = (
-            f"{100 * row['input_rate']:.2f} %"
-            if row["input_rate"] is not None
-            else ("analog" if row["analog_calls"] else "-")
-        )
+        scanned = row["input_rate"] is not None
+        rate = f"{100 * row['input_rate']:.2f} %" if scanned else "-"
+        kind = ("spikes" if row["spike_calls"] else "values") if scanned else "-"
         cross = f"{100 * min(row['crossover']):.1f} %" if row["crossover"] else "-"
         calls = f"{row['event_driven_calls']}/{row['dense_calls']}"
+        n = max(samples, 1)
         lines.append(
-            f"  {row['layer'][:28]:28} {row['type']:7} {rate:>10} {cross:>9} {calls:>17}"
-            f" {row['sops'] / max(samples, 1):11.4g}"
+            f"  {row['layer'][:24]:24} {row['type']:7} {rate:>10} {kind:>6} {cross:>9}"
+            f" {calls:>17} {row['sops'] / n:11.4g} {row['macs'] / n:11.4g}"
         )
     return "\n".join(lines)
