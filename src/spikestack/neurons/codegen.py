@@ -26,7 +26,7 @@ from torch import Tensor
 
 from spikestack.kernels._buffers import POOL
 from spikestack.neurons.declaration import FUNCTIONS, Declaration, as_tuple, call
-from spikestack.surrogates import Surrogate
+from spikestack.surrogates import Surrogate, SurrogateId
 
 __all__ = ["GenerationError", "load_kernels", "run_fused"]
 
@@ -255,12 +255,16 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
 
     prm_unpack = "\n".join(f"    p_{p} = prm[{i}]" for i, p in enumerate(params))
     charge_args = ", ".join(
-        "x[t, n]" if a == "x" else (f"p_{a}" if a in decl.params else f"s_{a}")
+        "xr[j]" if a == "x" else (f"p_{a}" if a in decl.params else f"s_{a}")
         for a in decl.arguments(decl.charge)
     )
-    fire_args = ", ".join(
-        f"p_{a}" if a in decl.params else f"h_{a}" for a in decl.arguments(decl.fire)
-    )
+
+    def fire_args_of(prefix: str) -> str:
+        return ", ".join(
+            f"p_{a}" if a in decl.params else f"{prefix}{a}" for a in decl.arguments(decl.fire)
+        )
+
+    fire_args = fire_args_of("h_")
 
     def reset_args(prefix: str, spike: str) -> str:
         return ", ".join(
@@ -287,23 +291,24 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     for attr in ("charge", "fire", "reset"):
         lines += ["", "@njit(inline='always', **_OPTS)", compiled[attr]]
     # Neurons in blocks of _B: prange over blocks, time outside, the block's neurons
-    # inside, so every inner loop streams a contiguous row segment of [T, N].
+    # inside, so every inner loop streams a contiguous row segment of [T, N], through 1-D
+    # row views (indexing the 2-D arrays in the loop kept LLVM from vectorising it); long
+    # rows keep the hardware prefetchers streaming.
     pad = " " * 16
     body_fwd = [
         f"{hvars} = _charge({charge_args})",
         f"zz = _fire({fire_args})",
         "sp = _f(1) if zz >= _f(0) else _f(0)",
         f"{svars} = _reset({reset_args('h_', 'sp')})",
-        "spikes[t, n] = sp",
-        "z[t, n] = zz",
-        *[f"h[{i}, t, n] = h_{st}" for i, st in enumerate(states)],
+        "spr[j] = sp",
+        *[f"hr{i}[j] = h_{st}" for i, st in enumerate(states)],
     ]
     lines += [
         "",
-        "_B = 256",
+        "_B = 8192",
         "",
         "@njit(parallel=True, **_OPTS)",
-        "def forward(x, s0, prm, spikes, h, z, s_out):",
+        "def forward(x, s0, prm, spikes, h, s_out):",
         "    T, N = x.shape",
         prm_unpack,
         "    for b in prange((N + _B - 1) // _B):",
@@ -311,29 +316,32 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         "        hi = min(lo + _B, N)",
         *[f"        S_{st} = s0[{i}, lo:hi].copy()" for i, st in enumerate(states)],
         "        for t in range(T):",
-        "            for n in range(lo, hi):",
-        "                j = n - lo",
+        "            xr = x[t, lo:hi]",
+        "            spr = spikes[t, lo:hi]",
+        *[f"            hr{i} = h[{i}, t, lo:hi]" for i in range(len(states))],
+        "            for j in range(hi - lo):",
         *[f"{pad}s_{st} = S_{st}[j]" for st in states],
         *[pad + line for line in body_fwd],
         *[f"{pad}S_{st}[j] = s_{st}" for st in states],
         *[f"        s_out[{i}, lo:hi] = S_{st}" for i, st in enumerate(states)],
     ]
     body = [
-        *[f"h_{st} = h[{i}, t, n]" for i, st in enumerate(states)],
-        "x_t = x[t, n]",
-        "spike = spikes[t, n]",
+        *[f"h_{st} = hr{i}[j]" for i, st in enumerate(states)],
+        "x_t = xr[j]",
+        # the spike and z again from the saved states (bit for bit the forward's): neither
+        # is read back from memory
+        f"zz = _fire({fire_args})",
+        "spike = _f(1) if zz >= _f(0) else _f(0)",
         *[f"{printer.doprint(lhs)} = {printer.doprint(rhs)}" for lhs, rhs in replacements],
-        "dspike = g_spikes[t, n]",
+        "dspike = gsr[j]",
         "if not detach:",
         *[f"    dspike += a_{st} * ({dr_dspike[i]})" for i, st in enumerate(states)],
-        "dz = dspike * (sg[t, n] if sid < 0 else _sg(sid, z[t, n], c0, c1, _f(1), _f(0), _f(2)))",
+        "dz = dspike * SURROGATE",
     ]
     for j, sj in enumerate(states):
         terms = [f"a_{sk} * ({dr_dh[i][j]})" for i, sk in enumerate(states)]
         body.append(f"dh_{sj} = " + " + ".join([*terms, f"dz * ({dz_dh[j]})"]))
-    body.append(
-        "gx[t, n] = " + " + ".join(f"dh_{st} * ({dh_dx[j]})" for j, st in enumerate(states))
-    )
+    body.append("gxr[j] = " + " + ".join(f"dh_{st} * ({dh_dx[j]})" for j, st in enumerate(states)))
     for q, p in enumerate(learn):
         terms = [f"dh_{st} * ({dh_dp[j][q]})" for j, st in enumerate(states)]
         terms += [f"a_{st} * ({dr_dp[i][q]})" for i, st in enumerate(states)]
@@ -345,16 +353,22 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     # the state before step t: recomputed from step t - 1 (or the initial state at t = 0);
     # two loops so that no branch on t sits in the inner one
     previous = [
-        *[f"q_{st} = h[{i}, t - 1, n]" for i, st in enumerate(states)],
-        f"{svars} = _reset({reset_args('q_', 'spikes[t - 1, n]')})",
+        *[f"q_{st} = hp{i}[j]" for i, st in enumerate(states)],
+        f"qz = _fire({fire_args_of('q_')})",
+        f"{svars} = _reset({reset_args('q_', '(_f(1) if qz >= _f(0) else _f(0))')})",
     ]
-    initial = [f"s_{st} = s0[{i}, n]" for i, st in enumerate(states)]
+    initial = [f"s_{st} = hp{i}[j]" for i, st in enumerate(states)]
 
-    def step_loop(times: str, start: list[str]) -> list[str]:
+    def step_loop(times: str, start: list[str], before: str) -> list[str]:
         return [
             f"        for t in {times}:",
-            "            for n in range(lo, hi):",
-            "                j = n - lo",
+            "            xr = x[t, lo:hi]",
+            "            gsr = g_spikes[t, lo:hi]",
+            "            gxr = gx[t, lo:hi]",
+            "            SGROW",
+            *[f"            hr{i} = h[{i}, t, lo:hi]" for i in range(len(states))],
+            *[f"            hp{i} = {before.format(i=i)}" for i in range(len(states))],
+            "            for j in range(hi - lo):",
             *[f"{pad}a_{st} = A_{st}[j]" for st in states],
             *[f"{pad}gp_{p} = GP_{p}[j]" for p in learn],
             *[pad + line for line in start + body],
@@ -362,10 +376,10 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
             *[f"{pad}GP_{p}[j] = gp_{p}" for p in learn],
         ]
 
-    lines += [
+    backward = [
         "",
         "@njit(parallel=True, **_OPTS)",
-        "def backward(x, s0, prm, h, spikes, z, sid, c0, c1, sg, g_spikes, g_final, detach, gx, g_s0, g_prm):",
+        "def NAME(x, s0, prm, h, spikes, c0, c1, sg, g_spikes, g_final, detach, gx, g_s0, g_prm):",
         "    T, N = x.shape",
         prm_unpack,
         "    for b in prange((N + _B - 1) // _B):",
@@ -374,10 +388,36 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         *[f"        A_{st} = g_final[{i}, lo:hi].copy()" for i, st in enumerate(states)],
         # float64: each sums T steps of one neuron's contributions
         *[f"        GP_{p} = np.zeros(hi - lo)" for p in learn],
-        *step_loop("range(T - 1, 0, -1)", previous),
-        *step_loop("range(0, 1)", initial),
+        *step_loop("range(T - 1, 0, -1)", previous, "h[{i}, t - 1, lo:hi]"),
+        *step_loop("range(0, 1)", initial, "s0[{i}, lo:hi]"),
         *[f"        g_s0[{i}, lo:hi] = A_{st}" for i, st in enumerate(states)],
         *[f"        g_prm[{q}, lo:hi] = GP_{p}" for q, p in enumerate(learn)],
+    ]
+    # one backward per built-in surrogate, its id a literal so that the formula is inlined
+    # and the loop vectorises (numba compiles each on first use only), and one that reads
+    # a custom surrogate's derivative from ``sg``
+    text = "\n".join(backward)
+    custom = text.replace("NAME", "backward_custom").replace("SURROGATE", "sgr[j]")
+    lines.append(custom.replace("SGROW", "sgr = sg[t, lo:hi]"))
+    for sid in SurrogateId:
+        if sid != SurrogateId.CUSTOM:
+            formula = f"_sg({int(sid)}, zz, c0, c1, _f(1), _f(0), _f(2))"
+            built_in = text.replace("NAME", f"backward_{int(sid)}").replace("SURROGATE", formula)
+            lines.append(built_in.replace("SGROW", "pass"))
+    # z = fire(states after charge), for a custom surrogate's derivative (taken with torch)
+    lines += [
+        "",
+        "@njit(parallel=True, **_OPTS)",
+        "def fire_z(h, prm, z):",
+        "    T, N = z.shape",
+        prm_unpack,
+        "    for b in prange((N + _B - 1) // _B):",
+        "        lo = b * _B",
+        "        hi = min(lo + _B, N)",
+        "        for t in range(T):",
+        "            for n in range(lo, hi):",
+        *[f"{pad}h_{st} = h[{i}, t, n]" for i, st in enumerate(states)],
+        f"{pad}z[t, n] = _fire({fire_args})",
     ]
     return "\n".join(lines) + "\n"
 
@@ -699,36 +739,37 @@ class _Fused(torch.autograd.Function):
         flat, state0, prm, n_learn = _kernel_inputs(x, decl, fixed, learn, s0)
         (T, n), k = flat.shape, len(decl.state)
         # recycled buffers: fresh large tensors cost a page fault per page on first touch
-        spikes, z = POOL.empty((T, n), flat.dtype), POOL.empty((T, n), flat.dtype)
+        spikes = POOL.empty((T, n), flat.dtype)
         h, final = POOL.empty((k, T, n), flat.dtype), POOL.empty((k, n), flat.dtype)
         kernels.forward(flat.numpy(), state0.numpy(), prm.numpy(), spikes.numpy(), h.numpy(),
-                        z.numpy(), final.numpy())  # fmt: skip
-        _save(
-            ctx, x, s0, (flat, state0, prm, h, spikes, z), kernels, surrogate, detach_reset, n_learn
-        )
+                        final.numpy())  # fmt: skip
+        _save(ctx, x, s0, (flat, state0, prm, h, spikes), kernels, surrogate, detach_reset, n_learn)
         return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
 
     @staticmethod
     def backward(ctx: Any, g_spikes: Tensor, *g_final: Tensor) -> Any:
         from spikestack.kernels._plan import surrogate_constants
-        from spikestack.surrogates import SurrogateId
 
-        flat, state0, prm, h, spikes, z = ctx.saved_tensors
+        flat, state0, prm, h, spikes = ctx.saved_tensors
         kernels, surrogate, detach_reset, n_learn, shape, s_shapes = ctx.meta
         T, n = flat.shape
         sid, (c0, c1, _) = surrogate_constants(surrogate)  # built-ins: evaluated in the kernel
         if sid == SurrogateId.CUSTOM:  # any other surrogate: its derivative as a tensor
+            z = POOL.empty((T, n), flat.dtype)
+            kernels.fire_z(h.numpy(), prm.numpy(), z.numpy())
             sg = surrogate.derivative(z).to(flat.dtype).contiguous()
+            backward = kernels.backward_custom
         else:
             sg = torch.zeros((1, 1), dtype=flat.dtype)
+            backward = getattr(kernels, f"backward_{int(sid)}")
         scalar = np.float32 if flat.dtype == torch.float32 else np.float64
         gs = g_spikes.reshape(T, n).to(flat.dtype)  # strided is fine (a sum's is stride 0)
         gx, g_s0 = POOL.empty((T, n), flat.dtype), POOL.empty(tuple(state0.shape), flat.dtype)
         g_prm = torch.zeros((max(n_learn, 1), n), dtype=torch.float64)
-        kernels.backward(flat.numpy(), state0.numpy(), prm.numpy(), h.numpy(), spikes.numpy(),
-                         z.numpy(), int(sid), scalar(c0), scalar(c1), sg.numpy(), gs.numpy(),
-                         _final_grads(g_final, flat).numpy(), bool(detach_reset), gx.numpy(),
-                         g_s0.numpy(), g_prm.numpy())  # fmt: skip
+        backward(flat.numpy(), state0.numpy(), prm.numpy(), h.numpy(), spikes.numpy(),
+                 scalar(c0), scalar(c1), sg.numpy(), gs.numpy(),
+                 _final_grads(g_final, flat).numpy(), bool(detach_reset), gx.numpy(),
+                 g_s0.numpy(), g_prm.numpy())  # fmt: skip
         return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes)
 
 
