@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from spikestack.neurons import LIF, Izhikevich
-from spikestack.neurons.define import define_neuron, exp
+from spikestack.neurons.define import define_neuron, exp, maximum, minimum
 from spikestack.surrogates import ATan, Sigmoid, Surrogate
 
 
@@ -334,3 +334,63 @@ def test_library_neurons_declared_give_their_spikes(backend) -> None:
     assert math.isclose(DeclaredALIF.declaration.params["rho"], math.exp(-1 / 20.0))
     assert torch.equal(DeclaredALIF(backend=backend)(x), ALIF(2.0, 20.0, 0.1)(x))
     assert torch.equal(DeclaredCUBALIF(backend=backend)(x * 0.6), CUBALIF(2.0, 4.0)(x * 0.6))
+
+
+@define_neuron
+class DeclaredAdEx:
+    """The library's AdEx (no synaptic current, hard reset to 0) declared: the exponential's
+    argument clamped at 80 with ``minimum``, the adaptation w charged from the pre-step v."""
+
+    state = ("v", "w")
+    params = {"tau": 10.0, "tau_w": 500.0, "a": 4.0, "b": 0.02, "delta_T": 0.5,
+              "theta_rh": 1.0, "v_threshold": 1.0}  # fmt: skip
+
+    def charge(x, v, w, tau, tau_w, a, delta_T, theta_rh):
+        rise = delta_T * exp(minimum((v - theta_rh) / delta_T, 80.0))
+        return v + (-v + rise + x - w) / tau, w + (a * v - w) / tau_w
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, w, spike, b):
+        return v * (1 - spike), w + b * spike
+
+
+@define_neuron
+class Clamped:
+    """Both clamps, each with a branch taken: the membrane held in [-0.5, 1.5]."""
+
+    state = ("v",)
+    params = {"tau": 2.0, "v_threshold": 1.0}
+
+    def charge(x, v, tau):
+        return maximum(minimum(v + (x - v) / tau, 1.5), -0.5)
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, spike):
+        return v - spike
+
+
+@pytest.mark.parametrize("backend", ["torch", "cpu"])
+def test_declared_adex_with_its_clamp_is_the_library_adex(backend) -> None:
+    from spikestack.neurons import AdEx
+
+    torch.manual_seed(6)
+    x = torch.rand(60, 5, 7) * 3.0
+    ours, theirs = DeclaredAdEx(backend=backend)(x), AdEx()(x)
+    assert ours.sum() > 0 and torch.equal(ours, theirs)
+
+
+def test_minimum_and_maximum_fused_equal_eager() -> None:
+    torch.manual_seed(7)
+    x = torch.randn(16, 5, 9) * 2  # below -0.5 and above 1.5: both clamps bind
+    compare(Clamped, x)
+    compare(DeclaredAdEx, torch.rand(30, 4, 6) * 3.0, surrogate=Sigmoid(alpha=3.0))
+
+
+def test_minimum_and_maximum_in_the_triton_kernel() -> None:
+    _triton_or_skip()
+    torch.manual_seed(8)
+    compare(Clamped, torch.randn(10, 3, 40) * 2, backend="triton")

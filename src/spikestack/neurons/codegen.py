@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from spikestack.kernels._buffers import POOL
-from spikestack.neurons.declaration import FUNCTIONS, Declaration, as_tuple, call
+from spikestack.neurons.declaration import BINARY, FUNCTIONS, Declaration, as_tuple, call
 from spikestack.surrogates import Surrogate, SurrogateId
 
 __all__ = ["GenerationError", "load_kernels", "run_fused"]
@@ -85,12 +85,12 @@ class _Float32Literals(ast.NodeTransformer):
             if self.target == "triton":
                 node.func = ast.Name("_abs", ast.Load())
             return node
-        if name in _FUNCTIONS:
+        if name in _FUNCTIONS or (name in BINARY and len(node.args) == 2):
             node.func = ast.Name(f"_{name}", ast.Load())
             return node
         raise GenerationError(
             f"{self.where}: the call {ast.unparse(node.func)}(...) (the generator knows "
-            f"abs and {', '.join(_FUNCTIONS)})"
+            f"abs, {', '.join(_FUNCTIONS)} and the two-argument {' and '.join(BINARY)})"
         )
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
@@ -111,6 +111,14 @@ class _Float32Literals(ast.NodeTransformer):
                 "arithmetic"
             )
         return super().generic_visit(node)
+
+
+def _nested(name: str, args: list[str]) -> str:
+    """``name(a, name(b, c))`` for a SymPy Min/Max of any number of arguments."""
+    out = args[-1]
+    for a in reversed(args[:-1]):
+        out = f"{name}({a}, {out})"
+    return out
 
 
 def _numba_source(fn: Callable[..., Any], name: str, where: str, target: str = "numba") -> str:
@@ -248,6 +256,16 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
             a = self._print(expr.args[0])
             return f"(_f(1) if ({a}) > 0 else (_f(-1) if ({a}) < 0 else _f(0)))"
 
+        def _print_Min(self, expr: Any) -> str:
+            return _nested("_minimum", [self._print(a) for a in expr.args])
+
+        def _print_Max(self, expr: Any) -> str:
+            return _nested("_maximum", [self._print(a) for a in expr.args])
+
+        def _print_Heaviside(self, expr: Any) -> str:  # d min / d max: halves at a tie
+            a = self._print(expr.args[0])
+            return f"(_f(1) if ({a}) > 0 else (_f(0.5) if ({a}) == 0 else _f(0)))"
+
     replacements, p = _printed_derivatives(decl, d, Printer(), "{}")
     dh_dx, dh_ds, dh_dp, dz_dh, dz_dp = p["dh_dx"], p["dh_ds"], p["dh_dp"], p["dz_dh"], p["dz_dp"]
     dr_dh, dr_dspike, dr_dp = p["dr_dh"], p["dr_dspike"], p["dr_dp"]
@@ -288,6 +306,9 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
             "return _f(1) / (_f(1) + math.exp(-a))" if fn == "sigmoid" else f"return math.{fn}(a)"
         )
         lines += ["", "@njit(inline='always', **_OPTS)", f"def _{fn}(a):", f"    {body}"]
+    for fn, op in (("minimum", "<"), ("maximum", ">")):
+        body = f"return a if a {op} b else b"
+        lines += ["", "@njit(inline='always', **_OPTS)", f"def _{fn}(a, b):", f"    {body}"]
     for attr in ("charge", "fire", "reset"):
         lines += ["", "@njit(inline='always', **_OPTS)", compiled[attr]]
     # Neurons in blocks of _B: prange over blocks, time outside, the block's neurons
@@ -476,6 +497,16 @@ def _triton_source(decl: Declaration) -> str:
             a = self._print(expr.args[0])
             return f"tl.where(({a}) > 0.0, 1.0, tl.where(({a}) < 0.0, -1.0, 0.0))"
 
+        def _print_Min(self, expr: Any) -> str:
+            return _nested("_minimum", [self._print(a) for a in expr.args])
+
+        def _print_Max(self, expr: Any) -> str:
+            return _nested("_maximum", [self._print(a) for a in expr.args])
+
+        def _print_Heaviside(self, expr: Any) -> str:
+            a = self._print(expr.args[0])
+            return f"tl.where(({a}) > 0.0, 1.0, tl.where(({a}) == 0.0, 0.5, 0.0))"
+
     # a constant derivative still needs a block-shaped value: added to a zero block
     replacements, p = _printed_derivatives(decl, d, Printer(), "(zero + {})")
     dh_dx, dh_ds, dh_dp, dz_dh, dz_dp = p["dh_dx"], p["dh_ds"], p["dh_dp"], p["dz_dh"], p["dz_dp"]
@@ -513,6 +544,8 @@ def _triton_source(decl: Declaration) -> str:
     }  # fmt: skip
     for fn, body in helpers.items():
         lines += ["", "@triton.jit", f"def _{fn}(a):", f"    return {body}"]
+    for fn in BINARY:
+        lines += ["", "@triton.jit", f"def _{fn}(a, b):", f"    return tl.{fn}(a, b)"]
     for attr in ("charge", "fire", "reset"):
         lines += ["", "@triton.jit", compiled[attr]]
     prm_load = [f"    p_{p} = tl.load(prm_ptr + {i})" for i, p in enumerate(params)]

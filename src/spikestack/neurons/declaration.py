@@ -17,9 +17,21 @@ from torch import Tensor
 
 from spikestack.surrogates import Surrogate
 
-__all__ = ["Declaration", "declaration", "eager", "exp", "log", "sigmoid", "sqrt", "tanh"]
+__all__ = [
+    "Declaration",
+    "declaration",
+    "eager",
+    "exp",
+    "log",
+    "maximum",
+    "minimum",
+    "sigmoid",
+    "sqrt",
+    "tanh",
+]
 
 FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid")
+BINARY = ("minimum", "maximum")  # two arguments, element-wise
 
 
 def _dispatch(name: str, value: Any) -> Any:
@@ -59,6 +71,30 @@ def tanh(value: Any) -> Any:
 def sigmoid(value: Any) -> Any:
     """1 / (1 + e^-value) (see :func:`exp`)."""
     return _dispatch("sigmoid", value)
+
+
+def _dispatch2(name: str, a: Any, b: Any) -> Any:
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        like = a if isinstance(a, Tensor) else b
+        a, b = (v if isinstance(v, Tensor) else torch.as_tensor(v, dtype=like.dtype,
+                                                                 device=like.device) for v in (a, b))  # fmt: skip
+        return getattr(torch, name)(a, b)
+    if type(a).__module__.startswith("sympy") or type(b).__module__.startswith("sympy"):
+        import sympy
+
+        return (sympy.Min if name == "minimum" else sympy.Max)(a, b)
+    return min(a, b) if name == "minimum" else max(a, b)
+
+
+def minimum(a: Any, b: Any) -> Any:
+    """The smaller of a and b, element-wise (a clamp: ``minimum(v, 30.0)``); at a tie the
+    gradient is split in halves, as torch's."""
+    return _dispatch2("minimum", a, b)
+
+
+def maximum(a: Any, b: Any) -> Any:
+    """The larger of a and b, element-wise (see :func:`minimum`)."""
+    return _dispatch2("maximum", a, b)
 
 
 # -- the declaration ------------------------------------------------------------------

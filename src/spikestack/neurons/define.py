@@ -64,12 +64,14 @@ from spikestack.neurons.declaration import (
     eager,
     exp,
     log,
+    maximum,
+    minimum,
     sigmoid,
     sqrt,
     tanh,
 )
 
-__all__ = ["define_neuron", "exp", "log", "sigmoid", "sqrt", "tanh"]
+__all__ = ["define_neuron", "exp", "log", "maximum", "minimum", "sigmoid", "sqrt", "tanh"]
 
 # -- the neuron class -------------------------------------------------------------------
 
