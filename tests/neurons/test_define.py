@@ -394,3 +394,36 @@ def test_minimum_and_maximum_in_the_triton_kernel() -> None:
     _triton_or_skip()
     torch.manual_seed(8)
     compare(Clamped, torch.randn(10, 3, 40) * 2, backend="triton")
+
+
+def test_per_neuron_parameters_fixed_and_learnable() -> None:
+    """A time constant per channel and a learnable threshold per neuron: fused = eager
+    (spikes, gradients of the input, the states and every value of the learnable one)."""
+
+    @define_neuron
+    class PerChannel:
+        state = ("v",)
+        params = {"tau": 2.0, "v_threshold": 1.0}
+        learnable = ("v_threshold",)
+
+        def charge(x, v, tau):
+            return v + (x - v) / tau
+
+        def fire(v, v_threshold):
+            return v - v_threshold
+
+        def reset(v, spike, v_threshold):
+            return v - v_threshold * spike
+
+    torch.manual_seed(9)
+    tau = torch.tensor([1.5, 2.0, 4.0]).reshape(3, 1, 1)
+    threshold = 0.8 + 0.4 * torch.rand(3, 4, 5)
+    x = torch.rand(12, 2, 3, 4, 5) * 2
+    compare(PerChannel, x, tau=tau, v_threshold=threshold)
+    neuron = PerChannel(tau=tau, backend="cpu")
+    assert neuron.per_neuron and "tau=<per neuron (3, 1, 1)>" in repr(neuron)
+    assert torch.equal(neuron(x), PerChannel(tau=tau, backend="torch")(x))
+    with pytest.raises(ValueError, match="tau has values that are not finite"):
+        PerChannel(tau=torch.tensor([1.0, float("nan")]))
+    with pytest.raises(ValueError, match="must be a finite number or a tensor"):
+        PerChannel(tau="slow")

@@ -324,23 +324,24 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         "spr[j] = sp",
         *[f"hr{i}[j] = h_{st}" for i, st in enumerate(states)],
     ]
-    lines += [
-        "",
-        "_B = 8192",
+    lines += ["", "_B = 8192"]
+    kernels = [
         "",
         "@njit(parallel=True, **_OPTS)",
         "def forward(x, s0, prm, spikes, h, s_out):",
         "    T, N = x.shape",
-        prm_unpack,
+        "PRM_TOP",
         "    for b in prange((N + _B - 1) // _B):",
         "        lo = b * _B",
         "        hi = min(lo + _B, N)",
+        "PRM_BLOCK",
         *[f"        S_{st} = s0[{i}, lo:hi].copy()" for i, st in enumerate(states)],
         "        for t in range(T):",
         "            xr = x[t, lo:hi]",
         "            spr = spikes[t, lo:hi]",
         *[f"            hr{i} = h[{i}, t, lo:hi]" for i in range(len(states))],
         "            for j in range(hi - lo):",
+        "PRM_J",
         *[f"{pad}s_{st} = S_{st}[j]" for st in states],
         *[pad + line for line in body_fwd],
         *[f"{pad}S_{st}[j] = s_{st}" for st in states],
@@ -390,6 +391,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
             *[f"            hr{i} = h[{i}, t, lo:hi]" for i in range(len(states))],
             *[f"            hp{i} = {before.format(i=i)}" for i in range(len(states))],
             "            for j in range(hi - lo):",
+            "PRM_J",
             *[f"{pad}a_{st} = A_{st}[j]" for st in states],
             *[f"{pad}gp_{p} = GP_{p}[j]" for p in learn],
             *[pad + line for line in start + body],
@@ -402,10 +404,11 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         "@njit(parallel=True, **_OPTS)",
         "def NAME(x, s0, prm, h, spikes, c0, c1, sg, g_spikes, g_final, detach, gx, g_s0, g_prm):",
         "    T, N = x.shape",
-        prm_unpack,
+        "PRM_TOP",
         "    for b in prange((N + _B - 1) // _B):",
         "        lo = b * _B",
         "        hi = min(lo + _B, N)",
+        "PRM_BLOCK",
         *[f"        A_{st} = g_final[{i}, lo:hi].copy()" for i, st in enumerate(states)],
         # float64: each sums T steps of one neuron's contributions
         *[f"        GP_{p} = np.zeros(hi - lo)" for p in learn],
@@ -419,27 +422,47 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     # a custom surrogate's derivative from ``sg``
     text = "\n".join(backward)
     custom = text.replace("NAME", "backward_custom").replace("SURROGATE", "sgr[j]")
-    lines.append(custom.replace("SGROW", "sgr = sg[t, lo:hi]"))
+    kernels.append(custom.replace("SGROW", "sgr = sg[t, lo:hi]"))
     for sid in SurrogateId:
         if sid != SurrogateId.CUSTOM:
             formula = f"_sg({int(sid)}, zz, c0, c1, _f(1), _f(0), _f(2))"
             built_in = text.replace("NAME", f"backward_{int(sid)}").replace("SURROGATE", formula)
-            lines.append(built_in.replace("SGROW", "pass"))
+            kernels.append(built_in.replace("SGROW", "pass"))
     # z = fire(states after charge), for a custom surrogate's derivative (taken with torch)
-    lines += [
+    kernels += [
         "",
         "@njit(parallel=True, **_OPTS)",
         "def fire_z(h, prm, z):",
         "    T, N = z.shape",
-        prm_unpack,
+        "PRM_TOP",
         "    for b in prange((N + _B - 1) // _B):",
         "        lo = b * _B",
         "        hi = min(lo + _B, N)",
+        "PRM_BLOCK",
         "        for t in range(T):",
-        "            for n in range(lo, hi):",
-        *[f"{pad}h_{st} = h[{i}, t, n]" for i, st in enumerate(states)],
-        f"{pad}z[t, n] = _fire({fire_args})",
+        *[f"            hr{i} = h[{i}, t, lo:hi]" for i in range(len(states))],
+        "            zr = z[t, lo:hi]",
+        "            for j in range(hi - lo):",
+        "PRM_J",
+        *[f"{pad}h_{st} = hr{i}[j]" for i, st in enumerate(states)],
+        f"{pad}zr[j] = _fire({fire_args})",
     ]
+    # two renderings: parameters as scalars (prm [P]) and per neuron (prm [P, N], the
+    # functions named pn_*), chosen at run time by whether any parameter has a shape
+    per_neuron = {
+        "PRM_TOP": [],
+        "PRM_BLOCK": [f"        P_{p} = prm[{i}, lo:hi]" for i, p in enumerate(params)],
+        "PRM_J": [f"{pad}p_{p} = P_{p}[j]" for p in params],
+    }
+    scalar = {"PRM_TOP": prm_unpack.splitlines(), "PRM_BLOCK": [], "PRM_J": []}
+    for fills, prefix in ((scalar, ""), (per_neuron, "pn_")):
+        for line in "\n".join(kernels).splitlines():
+            if line.strip() in fills:
+                lines += fills[line.strip()]
+            elif line.startswith("def "):
+                lines.append("def " + prefix + line[4:])
+            else:
+                lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -686,11 +709,11 @@ def _kernel_inputs(
     flat = x.detach().reshape(x.shape[0], -1).contiguous()
     n = flat.shape[1]
     state0 = torch.stack([s.detach().reshape(-1).expand(n) for s in s0]).contiguous()
-    prm = prm.to(flat.device).clone()
+    prm = prm.to(flat.device).clone()  # [P], or [P, N] for per-neuron parameters
     learn_index = [list(decl.params).index(p) for p in decl.learnable]
     if learn_index:
         prm[learn_index] = learn.detach().to(prm.device, prm.dtype)
-    return flat, state0, prm, len(learn_index)
+    return flat, state0, prm.contiguous(), len(learn_index)
 
 
 def _save(
@@ -709,11 +732,19 @@ def _final_grads(g_final: tuple[Tensor | None, ...], flat: Tensor) -> Tensor:
 
 
 def _input_grads(
-    gx: Tensor, g_s0: Tensor, g_prm: Tensor, n_learn: int, shape: Any, s_shapes: list[Any]
+    gx: Tensor,
+    g_s0: Tensor,
+    g_prm: Tensor,
+    n_learn: int,
+    shape: Any,
+    s_shapes: list[Any],
+    per_neuron: bool = False,
 ) -> tuple[Any, ...]:
     """What backward returns: dL/dx, nothing for the constants, dL/d(learnable) summed
     over the neurons in float64, dL/d(initial state) (summed where it was broadcast)."""
-    g_learn = g_prm[:n_learn].double().sum(1).to(gx.dtype) if n_learn else None
+    g_learn = None
+    if n_learn:  # summed over the neurons for a scalar, kept per neuron otherwise
+        g_learn = (g_prm[:n_learn] if per_neuron else g_prm[:n_learn].double().sum(1)).to(gx.dtype)
     g_states = [
         g_s0[i].reshape(shape[1:]) if s == tuple(shape[1:]) else g_s0[i].sum().reshape(s)
         for i, s in enumerate(s_shapes)
@@ -774,8 +805,10 @@ class _Fused(torch.autograd.Function):
         # recycled buffers: fresh large tensors cost a page fault per page on first touch
         spikes = POOL.empty((T, n), flat.dtype)
         h, final = POOL.empty((k, T, n), flat.dtype), POOL.empty((k, n), flat.dtype)
-        kernels.forward(flat.numpy(), state0.numpy(), prm.numpy(), spikes.numpy(), h.numpy(),
-                        final.numpy())  # fmt: skip
+        prefix = "pn_" if prm.dim() == 2 else ""  # per-neuron parameters: the pn_ kernels
+        getattr(kernels, prefix + "forward")(
+            flat.numpy(), state0.numpy(), prm.numpy(), spikes.numpy(), h.numpy(), final.numpy()
+        )
         _save(ctx, x, s0, (flat, state0, prm, h, spikes), kernels, surrogate, detach_reset, n_learn)
         return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
 
@@ -787,14 +820,15 @@ class _Fused(torch.autograd.Function):
         kernels, surrogate, detach_reset, n_learn, shape, s_shapes = ctx.meta
         T, n = flat.shape
         sid, (c0, c1, _) = surrogate_constants(surrogate)  # built-ins: evaluated in the kernel
+        prefix = "pn_" if prm.dim() == 2 else ""
         if sid == SurrogateId.CUSTOM:  # any other surrogate: its derivative as a tensor
             z = POOL.empty((T, n), flat.dtype)
-            kernels.fire_z(h.numpy(), prm.numpy(), z.numpy())
+            getattr(kernels, prefix + "fire_z")(h.numpy(), prm.numpy(), z.numpy())
             sg = surrogate.derivative(z).to(flat.dtype).contiguous()
-            backward = kernels.backward_custom
+            backward = getattr(kernels, prefix + "backward_custom")
         else:
             sg = torch.zeros((1, 1), dtype=flat.dtype)
-            backward = getattr(kernels, f"backward_{int(sid)}")
+            backward = getattr(kernels, f"{prefix}backward_{int(sid)}")
         scalar = np.float32 if flat.dtype == torch.float32 else np.float64
         gs = g_spikes.reshape(T, n).to(flat.dtype)  # strided is fine (a sum's is stride 0)
         gx, g_s0 = POOL.empty((T, n), flat.dtype), POOL.empty(tuple(state0.shape), flat.dtype)
@@ -803,7 +837,7 @@ class _Fused(torch.autograd.Function):
                  scalar(c0), scalar(c1), sg.numpy(), gs.numpy(),
                  _final_grads(g_final, flat).numpy(), bool(detach_reset), gx.numpy(),
                  g_s0.numpy(), g_prm.numpy())  # fmt: skip
-        return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes)
+        return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes, prm.dim() == 2)
 
 
 def run_fused(target: str, x: Tensor, kernels: Any, decl: Declaration, fixed: Tensor,

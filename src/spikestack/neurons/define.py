@@ -96,18 +96,38 @@ class DefinedNeuron(Neuron):
             raise ValueError(
                 f"{decl.name} does not take {unknown}; it takes {sorted(self.options)}"
             )
-        for p in decl.params:
-            value = values[p]
-            if not (isinstance(value, (int, float)) and math.isfinite(value)):
-                raise ValueError(f"{decl.name}: {p} must be a finite number; got {value!r}")
-        self.fixed = {p: float(values[p]) for p in decl.params if p not in decl.learnable}
+        checked = {p: _parameter(decl.name, p, values[p]) for p in decl.params}
+        # scalars as floats; per-neuron values (tensors that broadcast against one step's
+        # [B, ...], e.g. per channel [C, 1, 1]) as buffers, so that .to() moves them
+        self.fixed = {
+            p: v for p, v in checked.items() if p not in decl.learnable and isinstance(v, float)
+        }
+        for p, v in checked.items():
+            if p not in decl.learnable and isinstance(v, Tensor):
+                self.register_buffer(f"per_neuron_{p}", v)
         self.learn = nn.ParameterDict(
-            {p: nn.Parameter(torch.tensor(float(values[p]))) for p in decl.learnable}
-        )
+            {p: nn.Parameter(torch.as_tensor(checked[p], dtype=torch.float32).clone())
+             for p in decl.learnable}
+        )  # fmt: skip
         self._fallback: str | None = None
 
+    def _value(self, p: str) -> float | Tensor:
+        if p in self.learn:
+            return self.learn[p]
+        return self.fixed[p] if p in self.fixed else getattr(self, f"per_neuron_{p}")
+
+    @property
+    def per_neuron(self) -> bool:
+        """Whether any parameter has a value per neuron (a shape) instead of one number."""
+        return any(
+            isinstance(v := self._value(p), Tensor) and v.dim() > 0 for p in self.declaration.params
+        )
+
     def params(self, like: Tensor) -> dict[str, Any]:
-        return {**self.fixed, **{p: v.to(like.dtype) for p, v in self.learn.items()}}
+        return {
+            p: (v.to(like.dtype) if isinstance(v := self._value(p), Tensor) else v)
+            for p in self.declaration.params
+        }
 
     def init_state(self, x_t: Tensor) -> Any:
         rest = tuple(torch.full_like(x_t, self.declaration.rest[s]) for s in self.declaration.state)
@@ -121,6 +141,8 @@ class DefinedNeuron(Neuron):
         if target == "numba" and x.device.type != "cpu":
             raise ValueError(f"{self.declaration.name}(backend='cpu') got a {x.device.type} tensor")
         try:
+            if target == "triton" and self.per_neuron:
+                raise GenerationError("per-neuron parameters (the Triton kernel takes scalars)")
             return target, load_kernels(self.declaration, x.dtype, target)
         except (GenerationError, ImportError) as error:
             if self.backend != "auto":
@@ -145,14 +167,26 @@ class DefinedNeuron(Neuron):
         if chosen is None:
             out, final = eager(decl, x, start, self.params(x), self.surrogate, self.detach_reset)
         else:
-            fixed = torch.tensor([decl.params[p] if p in decl.learnable else self.fixed[p]
-                                  for p in decl.params], dtype=x.dtype)  # fmt: skip
-            # in the declaration's order (a ParameterDict lists its keys sorted)
-            learn = (
-                torch.stack([self.learn[p] for p in decl.learnable]) if decl.learnable
-                else torch.zeros(0)
-            )  # fmt: skip
             target, kernels = chosen
+            if self.per_neuron:  # one row of values per parameter: [P, N]
+
+                def row(v: float | Tensor) -> Tensor:
+                    v = torch.as_tensor(v, dtype=x.dtype, device=x.device)
+                    return v.expand(x.shape[1:]).reshape(-1)
+
+                fixed = torch.stack([row(self._value(p)).detach() for p in decl.params])
+                learn = (
+                    torch.stack([row(self.learn[p]) for p in decl.learnable]) if decl.learnable
+                    else torch.zeros(0)
+                )  # fmt: skip
+            else:
+                fixed = torch.tensor([decl.params[p] if p in decl.learnable else self.fixed[p]
+                                      for p in decl.params], dtype=x.dtype)  # fmt: skip
+                # in the declaration's order (a ParameterDict lists its keys sorted)
+                learn = (
+                    torch.stack([self.learn[p] for p in decl.learnable]) if decl.learnable
+                    else torch.zeros(0)
+                )  # fmt: skip
             out, *final = run_fused(
                 target, x, kernels, decl, fixed, self.surrogate, self.detach_reset, learn, start
             )
@@ -160,8 +194,33 @@ class DefinedNeuron(Neuron):
         return out, (final if k > 1 else final[0])
 
     def _extra_parts(self) -> list[str]:
-        values = {**self.fixed, **{p: float(v.detach()) for p, v in self.learn.items()}}
-        return [f"{p}={v:.4g}" for p, v in values.items()]
+        parts = []
+        for p in self.declaration.params:
+            v = self._value(p)
+            if isinstance(v, Tensor) and v.dim() > 0:
+                parts.append(f"{p}=<per neuron {tuple(v.shape)}>")
+            else:
+                parts.append(f"{p}={float(v.detach() if isinstance(v, Tensor) else v):.4g}")
+        return parts
+
+
+def _parameter(neuron: str, name: str, value: Any) -> float | Tensor:
+    """A parameter's value: a finite number, or a tensor of finite numbers (per neuron)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{neuron}: {name} must be a finite number or tensor; got {value!r}")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError(f"{neuron}: {name} must be a finite number; got {value!r}")
+        return float(value)
+    try:
+        tensor = torch.as_tensor(value, dtype=torch.float32).detach().clone()
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(
+            f"{neuron}: {name} must be a finite number or a tensor of them; got {value!r}"
+        ) from None
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{neuron}: {name} has values that are not finite")
+    return tensor if tensor.dim() > 0 else float(tensor)
 
 
 def define_neuron(cls: type | None = None, *, name: str | None = None) -> Any:
