@@ -397,24 +397,9 @@ def test_minimum_and_maximum_in_the_triton_kernel() -> None:
 
 
 def test_per_neuron_parameters_fixed_and_learnable() -> None:
-    """A time constant per channel and a learnable threshold per neuron: fused = eager
-    (spikes, gradients of the input, the states and every value of the learnable one)."""
-
-    @define_neuron
-    class PerChannel:
-        state = ("v",)
-        params = {"tau": 2.0, "v_threshold": 1.0}
-        learnable = ("v_threshold",)
-
-        def charge(x, v, tau):
-            return v + (x - v) / tau
-
-        def fire(v, v_threshold):
-            return v - v_threshold
-
-        def reset(v, spike, v_threshold):
-            return v - v_threshold * spike
-
+    """A time constant per channel and a learnable threshold per neuron (SoftLIF's): fused =
+    eager (spikes, gradients of the input, the states and every value of the learnable)."""
+    PerChannel = SoftLIF
     torch.manual_seed(9)
     tau = torch.tensor([1.5, 2.0, 4.0]).reshape(3, 1, 1)
     threshold = 0.8 + 0.4 * torch.rand(3, 4, 5)

@@ -113,6 +113,17 @@ class _Float32Literals(ast.NodeTransformer):
         return super().generic_visit(node)
 
 
+class _MinMax:
+    """How both generators' printers write SymPy's Min and Max: the generated modules'
+    ``_minimum`` / ``_maximum`` helpers, nested for more than two arguments."""
+
+    def _print_Min(self, expr: Any) -> str:
+        return _nested("_minimum", [self._print(a) for a in expr.args])  # type: ignore[attr-defined]
+
+    def _print_Max(self, expr: Any) -> str:
+        return _nested("_maximum", [self._print(a) for a in expr.args])  # type: ignore[attr-defined]
+
+
 def _nested(name: str, args: list[str]) -> str:
     """``name(a, name(b, c))`` for a SymPy Min/Max of any number of arguments."""
     out = args[-1]
@@ -221,7 +232,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     }
     d = _symbolic(decl)
 
-    class Printer(PythonCodePrinter):
+    class Printer(_MinMax, PythonCodePrinter):
         def _print_Float(self, expr: Any) -> str:
             return f"_f({float(expr)!r})"
 
@@ -255,12 +266,6 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         def _print_sign(self, expr: Any) -> str:
             a = self._print(expr.args[0])
             return f"(_f(1) if ({a}) > 0 else (_f(-1) if ({a}) < 0 else _f(0)))"
-
-        def _print_Min(self, expr: Any) -> str:
-            return _nested("_minimum", [self._print(a) for a in expr.args])
-
-        def _print_Max(self, expr: Any) -> str:
-            return _nested("_maximum", [self._print(a) for a in expr.args])
 
         def _print_Heaviside(self, expr: Any) -> str:  # d min / d max: halves at a tie
             a = self._print(expr.args[0])
@@ -480,7 +485,7 @@ def _triton_source(decl: Declaration) -> str:
     }
     d = _symbolic(decl)
 
-    class Printer(PythonCodePrinter):
+    class Printer(_MinMax, PythonCodePrinter):
         def _print_Float(self, expr: Any) -> str:
             return repr(float(expr))
 
@@ -519,12 +524,6 @@ def _triton_source(decl: Declaration) -> str:
         def _print_sign(self, expr: Any) -> str:
             a = self._print(expr.args[0])
             return f"tl.where(({a}) > 0.0, 1.0, tl.where(({a}) < 0.0, -1.0, 0.0))"
-
-        def _print_Min(self, expr: Any) -> str:
-            return _nested("_minimum", [self._print(a) for a in expr.args])
-
-        def _print_Max(self, expr: Any) -> str:
-            return _nested("_maximum", [self._print(a) for a in expr.args])
 
         def _print_Heaviside(self, expr: Any) -> str:
             a = self._print(expr.args[0])
