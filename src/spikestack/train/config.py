@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import sys
 import types
 import typing
@@ -178,8 +179,8 @@ def check_value(section: str, name: str, value: Any) -> str | None:
     kind = typing.get_origin(kinds[0]) or kinds[0]
     if kind is bool:
         return None if isinstance(value, bool) else f"must be true or false; got {value!r}"
-    if kind is str:
-        return None if isinstance(value, str) else f"must be a string; got {value!r}"
+    if kind is str:  # a folder may come as a Path from Python code
+        return None if isinstance(value, str | os.PathLike) else f"must be a string; got {value!r}"
     if kind is dict:
         return None if isinstance(value, dict) else f"must be a table; got {value!r}"
     if kind is tuple:
