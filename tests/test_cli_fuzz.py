@@ -181,3 +181,24 @@ def test_bad_config_files(tmp_path, capsys, text, message) -> None:
     err = one_line(["train", "--config", str(config), "--out", str(tmp_path / "run")], capsys)
     assert message in err and str(config) in err
     assert not (tmp_path / "run").exists()
+
+
+def test_config_check_from_python() -> None:
+    """The same table checks a TrainConfig built in Python: a Path is a folder, a number is
+    not; a wrong type or range names the option and its flag."""
+    from pathlib import Path
+
+    from spikestack.train.config import TrainConfig
+
+    config = TrainConfig()
+    config.data.root = Path("somewhere")
+    assert config.check() is config
+    config.data.root = 5
+    with pytest.raises(ValueError, match=r"--root \(\[data\] root\) must be a string; got 5"):
+        config.check()
+    config = TrainConfig()
+    config.optim.target_density = 0.0
+    with pytest.raises(ValueError, match=r"--target-density .* must be in \(0, 1\]; got 0.0"):
+        config.check()
+    config.optim.target_density, config.run.seed = 1.0, -7  # 1 is allowed, any seed is
+    assert config.check() is config
