@@ -10,6 +10,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from spikestack import encoders, functional, layers, neurons, surrogates
+from spikestack.layers.optimize import optimize
 from spikestack.neurons.base import detach, reset
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "functional",
     "layers",
     "neurons",
+    "optimize",
     "reset",
     "surrogates",
 ]

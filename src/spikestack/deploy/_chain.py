@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 
 def layer_chain(model: nn.Module, *, what: str) -> list[tuple[str, nn.Module]]:
@@ -30,12 +29,3 @@ def layer_chain(model: nn.Module, *, what: str) -> list[tuple[str, nn.Module]]:
 
     walk(body, prefix)
     return out
-
-
-def fold_batchnorm(weight: Tensor, bias: Tensor | None, bn: nn.Module) -> tuple[Tensor, Tensor]:
-    """(w', b') of a conv or linear layer followed by ``bn`` with its running statistics:
-    w' = w γ / sqrt(var + eps) per output channel, b' = (b - mean) γ / sqrt(var + eps) + β."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    shape = (-1,) + (1,) * (weight.dim() - 1)
-    b = torch.zeros_like(bn.running_mean) if bias is None else bias.detach()
-    return weight.detach() * scale.reshape(shape), (b - bn.running_mean) * scale + bn.bias.detach()

@@ -40,9 +40,9 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.atomic import atomic_write
-from spikestack.deploy._chain import fold_batchnorm
 from spikestack.deploy.quantize import QuantLIF, QuantSynapse
 from spikestack.layers import Flatten, TimeDistributed
+from spikestack.layers.fold import fold_batchnorm
 from spikestack.neurons import IF, LI, LIF, PLIF
 from spikestack.neurons.base import Neuron
 from spikestack.validation import check_positive

@@ -4,8 +4,18 @@ from spikestack.layers.dcls import DCLSConv1d, DCLSConv2d
 from spikestack.layers.decoding import LastStep, MaxOverTime, TemporalWeightingDecoder
 from spikestack.layers.delays import DelayedConv1d, DelayedLinear, DelaySigmaSchedule, sigma_at
 from spikestack.layers.event_driven import EventDriven, event_driven, sparse_summary
+from spikestack.layers.fold import fold_batchnorm, fold_batchnorms
 from spikestack.layers.liaf import LIAFConv2d, LIAFLinear
-from spikestack.layers.norm import BNTT, TEBN, TDBatchNorm
+from spikestack.layers.norm import (
+    BNTT,
+    TEBN,
+    FastBatchNorm1d,
+    FastBatchNorm2d,
+    TDBatchNorm,
+    batch_norm,
+    fast_batchnorm,
+)
+from spikestack.layers.optimize import OptimizeReport, optimize
 from spikestack.layers.registry import LAYERS, create_layer, list_layers, register_layer
 from spikestack.layers.sequence import SequenceDropout, VotingPool
 from spikestack.layers.sharing import SharingReport, count_parameters, share_kernels
@@ -32,10 +42,13 @@ __all__ = [
     "LAYERS",
     "LastStep",
     "MaxOverTime",
+    "OptimizeReport",
     "DelaySigmaSchedule",
     "DelayedConv1d",
     "DelayedLinear",
     "EventDriven",
+    "FastBatchNorm1d",
+    "FastBatchNorm2d",
     "Flatten",
     "LIAFConv2d",
     "LIAFLinear",
@@ -47,6 +60,7 @@ __all__ = [
     "TemporalWeightingDecoder",
     "TimeDistributed",
     "VotingPool",
+    "batch_norm",
     "check_ttfs_pooling",
     "count_parameters",
     "create_layer",
@@ -56,5 +70,9 @@ __all__ = [
     "sigma_at",
     "ttfs_avg_pool2d",
     "event_driven",
+    "fast_batchnorm",
+    "fold_batchnorm",
+    "fold_batchnorms",
+    "optimize",
     "sparse_summary",
 ]

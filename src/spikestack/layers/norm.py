@@ -18,17 +18,111 @@ how the result is scaled:
   y_t = p_t (γ x̂_t + β), p initialised to 1.
 
 Running statistics follow ``torch.nn.BatchNorm`` (momentum, eval mode uses them).
+
+:class:`FastBatchNorm1d` / :class:`FastBatchNorm2d` are torch's BatchNorm with the same
+parameters, buffers and results, whose training mode runs on numba kernels on the CPU
+(:mod:`spikestack.kernels.batchnorm`; 2x torch's forward+backward on channels-last
+activations); :func:`batch_norm` is the functional form every BN here calls, and
+:func:`fast_batchnorm` swaps them into a model in place (``spikestack.optimize`` does).
 """
 
 from __future__ import annotations
+
+import typing
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from spikestack.kernels import batchnorm as _kernel
 from spikestack.validation import check_int, check_positive, check_sequence
 
-__all__ = ["BNTT", "TDBatchNorm", "TEBN"]
+__all__ = [
+    "BNTT",
+    "FastBatchNorm1d",
+    "FastBatchNorm2d",
+    "TDBatchNorm",
+    "TEBN",
+    "batch_norm",
+    "fast_batchnorm",
+]
+
+
+def batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    training: bool,
+    momentum: float,
+    eps: float,
+) -> Tensor:
+    """``torch.nn.functional.batch_norm`` with the same arguments and results; in training
+    mode on CPU float32/float64 inputs it runs the numba kernels and updates the running
+    statistics itself (``momentum`` weighting the new batch, unbiased variance)."""
+    if not training or not _kernel.supports(x):
+        return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    y, mean, var = _kernel.batch_norm_train(x, weight, bias, eps)
+    if running_mean is not None or running_var is not None:
+        count = x.numel() // x.shape[1]
+        with torch.no_grad():
+            if running_mean is not None:
+                running_mean.lerp_(mean.to(running_mean.dtype), momentum)
+            if running_var is not None:
+                unbiased = var * (count / (count - 1))
+                running_var.lerp_(unbiased.to(running_var.dtype), momentum)
+    return y
+
+
+class _FastBatchNorm:
+    """torch's ``_BatchNorm.forward`` with :func:`batch_norm` in place of F.batch_norm."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        bn = typing.cast(nn.modules.batchnorm._BatchNorm, self)
+        bn._check_input_dim(x)
+        momentum = 0.0 if bn.momentum is None else bn.momentum
+        if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+            if bn.momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(bn.num_batches_tracked)
+        training = bn.training or (bn.running_mean is None and bn.running_var is None)
+        track = not bn.training or bn.track_running_stats
+        return batch_norm(
+            x,
+            bn.running_mean if track else None,
+            bn.running_var if track else None,
+            bn.weight,
+            bn.bias,
+            training,
+            momentum,
+            bn.eps,
+        )
+
+
+class FastBatchNorm1d(_FastBatchNorm, nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` whose training mode runs on the numba kernels on the CPU."""
+
+
+class FastBatchNorm2d(_FastBatchNorm, nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` whose training mode runs on the numba kernels on the CPU."""
+
+
+_FAST = {nn.BatchNorm1d: FastBatchNorm1d, nn.BatchNorm2d: FastBatchNorm2d}
+
+
+def fast_batchnorm(model: nn.Module) -> int:
+    """Turn every ``nn.BatchNorm1d``/``2d`` in ``model`` (exactly those classes, not
+    subclasses) into its Fast twin, in place: same parameters and buffers (the same
+    tensor objects, so an optimiser built before still holds them), same state_dict
+    keys. Returns how many were turned."""
+    turned = 0
+    for module in model.modules():
+        fast = _FAST.get(type(module))
+        if fast is not None:
+            module.__class__ = fast
+            turned += 1
+    return turned
 
 
 def _check_input(module: nn.Module, x: Tensor, num_features: int) -> None:
@@ -55,7 +149,7 @@ class _SequenceBatchNorm(nn.Module):
 
     def _normalise(self, x: Tensor, weight: Tensor) -> Tensor:
         _check_input(self, x, self.num_features)
-        y = F.batch_norm(
+        y = batch_norm(
             x.flatten(0, 1), self.running_mean, self.running_var, weight, self.bias,
             self.training, self.momentum, self.eps,
         )  # fmt: skip
@@ -127,7 +221,7 @@ class BNTT(nn.Module):
         _check_input(self, x, self.num_features)
         _check_steps(self, x, self.T)
         steps = [
-            F.batch_norm(
+            batch_norm(
                 x_t,
                 self.running_mean[t],
                 self.running_var[t],

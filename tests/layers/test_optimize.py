@@ -1,0 +1,179 @@
+"""spikestack.optimize: equivalent results (float64), names kept in training, BatchNorm
+folded at inference, choices reported; fold_batchnorms on its own; bad arguments."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+import spikestack as ss
+from spikestack.layers import (
+    FastBatchNorm2d,
+    OptimizeReport,
+    TimeDistributed,
+    fold_batchnorms,
+)
+from spikestack.neurons import LIF
+
+
+def _net(backend: str = "torch") -> nn.Module:
+    return nn.Sequential(
+        TimeDistributed(nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.BatchNorm2d(8))),
+        LIF(tau=2.0, backend=backend),
+        TimeDistributed(nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding=1, bias=False))),
+        TimeDistributed(nn.BatchNorm2d(8)),
+        LIF(tau=2.0, backend=backend),
+        TimeDistributed(nn.Sequential(nn.Flatten(), nn.Linear(8 * 4 * 4, 16), nn.BatchNorm1d(16))),
+        LIF(tau=2.0, backend=backend),
+        TimeDistributed(nn.Linear(16, 3)),
+    )
+
+
+def _input() -> torch.Tensor:
+    torch.manual_seed(0)
+    return (torch.rand(4, 6, 2, 8, 8) < 0.3).float()
+
+
+def _trained_statistics(net: nn.Module, x: torch.Tensor) -> nn.Module:
+    with torch.no_grad():
+        for _ in range(3):
+            net(x * 2.0)  # running statistics away from their initial values
+    return net
+
+
+@pytest.mark.parametrize("channels_last", [True, False, "auto"])
+def test_training_mode_same_results_names_and_parameter_objects(channels_last) -> None:
+    torch.manual_seed(0)
+    x = _input()
+    net = _net()
+    params = dict(net.named_parameters())
+    keys = list(net.state_dict())
+    reference = copy.deepcopy(net)
+    opt = ss.optimize(net, x, channels_last=channels_last, inplace=True)
+    assert opt is net and opt.training
+    assert list(opt.state_dict()) == keys
+    assert all(p is params[n] for n, p in opt.named_parameters())
+    report = opt.optimize_report
+    assert isinstance(report, OptimizeReport) and report.mode == "training"
+    assert report.max_difference is not None and report.max_difference <= 1e-6
+    assert all(m.backend == "auto" for m in opt.modules() if isinstance(m, LIF))
+    if channels_last is True:
+        assert "channels-last" in report.chosen
+        assert opt[0].module[0].weight.is_contiguous(memory_format=torch.channels_last)
+    if "fast BatchNorm" in report.chosen:
+        assert isinstance(opt[0].module[1], FastBatchNorm2d)
+    # and in float32, as it will train: the same outputs and parameter gradients
+    ref_out = reference(x)
+    out = opt(x)
+    torch.testing.assert_close(out, ref_out, rtol=1e-4, atol=1e-4)
+    out.sum().backward(), ref_out.sum().backward()
+    if "channels-last" not in report.chosen:  # (max-pool ties: see test below)
+        for (name, p), (_, q) in zip(opt.named_parameters(), reference.named_parameters(), strict=True):
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-3, atol=1e-4, msg=name)
+
+
+def test_forced_choices_and_report_text() -> None:
+    x = _input()
+    opt = ss.optimize(_net(), x, channels_last=True, fast_bn=True)
+    assert opt.optimize_report.chosen == "channels-last + fast BatchNorm"
+    assert opt.optimize_report.timings_ms == {}  # one candidate left: nothing timed
+    text = str(opt.optimize_report)
+    assert "float64 check" in text and "max pooling" in text
+    none = ss.optimize(_net(), x, channels_last=False, fast_bn=False)
+    assert none.optimize_report.chosen == "as given"
+    assert none.optimize_report.timings_ms == {}  # nothing to choose between
+
+
+def test_copy_by_default_leaves_the_model_alone() -> None:
+    x = _input()
+    net = _net()
+    before = copy.deepcopy(net.state_dict())
+    opt = ss.optimize(net, x, channels_last=True)
+    assert opt is not net
+    assert all(m.backend == "torch" for m in net.modules() if isinstance(m, LIF))
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+        assert v.is_contiguous()
+
+
+def test_inference_folds_batchnorm_and_keeps_outputs() -> None:
+    x = _input()
+    net = _trained_statistics(_net(), x).eval()
+    ref = net(x)
+    opt = ss.optimize(net, x)
+    assert not opt.training
+    n_bn = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in opt.modules())
+    assert n_bn == 0  # all three folded (bare pair, TimeDistributed pair, Linear + BN1d)
+    assert "3 BatchNorm layer(s) folded" in str(opt.optimize_report)
+    torch.testing.assert_close(opt(x), ref, rtol=1e-4, atol=1e-4)
+    assert opt.optimize_report.max_difference <= 1e-6
+    # training=True on an eval model optimises for training: nothing folded
+    trained = ss.optimize(net, x, training=True, check=False)
+    assert trained.training
+    assert sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in trained.modules()) == 3
+
+
+def test_fold_batchnorms_exact_in_float64() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(5, 3, 6, 6, dtype=torch.float64)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 1, bias=False),
+        nn.BatchNorm2d(4, affine=False),
+        nn.Flatten(),
+        nn.Linear(64, 7),
+        nn.BatchNorm1d(7),
+        nn.BatchNorm1d(7),  # a BN after a BN is not folded
+    ).double()
+    with torch.no_grad():
+        for _ in range(4):
+            model(x * 3 + 1)
+    model.eval()
+    ref = model(x)
+    assert fold_batchnorms(model) == 3
+    assert isinstance(model[1], nn.Identity) and isinstance(model[8], nn.BatchNorm1d)
+    torch.testing.assert_close(model(x), ref, rtol=1e-12, atol=1e-12)
+    train_bn = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))  # training mode: untouched
+    assert fold_batchnorms(train_bn) == 0
+
+
+def test_a_model_without_convolutions_or_batchnorm() -> None:
+    x = torch.rand(5, 4, 10)
+    net = nn.Sequential(TimeDistributed(nn.Linear(10, 6)), LIF(backend="torch"))
+    opt = ss.optimize(net, x)
+    assert opt.optimize_report.chosen == "as given"
+    torch.testing.assert_close(opt(x), net(x))
+
+
+def test_bad_arguments_are_named() -> None:
+    x = _input()
+    with pytest.raises(TypeError, match="nn.Module"):
+        ss.optimize(lambda t: t, x)
+    with pytest.raises(TypeError, match="example input tensor"):
+        ss.optimize(_net(), [x])
+    with pytest.raises(ValueError, match="channels_last must be True, False or 'auto'"):
+        ss.optimize(_net(), x, channels_last="yes")
+    with pytest.raises(ValueError, match="repeats must be a positive int"):
+        ss.optimize(_net(), x, repeats=0)
+    if hasattr(torch, "float16"):
+        with pytest.raises(ValueError, match="the model is on cpu but example_input on meta"):
+            ss.optimize(_net(), x.to("meta"))
+
+
+@pytest.mark.slow
+def test_compile_candidate_runs_and_keeps_names() -> None:
+    x = _input()
+    net = _net()
+    keys = list(net.state_dict())
+    opt = ss.optimize(net, x, compile=True, channels_last=False, fast_bn=False)
+    report = opt.optimize_report
+    assert "as given + torch.compile" in report.timings_ms or any(
+        "torch.compile failed" in c for c in report.changes
+    )
+    assert list(opt.state_dict()) == keys
+    torch.testing.assert_close(opt(x), net(x), rtol=1e-4, atol=1e-4)
