@@ -165,3 +165,21 @@ def test_tensorboard_logging_when_installed(tmp_path):
         small_config(tmp_path / "tb", run={"epochs": 1, "tensorboard": True}), log=lambda *_: None
     )
     assert any((tmp_path / "tb" / "tensorboard").iterdir())
+
+
+def test_optimize_trains_like_the_plain_model_and_keeps_checkpoints_compatible(tmp_path):
+    lines: list[str] = []
+    plain = run_training(small_config(tmp_path / "plain", run={"epochs": 1}), log=lambda *_: None)
+    fast = run_training(
+        small_config(tmp_path / "fast", run={"epochs": 1, "optimize": True}), log=lines.append
+    )
+    report = next(line for line in lines if line.startswith("optimize (training, cpu)"))
+    assert "float64 check" in report
+    a, _ = load_latest(tmp_path / "plain")
+    b, _ = load_latest(tmp_path / "fast")
+    assert list(a["model"]) == list(b["model"])  # same names: checkpoints interchange
+    # the same training up to float order and max-pool tie-breaking
+    assert abs(plain["test_accuracy"] - fast["test_accuracy"]) <= 0.05
+    resumed = resume_training(tmp_path / "fast", epochs=2, log=lambda *_: None)
+    assert resumed["epochs"] == 2
+    assert main(["eval", str(tmp_path / "fast")]) == 0

@@ -200,7 +200,7 @@ def optimize(
     fused_backends: bool = True,
     check: bool = True,
     inplace: bool = False,
-    repeats: int = 3,
+    repeats: int = 5,
 ) -> nn.Module:
     """An equivalent model that runs faster on ``example_input``'s device (see the module
     docstring). ``training`` (default: ``model.training``) says which mode to optimise;

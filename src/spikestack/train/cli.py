@@ -46,6 +46,9 @@ _HELP = {
     "--prune-epochs, then fine-tuning) or init (pruning at initialisation)",
     ("optim", "prune_epochs"): "LATS early pruning: epochs the threshold grows over "
     "(default half of --epochs)",
+    ("run", "optimize"): "before training, time and keep what makes this model faster here "
+    "(spikestack.optimize on the first batch: fused backends, channels-last, fast BatchNorm; "
+    "checked against the unchanged model; see docs/training.md)",
     ("model", "init_from"): "start from the weights of this run folder or checkpoint, e.g. "
     "the ANN twin trained with --neuron relu (names and shapes that agree are copied)",
     ("model", "pretrain_ann"): "first train the model's ANN twin (ReLU for the neurons) this "

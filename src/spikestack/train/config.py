@@ -119,6 +119,7 @@ class RunConfig:
     out: str | None = None
     amp: bool = False
     amp_dtype: str = "bfloat16"
+    optimize: bool = False  # spikestack.optimize on the first training batch before training
     sync_bn: bool = False
     deterministic: bool = False
     progress: bool = True

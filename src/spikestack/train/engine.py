@@ -145,6 +145,7 @@ class Engine:
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.tensorboard: Any = None
+        self.optimize_report: Any = None  # set by `spikestack train --optimize`
 
     def enable_tensorboard(self) -> None:
         """Also log each epoch's scalars to ``run_dir/tensorboard`` (needs the tensorboard package)."""

@@ -28,6 +28,7 @@ from spikestack.layers import (
     MaxOverTime,
     TemporalWeightingDecoder,
     event_driven,
+    optimize,
     sparse_summary,
 )
 from spikestack.models import create_model, model_info
@@ -173,8 +174,6 @@ def build_engine(
     seed_everything(run.seed, deterministic=run.deterministic)
     data = build_data(config)
     model = build_model(config, data)
-    optimizer = build_optimizer(model, config.optim)
-    scheduler = build_scheduler(optimizer, config.optim, epochs=run.epochs)
     parts = {"train": data.train, "val": data.val, "test": data.test}
     loaders = {
         name: None
@@ -182,6 +181,11 @@ def build_engine(
         else _loader(part, config, shuffle=name == "train", distributed=distributed)
         for name, part in parts.items()
     }
+    report = None
+    if run.optimize:  # before the optimiser and DDP take the parameters
+        model, report = _optimize(model, data, loaders["train"] or loaders["test"], config)
+    optimizer = build_optimizer(model, config.optim)
+    scheduler = build_scheduler(optimizer, config.optim, epochs=run.epochs)
     steps_per_epoch = len(loaders["train"]) if loaders["train"] is not None else 1
     optimizer = wrap_pruner(
         model, optimizer, scheduler, config.optim, epochs=run.epochs,
@@ -213,9 +217,24 @@ def build_engine(
         online_decay=config.optim.online_decay,
         eprop_feedback=config.optim.eprop_feedback,
     )
+    engine.optimize_report = report
     if run.tensorboard:
         engine.enable_tensorboard()
     return engine, data, loaders
+
+
+def _optimize(
+    model: nn.Module, data: DataBundle, loader: DataLoader | None, config: TrainConfig
+) -> tuple[nn.Module, Any]:
+    """``spikestack.optimize`` in place for training, timed on the first batch."""
+    if loader is None:
+        raise ValueError("--optimize needs a batch to time the model on; the data set has none")
+    device = resolve_device(config.run.device)
+    model = model.to(device)
+    x = next(iter(loader))[0].to(device)
+    example = data.input_transform(x, None)
+    optimized = optimize(model, example, training=True, inplace=True)
+    return optimized, optimized.optimize_report
 
 
 def _finish(
@@ -289,6 +308,8 @@ def run_training(config: TrainConfig, *, log: Any = print) -> dict[str, Any]:
         run_training(ann, log=log)
         config.model.init_from = str(run_dir / "ann")
     engine, data, loaders = build_engine(config, run_dir)
+    if engine.optimize_report is not None and is_main_process():
+        log(str(engine.optimize_report))
     if config.model.init_from is not None:
         report = initialise_from(engine.model, config.model.init_from)
         log(f"initialised from {config.model.init_from}: {report}")
@@ -413,6 +434,7 @@ def load_run(
     for section, values in (overrides or {}).items():
         config.update(section, values)
     config.run.progress = False
+    config.run.optimize = False  # (training-mode changes; analysis and eval use the model as saved)
     engine, data, loaders = build_engine(config, None)
     snn = converted_network(run_dir, engine.device)
     if snn is not None:  # a converted SNN: rebuilt from its source ANN and thresholds
