@@ -104,7 +104,9 @@ def test_one_value_per_channel_is_torchs_error() -> None:
 
 
 def test_fast_batchnorm_keeps_parameters_and_names() -> None:
-    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.BatchNorm1d(4 * 9))
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.BatchNorm1d(4 * 9)
+    )
     params = {name: p for name, p in model.named_parameters()}
     keys = list(model.state_dict())
     assert fast_batchnorm(model) == 2

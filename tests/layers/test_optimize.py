@@ -71,7 +71,9 @@ def test_training_mode_same_results_names_and_parameter_objects(channels_last) -
     torch.testing.assert_close(out, ref_out, rtol=1e-4, atol=1e-4)
     out.sum().backward(), ref_out.sum().backward()
     if "channels-last" not in report.chosen:  # (max-pool ties: see test below)
-        for (name, p), (_, q) in zip(opt.named_parameters(), reference.named_parameters(), strict=True):
+        for (name, p), (_, q) in zip(
+            opt.named_parameters(), reference.named_parameters(), strict=True
+        ):
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-3, atol=1e-4, msg=name)
 
 
