@@ -12,6 +12,7 @@ from torch import nn
 import spikestack as ss
 from spikestack.layers import (
     FastBatchNorm2d,
+    FastMaxPool2d,
     OptimizeReport,
     TimeDistributed,
     fold_batchnorms,
@@ -63,7 +64,7 @@ def test_training_mode_same_results_names_and_parameter_objects(channels_last) -
     if channels_last is True:
         assert "channels-last" in report.chosen
         assert opt[0].module[0].weight.is_contiguous(memory_format=torch.channels_last)
-    if "fast BatchNorm" in report.chosen:
+    if "fast kernels" in report.chosen:
         assert isinstance(opt[0].module[1], FastBatchNorm2d)
     # and in float32, as it will train: the same outputs and parameter gradients
     ref_out = reference(x)
@@ -79,12 +80,15 @@ def test_training_mode_same_results_names_and_parameter_objects(channels_last) -
 
 def test_forced_choices_and_report_text() -> None:
     x = _input()
-    opt = ss.optimize(_net(), x, channels_last=True, fast_bn=True)
-    assert opt.optimize_report.chosen == "channels-last + fast BatchNorm"
+    opt = ss.optimize(_net(), x, channels_last=True, fast_kernels=True)
+    assert opt.optimize_report.chosen == "channels-last + fast kernels"
     assert opt.optimize_report.timings_ms == {}  # one candidate left: nothing timed
     text = str(opt.optimize_report)
-    assert "float64 check" in text and "max pooling" in text
-    none = ss.optimize(_net(), x, channels_last=False, fast_bn=False)
+    assert "float64 check" in text and "max pooling" not in text  # FastMaxPool2d: torch's ties
+    assert isinstance(opt[2].module[0], FastMaxPool2d)
+    torch_pool = ss.optimize(_net(), x, channels_last=True, fast_kernels=False)
+    assert "max pooling of spikes has ties" in str(torch_pool.optimize_report)
+    none = ss.optimize(_net(), x, channels_last=False, fast_kernels=False)
     assert none.optimize_report.chosen == "as given"
     assert none.optimize_report.timings_ms == {}  # nothing to choose between
 
@@ -172,7 +176,7 @@ def test_compile_candidate_runs_and_keeps_names() -> None:
     x = _input()
     net = _net()
     keys = list(net.state_dict())
-    opt = ss.optimize(net, x, compile=True, channels_last=False, fast_bn=False)
+    opt = ss.optimize(net, x, compile=True, channels_last=False, fast_kernels=False)
     report = opt.optimize_report
     assert "as given + torch.compile" in report.timings_ms or any(
         "torch.compile failed" in c for c in report.changes

@@ -16,6 +16,7 @@ from spikestack.layers.norm import (
     fast_batchnorm,
 )
 from spikestack.layers.optimize import OptimizeReport, optimize
+from spikestack.layers.pool import FastMaxPool2d, fast_maxpool
 from spikestack.layers.registry import LAYERS, create_layer, list_layers, register_layer
 from spikestack.layers.sequence import SequenceDropout, VotingPool
 from spikestack.layers.sharing import SharingReport, count_parameters, share_kernels
@@ -49,6 +50,7 @@ __all__ = [
     "EventDriven",
     "FastBatchNorm1d",
     "FastBatchNorm2d",
+    "FastMaxPool2d",
     "Flatten",
     "LIAFConv2d",
     "LIAFLinear",
@@ -71,6 +73,7 @@ __all__ = [
     "ttfs_avg_pool2d",
     "event_driven",
     "fast_batchnorm",
+    "fast_maxpool",
     "fold_batchnorm",
     "fold_batchnorms",
     "optimize",
