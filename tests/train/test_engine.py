@@ -144,7 +144,7 @@ def test_every_loss_trains_end_to_end(tmp_path, loss):
 
 
 def test_random_shift_moves_pixels_and_pads_with_zeros():
-    from spikestack.train.recipes import random_shift
+    from spikestack.train.augment import random_shift
 
     x = torch.arange(1.0, 10.0).view(1, 1, 3, 3)
     g = torch.Generator().manual_seed(0)

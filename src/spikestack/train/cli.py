@@ -20,10 +20,15 @@ _HELP = {
     ("data", "name"): "the data set: digits (embedded, the default), folder (event files under "
     "--root), or another recipe (`spikestack recipes` lists them)",
     ("data", "root"): "folder holding the data set files",
+    ("data", "batch_size"): "samples per batch (default: the data set's: 32 for event frames, "
+    "64 otherwise)",
     ("data", "T"): "number of time steps: encoder steps for images, frames for event data "
     "(default: the data set's; --frames is the same option)",
     ("data", "encoding"): "encoder for static inputs: direct, poisson or latency",
     ("data", "max_samples"): "use at most this many samples in all (a per-class, seeded subset)",
+    ("data", "augment"): "augment training batches: none, shift (up to 2 px), flip, "
+    "shift+flip, or nda (Li et al. 2022: roll, rotate, cutout, shear, flip); auto: shift for "
+    "event frames of at least 8x8 pixels, none otherwise",
     ("data", "eval_all"): "use every sample as test data",
     ("data", "audio_encoding"): "--data audio: mel (standardised log mel energies), delta "
     "(send-on-delta spikes, ON/OFF) or lif (a LIF cochlea's spikes)",

@@ -51,12 +51,13 @@ class DataConfig:
     T: int | None = None  # None: the recipe's number of steps (encoder steps or frames)
     encoding: str = "direct"
     sensor_size: tuple[int, int, int] | None = None
-    batch_size: int = 64
+    batch_size: int | None = None  # None: the data set's (32 for event frames, else 64)
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     max_samples: int | None = None
     num_workers: int = 0
     eval_all: bool = False
+    augment: str = "auto"  # training batches: none, shift, flip, shift+flip, nda (auto: see help)
     audio_encoding: str = "mel"  # --data audio: mel, delta or lif
     n_mels: int = 32  # --data audio: mel bands
     hop_ms: float = 10.0  # --data audio: mel frame hop

@@ -74,6 +74,7 @@ class Engine:
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         input_transform: InputTransform = _identity,
         augment: Callable[[Tensor, torch.Generator | None], Tensor] | None = None,
+        train_augment: Callable[[Tensor, torch.Generator | None], Tensor] | None = None,
         device: str | torch.device = "cpu",
         run_dir: str | Path | None = None,
         amp: bool = False,
@@ -102,7 +103,8 @@ class Engine:
         self.scheduler = scheduler
         self.loss = loss
         self.input_transform = input_transform
-        self.augment = augment
+        self.augment = augment  # the two views of siamese losses
+        self.train_augment = train_augment  # every training batch, before input_transform
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.amp = amp
         self.amp_dtype = amp_dtype
@@ -185,6 +187,8 @@ class Engine:
             loss_fn = self._penalised(self.loss)
             for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
+                if self.train_augment is not None and getattr(self.loss, "views", 1) == 1:
+                    x = self.train_augment(x, generator)
                 with self._autocast():
                     if getattr(self.loss, "views", 1) == 2:
                         if self.augment is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     out = Path(out) if out is not None else Path(run_dir) / "learning_curves.png"
     epochs = [r["epoch"] for r in rows]
     rates = rows[-1].get("layer_firing_rates") or {}
-    fig, axes = plt.subplots(1, 3 if rates else 2, figsize=(13 if rates else 9, 3.6))
+    timed = all("seconds" in r for r in rows)
+    panels = 2 + bool(rates) + timed
+    fig, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 3.6))
     axes[0].plot(epochs, [r["train_loss"] for r in rows], label="train")
     if "val_loss" in rows[0]:
         axes[0].plot(epochs, [r.get("val_loss") for r in rows], label="val")
@@ -46,11 +49,19 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     for ax in axes[:2]:
         ax.legend()
         ax.grid(alpha=0.3)
+    if timed:  # time to accuracy: the wall clock of training, epoch by epoch
+        wall = list(itertools.accumulate(r["seconds"] for r in rows))
+        key = "val_acc" if "val_acc" in rows[0] else "train_acc"
+        axes[2].plot(wall, [r.get(key) for r in rows], marker=".")
+        axes[2].set(xlabel="training time (s)", ylabel=key.replace("_", " "),
+                    title="accuracy against time", ylim=(0, 1.01))  # fmt: skip
+        axes[2].grid(alpha=0.3)
     if rates:
+        ax = axes[-1]
         names = list(rates)
-        axes[2].barh(range(len(names)), [rates[n] for n in names])
-        axes[2].set_yticks(range(len(names)), names, fontsize=7)
-        axes[2].set(xlabel="spikes / neuron / step", title=f"firing rates (epoch {epochs[-1]})")
+        ax.barh(range(len(names)), [rates[n] for n in names])
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set(xlabel="spikes / neuron / step", title=f"firing rates (epoch {epochs[-1]})")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

@@ -31,6 +31,7 @@ from torch.utils.data import Dataset, Subset
 from spikestack import encoders
 from spikestack.data.splits import holdout_splits, subsample
 from spikestack.registry import Registry
+from spikestack.train.augment import Augment, random_shift
 from spikestack.train.config import TrainConfig
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "build_data",
     "list_recipes",
     "make_encoder",
-    "random_shift",
     "register_recipe",
     "split_parts",
     "time_major",
@@ -48,23 +48,6 @@ __all__ = [
 
 Layout = Literal["static", "sequence"]
 InputTransform = Callable[[Tensor, "torch.Generator | None"], Tensor]
-Augment = Callable[[Tensor, "torch.Generator | None"], Tensor]
-
-
-def random_shift(
-    x: Tensor, generator: torch.Generator | None = None, *, max_shift: int = 1
-) -> Tensor:
-    """Shift every sample of ``x [B, ..., H, W]`` by a random whole number of pixels in
-    [-max_shift, max_shift] along H and W, filling with zeros (the second view of siamese losses)."""
-    b = x.shape[0]
-    shifts = torch.randint(-max_shift, max_shift + 1, (b, 2), generator=generator)
-    out = torch.zeros_like(x)
-    h, w = x.shape[-2:]
-    for i, (dy, dx) in enumerate(shifts.tolist()):
-        src_y, dst_y = slice(max(0, -dy), h - max(0, dy)), slice(max(0, dy), h - max(0, -dy))
-        src_x, dst_x = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
-        out[i, ..., dst_y, dst_x] = x[i, ..., src_y, src_x]
-    return out
 
 
 def make_encoder(name: str, T: int) -> InputTransform:
@@ -119,6 +102,7 @@ class Recipe:
     input_shape: tuple[int, ...] | None  # None: found in the data
     needs_root: bool
     build: Builder = field(repr=False)
+    batch_size: int = 64  # the default --batch-size for this data
 
     def __post_init__(self) -> None:
         if self.layout not in ("static", "sequence"):
@@ -165,6 +149,8 @@ def build_data(config: TrainConfig) -> DataBundle:
             raise ValueError(f"--data {recipe.name} needs --root DIR ({recipe.summary})")
         if not Path(config.data.root).expanduser().is_dir():
             raise FileNotFoundError(f"--root {config.data.root} is not a folder")
+    if config.data.batch_size is None:  # recorded resolved, in the run's config.json
+        config.data.batch_size = recipe.batch_size
     T = recipe.T if config.data.T is None else config.data.T
     if not isinstance(T, int) or isinstance(T, bool) or T < 1:
         raise ValueError(f"--T (the number of steps) must be an int >= 1; got {T!r}")

@@ -32,6 +32,7 @@ from spikestack.layers import (
     sparse_summary,
 )
 from spikestack.models import create_model, model_info
+from spikestack.train.augment import make_augment
 from spikestack.train.config import TrainConfig
 from spikestack.train.engine import Engine, is_main_process
 from spikestack.train.losses import create_loss
@@ -201,6 +202,7 @@ def build_engine(
         scheduler=scheduler,
         input_transform=data.input_transform,
         augment=data.augment,
+        train_augment=train_augment(config.data.augment, data),
         device=resolve_device(run.device),
         run_dir=run_dir,
         amp=run.amp,
@@ -221,6 +223,21 @@ def build_engine(
     if run.tensorboard:
         engine.enable_tensorboard()
     return engine, data, loaders
+
+
+def train_augment(name: str, data: DataBundle) -> Any:
+    """The ``--augment`` function for this data (None: no augmentation); ``auto`` is
+    ``shift`` for event frames of at least 8x8 pixels and nothing for other data."""
+    frames = data.layout == "sequence" and len(data.input_shape) == 3
+    image_like = frames and min(data.input_shape[1:]) >= 8
+    if name == "auto":
+        name = "shift" if image_like else "none"
+    if name != "none" and not (len(data.input_shape) == 3 and min(data.input_shape[1:]) >= 8):
+        raise ValueError(
+            f"--augment {name} moves pixels, and needs images or frames of at least 8x8; "
+            f"this data's samples are {tuple(data.input_shape)} per step"
+        )
+    return make_augment(name)
 
 
 def _optimize(
