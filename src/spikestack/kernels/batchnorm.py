@@ -76,7 +76,8 @@ class _BatchNorm(torch.autograd.Function):
         count, channels = xa.shape
         blocks = _blocks(count)
         shift = xa[0].astype(np.float64)
-        s, q = k.rows_sums(xa, shift.astype(xa.dtype), blocks)
+        sh = shift.astype(xa.dtype)
+        s, q = k.rows_sums(xa, sh, xa, sh, blocks)
         d_mean = s / count
         mean = shift + d_mean
         var = np.maximum(q / count - d_mean * d_mean, 0.0)
@@ -105,7 +106,8 @@ class _BatchNorm(torch.autograd.Function):
         ga = _rows(dy)
         count = xa.shape[0]
         blocks = _blocks(count)
-        gs, gq = k.rows_grad_sums(ga, xa, mean.astype(xa.dtype), blocks)
+        zero = np.zeros(xa.shape[1], dtype=xa.dtype)
+        gs, gq = k.rows_sums(ga, zero, xa, mean.astype(xa.dtype), blocks)
         dgamma = gq * invstd  # sum(dy * xhat)
         k1 = gamma * invstd
         k2 = -k1 * invstd * dgamma / count

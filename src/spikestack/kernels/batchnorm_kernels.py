@@ -6,10 +6,10 @@ per channel, and the inner loop over channels vectorises. (Channels-first planes
 tried too: with strict float order a sum along a plane is one dependency chain, and
 on 16x16 planes the kernels lost to torch's, so that layout stays with torch.)
 
-Sums are accumulated in float64. The statistics pass sums ``x - shift`` and its square
-with ``shift`` a value of the channel (its first element), so a mean far from zero
-loses no precision to cancellation; the backward pass sums ``dy`` and
-``dy * (x - mean)`` directly. Elementwise passes compute ``a[c] * x + b[c]`` (forward)
+Sums are accumulated in float64 by one kernel for both reductions: the statistics pass
+sums ``x - shift`` and its square with ``shift`` a value of the channel (its first
+element), so a mean far from zero loses no precision to cancellation; the backward pass
+sums ``dy`` and ``dy * (x - mean)`` directly. Elementwise passes compute ``a[c] * x + b[c]`` (forward)
 and ``k1[c] * dy + k2[c] * x + k3[c]`` (backward) in the tensor's dtype.
 """
 
@@ -22,9 +22,11 @@ _OPTS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": True
 
 
 @njit(parallel=True, **_OPTS)
-def rows_sums(x, shift, blocks):  # type: ignore[no-untyped-def]
-    """Per channel: sum of (x - shift) and of its square over the rows of ``x [M, C]``."""
-    m, c = x.shape
+def rows_sums(u, u_shift, v, v_shift, blocks):  # type: ignore[no-untyped-def]
+    """Per channel over the rows of ``[M, C]``: sum of (u - u_shift) and of
+    (u - u_shift) * (v - v_shift). Statistics: u = v = x, both shifts a value of the
+    channel; gradients: u = dy (shift 0), v = x (shift the mean)."""
+    m, c = u.shape
     s = np.zeros((blocks, c))
     q = np.zeros((blocks, c))
     step = (m + blocks - 1) // blocks
@@ -32,30 +34,12 @@ def rows_sums(x, shift, blocks):  # type: ignore[no-untyped-def]
         sb = s[b]
         qb = q[b]
         for i in range(b * step, min(m, (b + 1) * step)):
-            row = x[i]
+            ur = u[i]
+            vr = v[i]
             for j in range(c):
-                d = row[j] - shift[j]
+                d = ur[j] - u_shift[j]
                 sb[j] += d
-                qb[j] += d * d
-    return s.sum(axis=0), q.sum(axis=0)
-
-
-@njit(parallel=True, **_OPTS)
-def rows_grad_sums(dy, x, mean, blocks):  # type: ignore[no-untyped-def]
-    """Per channel: sum of dy and of dy * (x - mean) over the rows of ``[M, C]``."""
-    m, c = x.shape
-    s = np.zeros((blocks, c))
-    q = np.zeros((blocks, c))
-    step = (m + blocks - 1) // blocks
-    for b in prange(blocks):
-        sb = s[b]
-        qb = q[b]
-        for i in range(b * step, min(m, (b + 1) * step)):
-            g = dy[i]
-            row = x[i]
-            for j in range(c):
-                sb[j] += g[j]
-                qb[j] += g[j] * (row[j] - mean[j])
+                qb[j] += d * (vr[j] - v_shift[j])
     return s.sum(axis=0), q.sum(axis=0)
 
 
