@@ -261,28 +261,7 @@ def optimize(
 
     options = _options(target, training, device, channels_last, fast_kernels, compile)
 
-    candidates: dict[str, nn.Module] = {}
-    for name, steps in options.items():
-        candidate = copy.deepcopy(target)
-        for apply in steps:
-            apply(candidate)
-        candidates[name] = candidate
-    report.chosen = next(iter(candidates))
-    if len(candidates) > 1:
-        fns = {n: _step(c, example_input, training) for n, c in candidates.items()}
-        for name in list(fns):
-            try:
-                fns[name]()
-            except (
-                Exception
-            ) as error:  # a compile that fails here is a candidate lost, not an error
-                if "torch.compile" not in name:
-                    raise
-                report.changes.append(f"{name} failed ({type(error).__name__}: {error}); not used")
-                del fns[name]
-        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-        report.timings_ms = median_ms(fns, repeats, sync=sync, warmup=1)
-        report.chosen = min(report.timings_ms, key=report.timings_ms.__getitem__)
+    report.chosen = _fastest(target, options, example_input, training, repeats, report)
     steps = options[report.chosen]
     if original is not None:
         _verify(original.train(training), target, steps, example_input, training, report)
@@ -290,6 +269,36 @@ def optimize(
         apply(target)
     target.optimize_report = report
     return target
+
+
+def _fastest(
+    target: nn.Module,
+    options: dict[str, list[Callable[[nn.Module], object]]],
+    x: Tensor,
+    training: bool,
+    repeats: int,
+    report: OptimizeReport,
+) -> str:
+    """The name of the fastest option, each timed on its own copy of ``target``
+    (round-robin, median of ``repeats``); the timings go into ``report``."""
+    if len(options) == 1:
+        return next(iter(options))
+    fns = {}
+    for name, steps in options.items():
+        candidate = copy.deepcopy(target)
+        for apply in steps:
+            apply(candidate)
+        fns[name] = _step(candidate, x, training)
+        try:
+            fns[name]()
+        except Exception as error:  # a compile that fails is a candidate lost, not an error
+            if _compile not in steps:
+                raise
+            report.changes.append(f"{name} failed ({type(error).__name__}: {error}); not used")
+            del fns[name]
+    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
+    report.timings_ms = median_ms(fns, repeats, sync=sync, warmup=1)
+    return min(report.timings_ms, key=report.timings_ms.__getitem__)
 
 
 def _verify(
