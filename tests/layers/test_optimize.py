@@ -183,3 +183,22 @@ def test_compile_candidate_runs_and_keeps_names() -> None:
     )
     assert list(opt.state_dict()) == keys
     torch.testing.assert_close(opt(x), net(x), rtol=1e-4, atol=1e-4)
+
+
+def test_dropout_and_a_residual_zoo_model() -> None:
+    """Random layers see the same draws in both float64 runs (seeded alike); a residual
+    network from the zoo keeps its names and results."""
+    from spikestack.models import create_model
+
+    x = _input()
+    net = _net()
+    net.insert(6, TimeDistributed(nn.Dropout(0.5)))
+    opt = ss.optimize(net, x, channels_last=True)
+    assert opt.optimize_report.max_difference <= 1e-6
+    torch.manual_seed(0)
+    model = create_model("sew_resnet18", T=2, num_classes=5)
+    keys = list(model.state_dict())
+    image = torch.rand(2, 3, 32, 32)
+    opt = ss.optimize(model, image, channels_last=True, repeats=1)
+    assert list(opt.state_dict()) == keys
+    assert opt.optimize_report.max_difference <= 1e-6

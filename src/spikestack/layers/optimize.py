@@ -135,6 +135,15 @@ def _results(model: nn.Module, x: Tensor, training: bool, grads: bool) -> list[T
     return [t.detach() for t in _flatten(out)] + grads
 
 
+def _seeded_results(model: nn.Module, x: Tensor, training: bool, grads: bool) -> list[Tensor]:
+    """:func:`_results` with the random number generators seeded alike for every model
+    (dropout masks, stochastic layers), leaving the caller's generators as they were."""
+    devices = [x.device] if x.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(0)
+        return _results(model, x, training, grads)
+
+
 def _flatten(out: Any) -> list[Tensor]:
     if isinstance(out, Tensor):
         return [out]
@@ -154,7 +163,9 @@ def _difference(
     x64 = x.double() if x.is_floating_point() else x
     pairs = [
         (a, b)
-        for a, b in zip(*(_results(m, x64, training, grads) for m in (ref, cand)), strict=True)
+        for a, b in zip(
+            *(_seeded_results(m, x64, training, grads) for m in (ref, cand)), strict=True
+        )
         if a.numel()
     ]
     top = max((float(a.abs().max()) for a, _ in pairs), default=0.0)
