@@ -127,3 +127,39 @@ def test_torchrun_cli_two_processes(tmp_path):
     lines = proc.stdout.strip().splitlines()
     assert sum(line.startswith("test accuracy: ") for line in lines) == 1  # rank 0 only
     assert len(list((out / "checkpoints").iterdir())) == 1
+
+
+def _optimize_worker(rank, world, init_file, out_file):
+    from spikestack.train.run import optimize_everywhere
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        model = nn.Sequential(
+            TimeDistributed(nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.BatchNorm2d(8))),
+            LIF(tau=2.0),
+            TimeDistributed(nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 3))),
+        )
+        x = (torch.rand(4, 4, 2, 8, 8) < 0.3).float()
+        model, report = optimize_everywhere(model, x)
+        ddp = nn.parallel.DistributedDataParallel(model)  # checks layouts across ranks
+        ddp(x).sum().backward()
+        weight = model[0].module[0].weight
+        torch.save(
+            {
+                "chosen": report.chosen,
+                "cl": weight.is_contiguous(memory_format=torch.channels_last),
+            },
+            f"{out_file}.{rank}",
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_optimize_makes_one_choice_for_every_rank(tmp_path):
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    out = str(tmp_path / "choice")
+    mp.spawn(_optimize_worker, args=(2, str(tmp_path / "init"), out), nprocs=2, join=True)
+    first, second = (torch.load(f"{out}.{rank}") for rank in range(2))
+    assert first == second

@@ -249,8 +249,33 @@ def _optimize(
     device = resolve_device(config.run.device)
     model = model.to(device)
     x = next(iter(loader))[0].to(device)
-    example = data.input_transform(x, None)
-    optimized = optimize(model, example, training=True, inplace=True)
+    return optimize_everywhere(model, data.input_transform(x, None))
+
+
+def optimize_everywhere(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, Any]:
+    """``optimize`` in place for training; under torch.distributed rank 0 times and checks,
+    and every other rank applies rank 0's choice (DDP needs the same parameter layout on
+    every rank, and separate timings could choose differently)."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        optimized = optimize(model, example, training=True, inplace=True)
+        return optimized, optimized.optimize_report
+    choice: list[Any] = [None]
+    if dist.get_rank() == 0:
+        optimized = optimize(model, example, training=True, inplace=True)
+        choice = [optimized.optimize_report.chosen]
+    dist.broadcast_object_list(choice, src=0)
+    if dist.get_rank() != 0:
+        chosen = str(choice[0])
+        optimized = optimize(
+            model,
+            example,
+            training=True,
+            inplace=True,
+            check=False,
+            channels_last="channels-last" in chosen,
+            fast_kernels="fast kernels" in chosen,
+            compile="torch.compile" in chosen,
+        )
     return optimized, optimized.optimize_report
 
 
