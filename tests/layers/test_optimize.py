@@ -202,3 +202,22 @@ def test_dropout_and_a_residual_zoo_model() -> None:
     opt = ss.optimize(model, image, channels_last=True, repeats=1)
     assert list(opt.state_dict()) == keys
     assert opt.optimize_report.max_difference <= 1e-6
+
+
+def test_inference_can_go_event_driven() -> None:
+    from spikestack.layers import EventDriven
+
+    x = _input()
+    net = _trained_statistics(_net(), x).eval()
+    opt = ss.optimize(net, x, event_driven=True, channels_last=False)
+    assert opt.optimize_report.chosen == "event-driven"
+    wrapped = [m for m in opt.modules() if isinstance(m, EventDriven)]
+    assert len(wrapped) == 4  # two convolutions, two linear layers
+    with torch.no_grad():
+        torch.testing.assert_close(opt(x), net(x), rtol=1e-4, atol=1e-4)
+    assert opt.optimize_report.max_difference <= 1e-6
+    # never in training (the kernels have no backward) and never when told not to
+    trained = ss.optimize(_net(), x, event_driven=True, check=False)
+    assert not any(isinstance(m, EventDriven) for m in trained.modules())
+    plain = ss.optimize(net, x, event_driven=False, channels_last=False)
+    assert plain.optimize_report.chosen == "as given"

@@ -163,13 +163,22 @@ def event_driven(model: nn.Module, mode: str = "auto", crossover: float | None =
     result = copy.deepcopy(model)
     if isinstance(result, nn.Linear | nn.Conv1d | nn.Conv2d):
         return EventDriven(result, mode, crossover)
-    for parent in list(result.modules()):
+    wrap_event_driven(result, mode, crossover)
+    return result
+
+
+def wrap_event_driven(model: nn.Module, mode: str = "auto", crossover: float | None = None) -> int:
+    """Wrap, in place, every Linear/Conv1d/Conv2d child inside ``model`` in
+    :class:`EventDriven`; returns how many were wrapped."""
+    wrapped = 0
+    for parent in list(model.modules()):
         if isinstance(parent, EventDriven):
             continue
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear | nn.Conv1d | nn.Conv2d):
                 setattr(parent, name, EventDriven(child, mode, crossover))
-    return result
+                wrapped += 1
+    return wrapped
 
 
 def sparse_summary(model: nn.Module) -> list[dict[str, Any]]:

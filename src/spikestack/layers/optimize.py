@@ -13,13 +13,16 @@ What it tries, each kept only where it pays on this device for this input (timed
   forward+backward on channels-last activations) and
   :class:`~spikestack.layers.FastMaxPool2d` (2.2x), numba kernels that equal torch's
   results;
+- **event-driven** synaptic layers at inference on the CPU
+  (:class:`~spikestack.layers.EventDriven`, ``auto``: each layer measures where sparse
+  accumulation beats the dense product on its input and picks per call);
 - **torch.compile** of the stateless per-step blocks (``TimeDistributed`` contents,
   compiled in place so parameter names stay): tried by default on CUDA only — on 2 CPU
   cores it compiled in ~16 s and made ``benchmarks/train_step.py`` slower (269 against
   293 samples/s); ``compile=True`` tries it anywhere.
 
 Training mode keeps the structure and parameter names (checkpoints and optimisers stay
-valid); inference mode may remove BatchNorm layers. The result is checked in float64
+valid); inference mode may remove BatchNorm layers and wrap synaptic layers. The result is checked in float64
 against the original (outputs, and in training the parameters' gradients) unless
 ``check=False``. ``model.optimize_report`` says what was chosen and the timings.
 """
@@ -36,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.kernels.bench import median_ms
+from spikestack.layers.event_driven import wrap_event_driven
 from spikestack.layers.fold import fold_batchnorms
 from spikestack.layers.norm import fast_batchnorm
 from spikestack.layers.pool import fast_maxpool
@@ -89,6 +93,11 @@ def _channels_last(model: nn.Module) -> nn.Module:
 def _fast_kernels(model: nn.Module) -> nn.Module:
     fast_batchnorm(model)
     fast_maxpool(model)
+    return model
+
+
+def _event_driven(model: nn.Module) -> nn.Module:
+    wrap_event_driven(model, "auto")
     return model
 
 
@@ -183,6 +192,7 @@ def _options(
     channels_last: Choice,
     fast_kernels: Choice,
     compile: Choice,
+    event_driven: Choice,
 ) -> dict[str, list[Callable[[nn.Module], object]]]:
     """The candidates to time: a name and the changes it applies, in order."""
     options: dict[str, list[Callable[[nn.Module], object]]] = {"as given": []}
@@ -196,9 +206,18 @@ def _options(
             options["fast kernels"] = [_fast_kernels]
         if "channels-last" in options and _has(target, _FAST_LAYERS):
             options["channels-last + fast kernels"] = [_channels_last, _fast_kernels]
+    if not training and event_driven is not False and device.type == "cpu":
+        if _has(target, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            for name in list(options):
+                key = "event-driven" if name == "as given" else f"{name} + event-driven"
+                options[key] = options[name] + [_event_driven]
     forced = [
         name
-        for name, on in (("channels-last", channels_last), ("fast kernels", fast_kernels))
+        for name, on in (
+            ("channels-last", channels_last),
+            ("fast kernels", fast_kernels),
+            ("event-driven", event_driven),
+        )
         if on is True
     ]
     if forced:  # a forced choice is in every candidate
@@ -217,6 +236,7 @@ def optimize(
     channels_last: Choice = "auto",
     fast_kernels: Choice = "auto",
     compile: Choice = "auto",
+    event_driven: Choice = "auto",
     fold_bn: bool = True,
     fused_backends: bool = True,
     check: bool = True,
@@ -238,6 +258,7 @@ def optimize(
         ("channels_last", channels_last),
         ("fast_kernels", fast_kernels),
         ("compile", compile),
+        ("event_driven", event_driven),
     ):
         _check_choice(name, value)
     if not isinstance(repeats, int) or repeats < 1:
@@ -270,7 +291,7 @@ def optimize(
         if folded:
             report.changes.append(f"{folded} BatchNorm layer(s) folded into the layer before")
 
-    options = _options(target, training, device, channels_last, fast_kernels, compile)
+    options = _options(target, training, device, channels_last, fast_kernels, compile, event_driven)
 
     report.chosen = _fastest(target, options, example_input, training, repeats, report)
     steps = options[report.chosen]
