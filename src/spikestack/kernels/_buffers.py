@@ -65,6 +65,12 @@ class BufferPool:
             self._trim()
         return torch.from_numpy(view).view(shape)
 
+    def empty_channels_last(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """:meth:`empty` of ``shape`` ``[N, C, ...]`` stored with channels innermost
+        (channels-last for ``[N, C, H, W]``)."""
+        n, c, *rest = shape
+        return self.empty((n, *rest, c), dtype).movedim(-1, 1)
+
     def _trim(self) -> None:
         idle = [i for i, (_, ref) in enumerate(self._entries) if ref() is None]
         excess = sum(self._entries[i][0].nbytes for i in idle) - self.max_idle_bytes

@@ -61,7 +61,7 @@ def _rows(t: Tensor) -> np.ndarray:
 def _empty_like(x: Tensor) -> tuple[Tensor, np.ndarray]:
     """An uninitialised tensor with x's shape and channels-innermost strides, and its rows
     (recycled memory: fresh pages cost more than the pass that fills them)."""
-    out = POOL.empty((x.shape[0], *x.shape[2:], x.shape[1]), x.dtype).movedim(-1, 1)
+    out = POOL.empty_channels_last(tuple(x.shape), x.dtype)
     return out, _rows(out)
 
 

@@ -49,12 +49,6 @@ def _kernels() -> ModuleType:
     return pool_kernels
 
 
-def _empty(shape: tuple[int, int, int, int], dtype: torch.dtype) -> Tensor:
-    """An uninitialised channels-last [N, C, H, W] tensor (recycled memory)."""
-    n, c, h, w = shape
-    return POOL.empty((n, h, w, c), dtype).permute(0, 3, 1, 2)
-
-
 def _nhwc(t: Tensor) -> Any:
     return t.permute(0, 2, 3, 1).numpy()
 
@@ -65,7 +59,7 @@ class _MaxPool(torch.autograd.Function):
         k = _kernels()
         n, c, h, w = x.shape
         shape = (n, c, h // kh, w // kw)
-        out = _empty(shape, x.dtype)
+        out = POOL.empty_channels_last(shape, x.dtype)
         idx = torch.empty(shape, dtype=torch.uint8, memory_format=torch.channels_last)
         k.cl_forward(_nhwc(x.detach()), kh, kw, _nhwc(out), _nhwc(idx))
         ctx.save_for_backward(idx)
@@ -79,7 +73,7 @@ class _MaxPool(torch.autograd.Function):
         (idx,) = ctx.saved_tensors
         shape, dtype, kh, kw = ctx.meta
         g = g.to(dtype).contiguous(memory_format=torch.channels_last)
-        gx = _empty(tuple(shape), dtype)
+        gx = POOL.empty_channels_last(tuple(shape), dtype)
         k.cl_backward(_nhwc(g), _nhwc(idx), kh, kw, _nhwc(gx))
         return gx, None, None
 

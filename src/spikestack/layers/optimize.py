@@ -110,10 +110,7 @@ def _compile(model: nn.Module) -> nn.Module:
 
 def _scalar(out: Any) -> Tensor:
     """A scalar to backpropagate from a model's output (tensor, or a tuple/dict of them)."""
-    if isinstance(out, Tensor):
-        return out.sum()
-    leaves = out.values() if isinstance(out, dict) else out
-    return sum(_scalar(v) for v in leaves if isinstance(v, (Tensor, tuple, list, dict)))
+    return sum(t.sum() for t in _flatten(out))
 
 
 def _step(model: nn.Module, x: Tensor, training: bool) -> Callable[[], object]:
@@ -128,12 +125,11 @@ def _step(model: nn.Module, x: Tensor, training: bool) -> Callable[[], object]:
     return train_step if training else infer_step
 
 
-def _results(model: nn.Module, x: Tensor, training: bool, grads: bool) -> list[Tensor]:
+def _results(model: nn.Module, x: Tensor, grads: bool) -> list[Tensor]:
     """Flat outputs, and with ``grads`` the gradients of the parameters (in name order)."""
     if not grads:
         with torch.no_grad():
-            out = model(x)
-        return [t for t in _flatten(out)]
+            return _flatten(model(x))
     model.zero_grad(set_to_none=True)
     out = model(x)
     _scalar(out).backward()
@@ -144,18 +140,21 @@ def _results(model: nn.Module, x: Tensor, training: bool, grads: bool) -> list[T
     return [t.detach() for t in _flatten(out)] + grads
 
 
-def _seeded_results(model: nn.Module, x: Tensor, training: bool, grads: bool) -> list[Tensor]:
+def _seeded_results(model: nn.Module, x: Tensor, grads: bool) -> list[Tensor]:
     """:func:`_results` with the random number generators seeded alike for every model
     (dropout masks, stochastic layers), leaving the caller's generators as they were."""
     devices = [x.device] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(0)
-        return _results(model, x, training, grads)
+        return _results(model, x, grads)
 
 
 def _flatten(out: Any) -> list[Tensor]:
+    """The tensors of a model's output (a tensor, or nested tuples/lists/dicts of them)."""
     if isinstance(out, Tensor):
         return [out]
+    if not isinstance(out, (tuple, list, dict)):
+        return []
     leaves = out.values() if isinstance(out, dict) else out
     return list(itertools.chain.from_iterable(_flatten(v) for v in leaves))
 
@@ -166,15 +165,14 @@ def _difference(
     """Largest difference between the two models' results in float64, each relative to
     the largest magnitude of that result, with a floor of 1e-6 of the largest magnitude
     of all (a gradient that is zero up to rounding, such as a conv bias before a
-    BatchNorm, is compared at the scale of the others)."""
+    BatchNorm, is compared at the scale of the others). ``candidate`` is a throwaway copy
+    and is made float64 in place; ``reference`` is copied, as it may be compared again."""
     ref = copy.deepcopy(reference).double().train(training)
-    cand = copy.deepcopy(candidate).double().train(training)
+    cand = candidate.double().train(training)
     x64 = x.double() if x.is_floating_point() else x
     pairs = [
         (a, b)
-        for a, b in zip(
-            *(_seeded_results(m, x64, training, grads) for m in (ref, cand)), strict=True
-        )
+        for a, b in zip(*(_seeded_results(m, x64, grads) for m in (ref, cand)), strict=True)
         if a.numel()
     ]
     top = max((float(a.abs().max()) for a, _ in pairs), default=0.0)

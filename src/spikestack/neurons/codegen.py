@@ -114,14 +114,23 @@ class _Float32Literals(ast.NodeTransformer):
 
 
 class _MinMax:
-    """How both generators' printers write SymPy's Min and Max: the generated modules'
-    ``_minimum`` / ``_maximum`` helpers, nested for more than two arguments."""
+    """What both generators' printers write alike: SymPy's Min and Max as the generated
+    modules' ``_minimum`` / ``_maximum`` helpers (nested for more than two arguments), and
+    the powers both handle the same way."""
 
     def _print_Min(self, expr: Any) -> str:
         return _nested("_minimum", [self._print(a) for a in expr.args])  # type: ignore[attr-defined]
 
     def _print_Max(self, expr: Any) -> str:
         return _nested("_maximum", [self._print(a) for a in expr.args])  # type: ignore[attr-defined]
+
+    def _small_power(self, base: Any, e: Any) -> str | None:
+        """``base ** e`` as a product for e = 1..4, as ``_sqrt`` for e = 1/2; None otherwise."""
+        if e.is_Integer and 0 < int(e) <= 4:
+            return "(" + " * ".join([f"({self._print(base)})"] * int(e)) + ")"  # type: ignore[attr-defined]
+        if e.is_Rational and (e.p, e.q) == (1, 2):
+            return f"_sqrt({self._print(base)})"  # type: ignore[attr-defined]
+        return None
 
 
 def _nested(name: str, args: list[str]) -> str:
@@ -221,7 +230,6 @@ def _printed_derivatives(
 
 
 def _kernel_source(decl: Declaration, dtype: str) -> str:
-    import sympy
     from sympy.printing.pycode import PythonCodePrinter
 
     states, params = decl.state, list(decl.params)
@@ -244,12 +252,11 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
 
         def _print_Pow(self, expr: Any, rational: bool = False) -> str:
             base, e = expr.as_base_exp()
-            if e.is_Integer and 0 < int(e) <= 4:
-                return "(" + " * ".join([f"({self._print(base)})"] * int(e)) + ")"
+            small = self._small_power(base, e)
+            if small is not None:
+                return small
             if e == -1:
                 return f"(_f(1) / ({self._print(base)}))"
-            if e == sympy.Rational(1, 2):
-                return f"_sqrt({self._print(base)})"
             return f"(({self._print(base)}) ** ({self._print(e)}))"
 
         def _print_Function(self, expr: Any) -> str:
@@ -474,7 +481,6 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
 def _triton_source(decl: Declaration) -> str:
     """The Triton module of ``decl``: one program per block of neurons, time in a loop;
     float32; the surrogate's derivative comes as a tensor."""
-    import sympy
     from sympy.printing.pycode import PythonCodePrinter
 
     states, params = decl.state, list(decl.params)
@@ -497,12 +503,11 @@ def _triton_source(decl: Declaration) -> str:
 
         def _print_Pow(self, expr: Any, rational: bool = False) -> str:
             base, e = expr.as_base_exp()
-            if e.is_Integer and 0 < int(e) <= 4:
-                return "(" + " * ".join([f"({self._print(base)})"] * int(e)) + ")"
+            small = self._small_power(base, e)
+            if small is not None:
+                return small
             if e.is_Integer and -4 <= int(e) < 0:
                 return f"_div(1.0, {self._print(base ** (-e))})"
-            if e == sympy.Rational(1, 2):
-                return f"_sqrt({self._print(base)})"
             raise GenerationError(f"the derivative has the power {expr} (Triton: integers to 4)")
 
         def _print_Function(self, expr: Any) -> str:

@@ -228,11 +228,10 @@ def build_engine(
 def train_augment(name: str, data: DataBundle) -> Any:
     """The ``--augment`` function for this data (None: no augmentation); ``auto`` is
     ``shift`` for event frames of at least 8x8 pixels and nothing for other data."""
-    frames = data.layout == "sequence" and len(data.input_shape) == 3
-    image_like = frames and min(data.input_shape[1:]) >= 8
+    image_like = len(data.input_shape) == 3 and min(data.input_shape[1:]) >= 8
     if name == "auto":
-        name = "shift" if image_like else "none"
-    if name != "none" and not (len(data.input_shape) == 3 and min(data.input_shape[1:]) >= 8):
+        name = "shift" if image_like and data.layout == "sequence" else "none"
+    if name != "none" and not image_like:
         raise ValueError(
             f"--augment {name} moves pixels, and needs images or frames of at least 8x8; "
             f"this data's samples are {tuple(data.input_shape)} per step"
