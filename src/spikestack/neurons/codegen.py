@@ -186,10 +186,15 @@ def _symbolic(decl: Declaration) -> dict[str, Any]:
         charge = as_tuple(call(decl, decl.charge, {**prm, **sym, "x": x}), k, "charge")
         fire = call(decl, decl.fire, {**prm, **hs})
         reset = as_tuple(call(decl, decl.reset, {**prm, **hs, "spike": spike}), k, "reset")
+        output = (  # what the neuron emits: the spike, or the declared analog output
+            spike if decl.output is None
+            else call(decl, decl.output, {**prm, **hs, "spike": spike})
+        )  # fmt: skip
     except Exception as error:  # noqa: BLE001 - anything SymPy cannot take
         raise GenerationError(f"evaluating the functions symbolically failed: {error}") from None
     charge = tuple(sympy.sympify(c) for c in charge)
     fire, reset = sympy.sympify(fire), tuple(sympy.sympify(r) for r in reset)
+    output = sympy.sympify(output)
     return {
         "symbols": (x, spike, sym, hs, prm),
         "dh_dx": [c.diff(x) for c in charge],
@@ -200,6 +205,9 @@ def _symbolic(decl: Declaration) -> dict[str, Any]:
         "dr_dh": [[r.diff(hs[s]) for s in decl.state] for r in reset],  # [k][j]
         "dr_dspike": [r.diff(spike) for r in reset],
         "dr_dp": [[r.diff(prm[p]) for p in decl.learnable] for r in reset],
+        "do_dh": [output.diff(hs[s]) for s in decl.state],
+        "do_dspike": [output.diff(spike)],
+        "do_dp": [output.diff(prm[p]) for p in decl.learnable],
     }
 
 
@@ -213,7 +221,8 @@ def _printed_derivatives(
 
     k, n_learn = len(decl.state), len(decl.learnable)
     layout = [("dh_dx", None), ("dh_ds", k), ("dh_dp", n_learn), ("dz_dh", None),
-              ("dz_dp", None), ("dr_dh", k), ("dr_dspike", None), ("dr_dp", n_learn)]  # fmt: skip
+              ("dz_dp", None), ("dr_dh", k), ("dr_dspike", None), ("dr_dp", n_learn),
+              ("do_dh", None), ("do_dspike", None), ("do_dp", None)]  # fmt: skip
     flat = []
     for key, inner in layout:
         flat += [e for row in d[key] for e in row] if inner is not None else list(d[key])
@@ -229,6 +238,23 @@ def _printed_derivatives(
     return replacements, printed
 
 
+def _output_terms(
+    decl: Declaration, d: dict[str, Any], printed: dict[str, Any], zero: str
+) -> dict[str, Any]:
+    """How the gradient of the output at a step (``go``) enters the backward step: the
+    line that starts ``dspike``, and the terms added to each ``dh_`` and ``gp_`` (none
+    where the output's derivative is zero; a spiking neuron's output is the spike)."""
+    if decl.output is None:
+        return {"dspike": "dspike = go", "h": [[] for _ in decl.state],
+                "p": [[] for _ in decl.learnable]}  # fmt: skip
+    dspike = printed["do_dspike"][0] if d["do_dspike"][0] != 0 else None
+    return {
+        "dspike": f"dspike = go * ({dspike})" if dspike is not None else f"dspike = {zero}",
+        "h": [[f"go * ({e})"] if d["do_dh"][j] != 0 else [] for j, e in enumerate(printed["do_dh"])],
+        "p": [[f"go * ({e})"] if d["do_dp"][q] != 0 else [] for q, e in enumerate(printed["do_dp"])],
+    }
+
+
 def _kernel_source(decl: Declaration, dtype: str) -> str:
     from sympy.printing.pycode import PythonCodePrinter
 
@@ -236,7 +262,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     learn = list(decl.learnable)
     compiled = {
         attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}")
-        for attr in ("charge", "fire", "reset")
+        for attr in decl.functions
     }
     d = _symbolic(decl)
 
@@ -281,6 +307,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     replacements, p = _printed_derivatives(decl, d, Printer(), "{}")
     dh_dx, dh_ds, dh_dp, dz_dh, dz_dp = p["dh_dx"], p["dh_ds"], p["dh_dp"], p["dz_dh"], p["dz_dp"]
     dr_dh, dr_dspike, dr_dp = p["dr_dh"], p["dr_dspike"], p["dr_dp"]
+    out_terms = _output_terms(decl, d, p, "_f(0)")
     printer = Printer()
 
     prm_unpack = "\n".join(f"    p_{p} = prm[{i}]" for i, p in enumerate(params))
@@ -296,11 +323,14 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
 
     fire_args = fire_args_of("h_")
 
-    def reset_args(prefix: str, spike: str) -> str:
+    def reset_args_of(fn: Callable[..., Any], prefix: str, spike: str) -> str:
         return ", ".join(
             spike if a == "spike" else (f"p_{a}" if a in decl.params else f"{prefix}{a}")
-            for a in decl.arguments(decl.reset)
+            for a in decl.arguments(fn)
         )
+
+    def reset_args(prefix: str, spike: str) -> str:
+        return reset_args_of(decl.reset, prefix, spike)
 
     hvars = ", ".join(f"h_{s}" for s in states)
     svars = ", ".join(f"s_{s}" for s in states)
@@ -321,7 +351,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     for fn, op in (("minimum", "<"), ("maximum", ">")):
         body = f"return a if a {op} b else b"
         lines += ["", "@njit(inline='always', **_OPTS)", f"def _{fn}(a, b):", f"    {body}"]
-    for attr in ("charge", "fire", "reset"):
+    for attr in decl.functions:
         lines += ["", "@njit(inline='always', **_OPTS)", compiled[attr]]
     # Neurons in blocks of _B: prange over blocks, time outside, the block's neurons
     # inside, so every inner loop streams a contiguous row segment of [T, N], through 1-D
@@ -332,8 +362,10 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         f"{hvars} = _charge({charge_args})",
         f"zz = _fire({fire_args})",
         "sp = _f(1) if zz >= _f(0) else _f(0)",
+        *([f"spr[j] = _output({reset_args_of(decl.output, 'h_', 'sp')})"]
+          if decl.output is not None else []),
         f"{svars} = _reset({reset_args('h_', 'sp')})",
-        "spr[j] = sp",
+        *(["spr[j] = sp"] if decl.output is None else []),
         *[f"hr{i}[j] = h_{st}" for i, st in enumerate(states)],
     ]
     lines += ["", "_B = 8192"]
@@ -367,19 +399,20 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         f"zz = _fire({fire_args})",
         "spike = _f(1) if zz >= _f(0) else _f(0)",
         *[f"{printer.doprint(lhs)} = {printer.doprint(rhs)}" for lhs, rhs in replacements],
-        "dspike = gsr[j]",
+        "go = gsr[j]",
+        out_terms["dspike"],
         "if not detach:",
         *[f"    dspike += a_{st} * ({dr_dspike[i]})" for i, st in enumerate(states)],
         "dz = dspike * SURROGATE",
     ]
     for j, sj in enumerate(states):
         terms = [f"a_{sk} * ({dr_dh[i][j]})" for i, sk in enumerate(states)]
-        body.append(f"dh_{sj} = " + " + ".join([*terms, f"dz * ({dz_dh[j]})"]))
+        body.append(f"dh_{sj} = " + " + ".join([*terms, f"dz * ({dz_dh[j]})", *out_terms["h"][j]]))
     body.append("gxr[j] = " + " + ".join(f"dh_{st} * ({dh_dx[j]})" for j, st in enumerate(states)))
     for q, p in enumerate(learn):
         terms = [f"dh_{st} * ({dh_dp[j][q]})" for j, st in enumerate(states)]
         terms += [f"a_{st} * ({dr_dp[i][q]})" for i, st in enumerate(states)]
-        body.append(f"gp_{p} += " + " + ".join([*terms, f"dz * ({dz_dp[q]})"]))
+        body.append(f"gp_{p} += " + " + ".join([*terms, f"dz * ({dz_dp[q]})", *out_terms["p"][q]]))
     for m, sm in enumerate(states):
         body.append(
             f"a_{sm} = " + " + ".join(f"dh_{st} * ({dh_ds[j][m]})" for j, st in enumerate(states))
@@ -487,7 +520,7 @@ def _triton_source(decl: Declaration) -> str:
     learn = list(decl.learnable)
     compiled = {
         attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}", "triton")
-        for attr in ("charge", "fire", "reset")
+        for attr in decl.functions
     }
     d = _symbolic(decl)
 
@@ -538,6 +571,7 @@ def _triton_source(decl: Declaration) -> str:
     replacements, p = _printed_derivatives(decl, d, Printer(), "(zero + {})")
     dh_dx, dh_ds, dh_dp, dz_dh, dz_dp = p["dh_dx"], p["dh_ds"], p["dh_dp"], p["dz_dh"], p["dz_dp"]
     dr_dh, dr_dspike, dr_dp = p["dr_dh"], p["dr_dspike"], p["dr_dp"]
+    out_terms = _output_terms(decl, d, p, "zero")
     printer = Printer()
 
     def args(fn: Callable[..., Any], prefix: str, x: str = "x_t", spike: str = "spike") -> str:
@@ -573,16 +607,15 @@ def _triton_source(decl: Declaration) -> str:
         lines += ["", "@triton.jit", f"def _{fn}(a):", f"    return {body}"]
     for fn in BINARY:
         lines += ["", "@triton.jit", f"def _{fn}(a, b):", f"    return tl.{fn}(a, b)"]
-    for attr in ("charge", "fire", "reset"):
+    for attr in decl.functions:
         lines += ["", "@triton.jit", compiled[attr]]
-    prm_load = [f"    p_{p} = tl.load(prm_ptr + {i})" for i, p in enumerate(params)]
-    lines += [
+    kernels = [
         "",
         "@triton.jit",
         "def forward(x_ptr, s0_ptr, prm_ptr, spikes_ptr, h_ptr, z_ptr, sout_ptr, T, N, BLOCK: tl.constexpr):",
         "    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)",
         "    mask = offs < N",
-        *prm_load,
+        "PRM_LOAD",
         *[
             f"    s_{st} = " + load.format(ptr="s0_ptr", off=f"{i} * N + offs")
             for i, st in enumerate(states)
@@ -593,7 +626,9 @@ def _triton_source(decl: Declaration) -> str:
         f"        zz = _fire({args(decl.fire, 'h_')})",
         "        sp = tl.where(zz >= 0.0, 1.0, 0.0)",
         f"        {svars} = _reset({args(decl.reset, 'h_', spike='sp')})",
-        "        tl.store(spikes_ptr + t * N + offs, sp, mask=mask)",
+        "        tl.store(spikes_ptr + t * N + offs, "
+        + (f"_output({args(decl.output, 'h_', spike='sp')})" if decl.output else "sp")
+        + ", mask=mask)",
         "        tl.store(z_ptr + t * N + offs, zz, mask=mask)",
         *[
             f"        tl.store(h_ptr + ({i} * T + t) * N + offs, h_{st}, mask=mask)"
@@ -610,22 +645,25 @@ def _triton_source(decl: Declaration) -> str:
             for i, st in enumerate(states)
         ],
         "x_t = " + load.format(ptr="x_ptr", off="t * N + offs"),
-        "spike = " + load.format(ptr="spikes_ptr", off="t * N + offs"),
+        # the spike from the saved firing value (the forward stored the output, which
+        # is the spike unless the declaration has an analog output)
+        "spike = tl.where(" + load.format(ptr="z_ptr", off="t * N + offs") + " >= 0.0, 1.0, 0.0)",
         *[f"{printer.doprint(lhs)} = {printer.doprint(rhs)}" for lhs, rhs in replacements],
-        "dspike = " + load.format(ptr="gs_ptr", off="t * N + offs"),
+        "go = " + load.format(ptr="gs_ptr", off="t * N + offs"),
+        out_terms["dspike"],
         "if not DETACH:",
         *[f"    dspike += a_{st} * ({dr_dspike[i]})" for i, st in enumerate(states)],
         "dz = dspike * " + load.format(ptr="sg_ptr", off="t * N + offs"),
     ]
     for j, sj in enumerate(states):
         terms = [f"a_{sk} * ({dr_dh[i][j]})" for i, sk in enumerate(states)]
-        body.append(f"dh_{sj} = " + " + ".join([*terms, f"dz * ({dz_dh[j]})"]))
+        body.append(f"dh_{sj} = " + " + ".join([*terms, f"dz * ({dz_dh[j]})", *out_terms["h"][j]]))
     body.append("tl.store(gx_ptr + t * N + offs, "
                 + " + ".join(f"dh_{st} * ({dh_dx[j]})" for j, st in enumerate(states)) + ", mask=mask)")  # fmt: skip
     for q, p in enumerate(learn):
         terms = [f"dh_{st} * ({dh_dp[j][q]})" for j, st in enumerate(states)]
         terms += [f"a_{st} * ({dr_dp[i][q]})" for i, st in enumerate(states)]
-        body.append(f"gp_{p} += " + " + ".join([*terms, f"dz * ({dz_dp[q]})"]))
+        body.append(f"gp_{p} += " + " + ".join([*terms, f"dz * ({dz_dp[q]})", *out_terms["p"][q]]))
     updates = [f"n_{sm} = " + " + ".join(f"dh_{st} * ({dh_ds[j][m]})" for j, st in enumerate(states))
                for m, sm in enumerate(states)] + [f"a_{sm} = n_{sm}" for sm in states]  # fmt: skip
     previous = [
@@ -633,22 +671,23 @@ def _triton_source(decl: Declaration) -> str:
             f"q_{st} = " + load.format(ptr="h_ptr", off=f"({i} * T + t - 1) * N + offs")
             for i, st in enumerate(states)
         ],
-        "sp_prev = " + load.format(ptr="spikes_ptr", off="(t - 1) * N + offs"),
+        "sp_prev = tl.where("
+        + load.format(ptr="z_ptr", off="(t - 1) * N + offs") + " >= 0.0, 1.0, 0.0)",
         f"{svars} = _reset({args(decl.reset, 'q_', spike='sp_prev')})",
     ]
     initial = [
         f"s_{st} = " + load.format(ptr="s0_ptr", off=f"{i} * N + offs")
         for i, st in enumerate(states)
     ]
-    lines += [
+    kernels += [
         "",
         "@triton.jit",
-        "def backward(x_ptr, s0_ptr, prm_ptr, h_ptr, spikes_ptr, sg_ptr, gs_ptr, gf_ptr, gx_ptr, "
+        "def backward(x_ptr, s0_ptr, prm_ptr, h_ptr, z_ptr, sg_ptr, gs_ptr, gf_ptr, gx_ptr, "
         "gs0_ptr, gprm_ptr, T, N, DETACH: tl.constexpr, BLOCK: tl.constexpr):",
         "    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)",
         "    mask = offs < N",
         "    zero = tl.zeros([BLOCK], dtype=tl.float32)",
-        *prm_load,
+        "PRM_LOAD",
         *[
             f"    a_{st} = " + load.format(ptr="gf_ptr", off=f"{i} * N + offs")
             for i, st in enumerate(states)
@@ -668,6 +707,21 @@ def _triton_source(decl: Declaration) -> str:
             for q, p in enumerate(learn)
         ],
     ]
+    # two renderings, as for numba: parameters as scalars (prm [P]) and per neuron
+    # (prm [P, N], the kernels named pn_*)
+    loads = {
+        "": [f"    p_{p} = tl.load(prm_ptr + {i})" for i, p in enumerate(params)],
+        "pn_": [f"    p_{p} = tl.load(prm_ptr + {i} * N + offs, mask=mask, other=1.0)"
+                for i, p in enumerate(params)],
+    }  # fmt: skip
+    for prefix, load_lines in loads.items():
+        for line in kernels:
+            if line == "PRM_LOAD":
+                lines += load_lines
+            elif line.startswith("def "):
+                lines.append("def " + prefix + line[4:])
+            else:
+                lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -772,19 +826,18 @@ class _TritonFused(torch.autograd.Function):
         h = torch.empty((k, T, n), dtype=flat.dtype, device=flat.device)
         final = torch.empty((k, n), dtype=flat.dtype, device=flat.device)
         grid = (triton.cdiv(n, _TritonFused.BLOCK),)
-        kernels.forward[grid](
+        prefix = "pn_" if prm.dim() == 2 else ""  # per-neuron parameters: the pn_ kernels
+        getattr(kernels, prefix + "forward")[grid](
             flat, state0, prm, spikes, h, z, final, T, n, BLOCK=_TritonFused.BLOCK
         )
-        _save(
-            ctx, x, s0, (flat, state0, prm, h, spikes, z), kernels, surrogate, detach_reset, n_learn
-        )
+        _save(ctx, x, s0, (flat, state0, prm, h, z), kernels, surrogate, detach_reset, n_learn)
         return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
 
     @staticmethod
     def backward(ctx: Any, g_spikes: Tensor, *g_final: Tensor) -> Any:
         import triton
 
-        flat, state0, prm, h, spikes, z = ctx.saved_tensors
+        flat, state0, prm, h, z = ctx.saved_tensors
         kernels, surrogate, detach_reset, n_learn, shape, s_shapes = ctx.meta
         T, n = flat.shape
         sg = surrogate.derivative(z).to(flat.dtype).contiguous()
@@ -792,10 +845,11 @@ class _TritonFused(torch.autograd.Function):
         gx, g_s0 = torch.empty_like(flat), torch.empty_like(state0)
         g_prm = torch.zeros((max(n_learn, 1), n), dtype=flat.dtype, device=flat.device)
         grid = (triton.cdiv(n, _TritonFused.BLOCK),)
-        kernels.backward[grid](flat, state0, prm, h, spikes, sg, gs, _final_grads(g_final, flat),
-                               gx, g_s0, g_prm, T, n, DETACH=bool(detach_reset),
-                               BLOCK=_TritonFused.BLOCK)  # fmt: skip
-        return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes)
+        backward = getattr(kernels, ("pn_" if prm.dim() == 2 else "") + "backward")
+        backward[grid](flat, state0, prm, h, z, sg, gs, _final_grads(g_final, flat),
+                       gx, g_s0, g_prm, T, n, DETACH=bool(detach_reset),
+                       BLOCK=_TritonFused.BLOCK)  # fmt: skip
+        return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes, prm.dim() == 2)
 
 
 class _Fused(torch.autograd.Function):

@@ -111,6 +111,12 @@ class Declaration:
     charge: Callable[..., Any]
     fire: Callable[..., Any]
     reset: Callable[..., Any]
+    output: Callable[..., Any] | None = None  # an analog output in place of the spike
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """The declared functions' names: charge, fire, reset (and output, if declared)."""
+        return ("charge", "fire", "reset") + (("output",) if self.output is not None else ())
 
     def arguments(self, fn: Callable[..., Any]) -> tuple[str, ...]:
         return tuple(inspect.signature(fn).parameters)
@@ -118,7 +124,7 @@ class Declaration:
     def key(self) -> str:
         """A hash of everything in the declaration the generated code depends on."""
         parts = [self.name, repr(self.state), repr(list(self.params)), repr(self.learnable)]
-        for fn in (self.charge, self.fire, self.reset):
+        for fn in (getattr(self, f) for f in self.functions):
             try:
                 parts.append(inspect.getsource(fn))
             except (OSError, TypeError):
@@ -133,6 +139,10 @@ def _function(cls: type, name: str) -> Callable[..., Any]:
     if not callable(fn):
         raise TypeError(f"neuron declaration {cls.__name__} needs a function {name}(...)")
     return fn
+
+
+def _optional(cls: type, name: str) -> Callable[..., Any] | None:
+    return _function(cls, name) if name in cls.__dict__ else None
 
 
 def declaration(cls: type) -> Declaration:
@@ -156,13 +166,16 @@ def declaration(cls: type) -> Declaration:
         cls.__name__, inspect.getdoc(cls) or f"{cls.__name__}: a neuron declared by its equations.",
         state, rest, params, learnable,
         _function(cls, "charge"), _function(cls, "fire"), _function(cls, "reset"),
+        _optional(cls, "output"),
     )  # fmt: skip
     allowed = {
         "charge": {"x", *state, *params},
         "fire": {*state, *params},
         "reset": {*state, "spike", *params},
+        "output": {*state, "spike", *params},
     }
-    for name, names in allowed.items():
+    for name in decl.functions:
+        names = allowed[name]
         args = decl.arguments(getattr(decl, name))
         wrong = [a for a in args if a not in names]
         if wrong:
@@ -198,8 +211,12 @@ def eager(
         charged = as_tuple(call(decl, decl.charge, values), k, f"{decl.name}.charge")
         values = {**params, **dict(zip(decl.state, charged, strict=True))}
         spike = surrogate(call(decl, decl.fire, values))
+        if decl.output is not None:  # the analog output, of the charged state and the spike
+            y = call(decl, decl.output, {**values, "spike": spike})
+            out.append(y if isinstance(y, Tensor) else torch.full_like(x_t, y))
+        else:
+            out.append(spike)
         values["spike"] = spike.detach() if detach_reset else spike
         state = as_tuple(call(decl, decl.reset, values), k, f"{decl.name}.reset")
         state = tuple(s if isinstance(s, Tensor) else torch.full_like(x_t, s) for s in state)
-        out.append(spike)
     return torch.stack(out), state

@@ -24,6 +24,12 @@ of plain arithmetic (``+ - * / **``, ``abs`` and this module's :func:`exp`, :fun
 ``charge`` and ``reset`` return one value per state variable (a tuple in the order of
 ``state``, or the value itself for one variable); ``reset`` receives the charged state
 under the state's names and ``spike``. ``rest`` (a dict) gives resting values (default 0).
+An optional fourth function ``output`` (taking the charged state, ``spike`` and
+parameters) makes the neuron emit an analog value instead of the spike, as LIAF's
+``output(v): return maximum(v, 0.0)`` (the spike then drives the reset only, and
+``emits_spikes`` is False). A parameter is a number (one value for the layer) or a tensor
+that broadcasts against one step's ``[B, ...]`` (a value per channel or per neuron),
+fixed or learnable.
 
 From the one declaration come:
 
@@ -40,8 +46,8 @@ From the one declaration come:
 
 A declaration the generator cannot handle (a function whose source is not available, a
 call other than the functions above, control flow on values) runs on the eager
-reference, with a warning that names the function and what stopped it. Parameters are
-scalars (one value for the layer). A Triton module is generated the same way
+reference, with a warning that names the function and what stopped it. A Triton module
+is generated the same way
 (``backend="triton"``, and ``"auto"`` on CUDA tensors): float32, the surrogate's
 derivative as a tensor; tested in Triton's CPU interpreter.
 """
@@ -141,8 +147,6 @@ class DefinedNeuron(Neuron):
         if target == "numba" and x.device.type != "cpu":
             raise ValueError(f"{self.declaration.name}(backend='cpu') got a {x.device.type} tensor")
         try:
-            if target == "triton" and self.per_neuron:
-                raise GenerationError("per-neuron parameters (the Triton kernel takes scalars)")
             return target, load_kernels(self.declaration, x.dtype, target)
         except (GenerationError, ImportError) as error:
             if self.backend != "auto":
@@ -240,6 +244,7 @@ def define_neuron(cls: type | None = None, *, name: str | None = None) -> Any:
                 "declaration": decl,
                 "state_names": decl.state,
                 "options": options,
+                "emits_spikes": decl.output is None,
             },
         )
         params = [
