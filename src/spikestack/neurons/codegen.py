@@ -250,8 +250,12 @@ def _output_terms(
     dspike = printed["do_dspike"][0] if d["do_dspike"][0] != 0 else None
     return {
         "dspike": f"dspike = go * ({dspike})" if dspike is not None else f"dspike = {zero}",
-        "h": [[f"go * ({e})"] if d["do_dh"][j] != 0 else [] for j, e in enumerate(printed["do_dh"])],
-        "p": [[f"go * ({e})"] if d["do_dp"][q] != 0 else [] for q, e in enumerate(printed["do_dp"])],
+        "h": [
+            [f"go * ({e})"] if d["do_dh"][j] != 0 else [] for j, e in enumerate(printed["do_dh"])
+        ],
+        "p": [
+            [f"go * ({e})"] if d["do_dp"][q] != 0 else [] for q, e in enumerate(printed["do_dp"])
+        ],
     }
 
 
@@ -362,8 +366,11 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         f"{hvars} = _charge({charge_args})",
         f"zz = _fire({fire_args})",
         "sp = _f(1) if zz >= _f(0) else _f(0)",
-        *([f"spr[j] = _output({reset_args_of(decl.output, 'h_', 'sp')})"]
-          if decl.output is not None else []),
+        *(
+            [f"spr[j] = _output({reset_args_of(decl.output, 'h_', 'sp')})"]
+            if decl.output is not None
+            else []
+        ),
         f"{svars} = _reset({reset_args('h_', 'sp')})",
         *(["spr[j] = sp"] if decl.output is None else []),
         *[f"hr{i}[j] = h_{st}" for i, st in enumerate(states)],
@@ -672,7 +679,8 @@ def _triton_source(decl: Declaration) -> str:
             for i, st in enumerate(states)
         ],
         "sp_prev = tl.where("
-        + load.format(ptr="z_ptr", off="(t - 1) * N + offs") + " >= 0.0, 1.0, 0.0)",
+        + load.format(ptr="z_ptr", off="(t - 1) * N + offs")
+        + " >= 0.0, 1.0, 0.0)",
         f"{svars} = _reset({args(decl.reset, 'q_', spike='sp_prev')})",
     ]
     initial = [
