@@ -79,39 +79,55 @@ def locate(
     url: str,
     download: bool = False,
 ) -> Path:
-    """Return ``root / folder``, extracting it from the first archive of ``resources``
-    found under ``root`` if needed; with ``download``, fetching that archive first when
-    none is there."""
+    """Return ``root / folder``, extracting it from the archives of ``resources`` found
+    under ``root`` if needed; with ``download``, fetching the first downloadable one first
+    when none is there.
+
+    Archives are tried in the order of ``resources``, each at ``root`` or one folder down,
+    and an archive may hold the next one (N-Caltech101's download wraps ``Caltech101.zip``):
+    extraction goes on until the folder appears."""
     target = root / folder
 
+    def below(name: str) -> Path | None:
+        # the entry itself, or one level down (archives that wrap everything in a folder)
+        nested = sorted(p for p in root.glob(f"*/{name}") if not p.parent.name.startswith("."))
+        return root / name if (root / name).exists() else (nested[0] if nested else None)
+
     def found() -> Path | None:
-        # the folder itself, or one level down (archives that wrap everything in a folder)
-        nested = sorted(p for p in root.glob(f"*/{folder}") if not p.parent.name.startswith("."))
-        return target if target.exists() else (nested[0] if nested else None)
+        return below(folder)
 
     if (hit := found()) is not None:
         return hit
-    if download and not any((root / r.filename).exists() for r in resources):
+    if download and not any(below(r.filename) for r in resources):
         online = [r for r in resources if r.url is not None]
         if not online:
             raise ValueError(f"{dataset} has no public download; get the files from {url}")
         from spikestack.data.download import fetch
 
         fetch(online[0].url, root / online[0].filename, md5=online[0].md5)  # type: ignore[arg-type]
-    for res in resources:
-        archive = root / res.filename
-        if not archive.exists():
-            continue
-        if res.md5 is not None and (got := md5sum(archive)) != res.md5:
-            raise ValueError(
-                f"{dataset}: {archive} has md5 {got}, expected {res.md5}; the file is "
-                f"corrupt or not the official one. Download it again from {url}"
-            )
-        root.mkdir(parents=True, exist_ok=True)
-        extract(archive, root)
-        if (hit := found()) is not None:
-            return hit
-        raise FileNotFoundError(f"{dataset}: extracting {archive} did not produce {target}")
+    tried: list[Path] = []
+    while True:  # passes until no archive is left to extract: one may have held another
+        before = len(tried)
+        for res in resources:
+            archive = below(res.filename)
+            if archive is None or not archive.is_file() or archive in tried:
+                continue
+            if res.md5 is not None and (got := md5sum(archive)) != res.md5:
+                raise ValueError(
+                    f"{dataset}: {archive} has md5 {got}, expected {res.md5}; the file is "
+                    f"corrupt or not the official one. Download it again from {url}"
+                )
+            root.mkdir(parents=True, exist_ok=True)
+            extract(archive, root)
+            tried.append(archive)
+            if (hit := found()) is not None:
+                return hit
+        if len(tried) == before:
+            break
+    if tried:
+        raise FileNotFoundError(
+            f"{dataset}: extracting {' and '.join(map(str, tried))} did not produce {target}"
+        )
     names = " or ".join(str(root / r.filename) for r in resources)
     raise FileNotFoundError(
         f"{dataset} not found: expected the folder {target} or the archive {names}. "

@@ -12,6 +12,10 @@ import numpy as np
 from spikestack.data.datasets.base import EventDataset, Resource, locate, pick_split
 
 URL = "https://figshare.com/articles/dataset/CIFAR10-DVS_New/4724671"
+# Tonic's packaging on figshare: one zip of the ten class archives, the recordings as
+# AEDAT 4 files; its md5 (the same facts Tonic uses)
+PACKAGED = ("CIFAR10DVS.zip", "ce3a4a0682dc0943703bd8f749a7701c",
+            "https://figshare.com/ndownloader/files/38023437")  # fmt: skip
 CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )  # fmt: skip
@@ -28,7 +32,10 @@ class CIFAR10DVS(EventDataset):
 
     Expected under ``root``: the folders ``<class>/cifar10_<class>_<n>.aedat`` for the ten
     classes, or the ten official archives ``<class>.zip`` (extracted once; md5 not
-    recorded here, presence only).
+    recorded here, presence only). The packaging Tonic distributes is read too: the same
+    class folders holding ``.aedat4`` files, in ``CIFAR10DVS.zip`` (md5-checked, extracted
+    with the class archives inside it); ``download=True`` fetches that zip from figshare
+    when nothing is there.
 
     Splits (no official one exists): the usual 9:1 per class, deterministic: files are
     sorted by their trailing number, the first ``train_ratio`` (90 %) of each class form
@@ -52,6 +59,7 @@ class CIFAR10DVS(EventDataset):
         *,
         split: str = "train",
         train_ratio: float = 0.9,
+        download: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
@@ -64,12 +72,14 @@ class CIFAR10DVS(EventDataset):
             folder = locate(
                 self.root,
                 name,
-                [Resource(f"{name}.zip", None, name)],
+                [Resource(f"{name}.zip", None, name), Resource(*PACKAGED[:2], None, PACKAGED[2])],
                 dataset="CIFAR10-DVS",
                 url=URL,
+                download=download,
             )
             files = sorted(
-                (f for f in folder.rglob("*.aedat") if f.is_file()), key=lambda f: _index(f.name)
+                (f for f in folder.rglob("*") if f.suffix in (".aedat", ".aedat4") and f.is_file()),
+                key=lambda f: _index(f.stem),
             )
             cut = int(round(train_ratio * len(files)))
             chosen = files[:cut] if self.split == "train" else files[cut:]
@@ -78,6 +88,7 @@ class CIFAR10DVS(EventDataset):
     def read(self, index: int) -> np.ndarray:
         from spikestack.data import read_events
 
-        return read_events(
-            self.samples[index][0], format="aedat2", layout="davis", sensor_size=self.sensor_size
-        )
+        path = self.samples[index][0]
+        if path.suffix == ".aedat4":  # Tonic's packaging
+            return read_events(path, format="aedat4")
+        return read_events(path, format="aedat2", layout="davis", sensor_size=self.sensor_size)
