@@ -21,6 +21,7 @@ from spikestack.data.datasets import (
     SHD,
     SSC,
     AudioFolder,
+    DSECFlow,
     DVS128Gesture,
     DVSLip,
     ESImageNet,
@@ -204,6 +205,7 @@ SPLITS = [
     (POKERDVS, ("train", "test")),
     (DVSLip, ("train", "test")),
     (NTIDIGITS, ("train", "test")),
+    (DSECFlow, ("train",)),
 ]
 
 

@@ -1,10 +1,12 @@
-"""Event datasets. None of them downloads: each looks for the official files under
-``root`` and says exactly which file to put where when they are missing."""
+"""Event datasets. Each looks for the official files under ``root`` and says exactly which
+file to put where when they are missing; only with ``download=True`` (where the files have
+a stable public URL) does one fetch them."""
 
 from spikestack.data.datasets.asldvs import ASLDVS
 from spikestack.data.datasets.audio_folder import AudioFolder
 from spikestack.data.datasets.base import EventDataset, Resource, locate, md5sum
 from spikestack.data.datasets.cifar10dvs import CIFAR10DVS
+from spikestack.data.datasets.dsec import DSECFlow
 from spikestack.data.datasets.dvsgesture import DVS128Gesture
 from spikestack.data.datasets.dvslip import DVSLip
 from spikestack.data.datasets.esimagenet import ESImageNet
@@ -24,6 +26,7 @@ __all__ = [
     "read_idx",
     "ASLDVS",
     "CIFAR10DVS",
+    "DSECFlow",
     "NCARS",
     "NMNIST",
     "NTIDIGITS",

@@ -220,6 +220,10 @@ class EventDataset(torch.utils.data.Dataset):
         """(source file, extra key) of sample ``index`` for the frame cache."""
         return self.samples[index][0], None
 
+    def target(self, index: int) -> Any:
+        """The target of sample ``index``: its class (override for dense targets, e.g. flow)."""
+        return self.samples[index][1]
+
     @property
     def targets(self) -> list[int]:
         return [label for _, label in self.samples]
@@ -237,7 +241,7 @@ class EventDataset(torch.utils.data.Dataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {type(self).__name__} of {len(self)}")
         index %= len(self)
-        label: Any = self.samples[index][1]
+        label: Any = self.target(index)
         source, extra = self.cache_identity(index)
         name, pre = type(self).__name__, self.pre_transform
         if self.frames is not None and self.transform is None and self.use_cache:
