@@ -130,3 +130,62 @@ def test_errors_name_what_is_wrong(tmp_path) -> None:
     stamps.write_text("# header\n100, 200\n")
     with pytest.raises(EventFormatError, match="2 flow maps .* but 1 windows"):
         DSECFlow(tmp_path)
+
+
+def test_download_fetches_a_recording_into_tonics_layout(tmp_path, monkeypatch) -> None:
+    """download=True against a local server holding one recording's three files."""
+    import http.server
+    import io
+    import threading
+    import zipfile
+
+    from spikestack.data.datasets import dsec as module
+
+    rng = np.random.default_rng(2)
+    made = tmp_path / "made"
+    make_tonic_layout(made, "thun_00_a", recording(rng), flow_maps(rng, 4, 6))
+    files = {}
+    for name in ("events_left", "optical_flow_forward_event"):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zf:
+            for f in (made / "thun_00_a" / name).iterdir():
+                zf.write(f, f.name)
+        files[f"/thun_00_a/thun_00_a_{name}.zip"] = buffer.getvalue()
+    stamps = made / "thun_00_a" / "optical_flow_forward_timestamps"
+    files["/thun_00_a/thun_00_a_optical_flow_forward_timestamps.txt"] = next(
+        stamps.iterdir()
+    ).read_bytes()
+    asked = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path)
+            body = files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(module, "FILES", f"http://127.0.0.1:{httpd.server_address[1]}/")
+        root = tmp_path / "root"
+        with pytest.raises(ValueError, match="no published flow"):
+            DSECFlow(root, recordings=["interlaken_00_c"], download=True)
+        data = DSECFlow(root, recordings=["thun_00_a"], download=True)
+        assert len(data) == 2 and len(asked) == 3 and not list(root.glob("**/*.zip"))
+        reference = DSECFlow(made)
+        assert np.array_equal(data[1][0], reference[1][0])
+        DSECFlow(root, recordings=["thun_00_a"], download=True)
+        assert len(asked) == 3  # present: nothing fetched again
+        with pytest.raises(ConnectionError, match="404"):
+            DSECFlow(root, recordings=["zurich_city_01_a"], download=True)
+    finally:
+        httpd.shutdown()

@@ -28,6 +28,38 @@ from spikestack.data.datasets.base import EventDataset, pick_split
 from spikestack.data.events import EventFormatError, make_events
 
 URL = "https://dsec.ifi.uzh.ch/dsec-datasets/download/ (train_events.zip, train_optical_flow.zip)"
+# per-recording files (the same facts Tonic uses; no checksums are published for them)
+FILES = "https://download.ifi.uzh.ch/rpg/DSEC/train/"
+FLOW_RECORDINGS = (
+    "thun_00_a", "zurich_city_01_a", "zurich_city_02_a", "zurich_city_02_c", "zurich_city_02_d",
+    "zurich_city_02_e", "zurich_city_03_a", "zurich_city_05_a", "zurich_city_05_b",
+    "zurich_city_06_a", "zurich_city_07_a", "zurich_city_08_a", "zurich_city_09_a",
+    "zurich_city_10_a", "zurich_city_10_b", "zurich_city_11_a", "zurich_city_11_b",
+    "zurich_city_11_c",
+)  # fmt: skip
+
+
+def download_recording(root: Path, rec: str) -> None:
+    """Fetch one recording's left events, forward flow maps and their timestamps into
+    Tonic's layout under ``root / rec`` (each archive extracted, then removed)."""
+    from spikestack.data.datasets.base import extract
+    from spikestack.data.download import fetch
+
+    for name, kind in (("events_left", ".zip"), ("optical_flow_forward_event", ".zip"),
+                       ("optical_flow_forward_timestamps", ".txt")):  # fmt: skip
+        folder = root / rec / name
+        target = folder / f"{rec}_{name}{kind}"
+        done = (
+            target.exists()
+            if kind == ".txt"
+            else any(folder.glob("*.h5")) or any(folder.glob("*.png"))
+        )
+        if done:
+            continue
+        fetch(f"{FILES}{rec}/{rec}_{name}{kind}", target)
+        if kind == ".zip":
+            extract(target, folder)
+            target.unlink()
 
 
 def _layouts(root: Path) -> dict[str, tuple[Path, Path, Path]]:
@@ -110,7 +142,10 @@ class DSECFlow(EventDataset):
     Expected under ``root``: the recordings in either layout of :func:`_layouts` (DSEC's
     ``train_events.zip`` and ``train_optical_flow.zip`` extracted, or Tonic's
     per-recording files); recordings without flow are left out. ``recordings`` picks some
-    by name. The only split is ``"train"`` (the published flow). Event times are absolute
+    by name. ``download=True`` fetches the missing ones of ``recordings`` (default: the 18
+    with flow) from DSEC's server into Tonic's layout: several GB per recording, and no
+    checksums are published for these files. The only split is ``"train"`` (the published
+    flow). Event times are absolute
     µs (``t_offset`` added), so windows and events share one clock. With ``frames`` (e.g.
     ``ToFrame((640, 480, 2), n_time_bins=10)``) the frames of a window are cached like any
     data set's.
@@ -126,11 +161,24 @@ class DSECFlow(EventDataset):
         *,
         split: str = "train",
         recordings: list[str] | None = None,
+        download: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
         self.split = pick_split("DSECFlow", self.splits, split)
         found = _layouts(self.root)
+        if download:
+            wanted = FLOW_RECORDINGS if recordings is None else recordings
+            unknown = sorted(set(wanted) - set(FLOW_RECORDINGS))
+            if unknown:
+                raise ValueError(
+                    f"DSEC optical flow: {unknown} have no published flow; the recordings "
+                    f"with flow are {list(FLOW_RECORDINGS)}"
+                )
+            for rec in wanted:
+                if rec not in found:
+                    download_recording(self.root, rec)
+            found = _layouts(self.root)
         if not found:
             raise FileNotFoundError(
                 f"DSEC optical flow not found under {self.root}: expected <recording>/events/"
