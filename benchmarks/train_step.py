@@ -16,6 +16,7 @@ nets alike); spikestack's neurons keep that layout without copying.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from collections.abc import Callable
 
@@ -23,9 +24,11 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.kernels.bench import median_ms
+from spikestack.kernels.saved import saved_membrane
 from spikestack.layers import TimeDistributed, optimize
 from spikestack.neurons import LIF
 from spikestack.surrogates import ATan
+from spikestack.train.memory import saved_tensor_bytes
 
 
 def _stateless(channels: tuple[int, int, int]) -> list[list[nn.Module]]:
@@ -155,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:28} skipped (not installed)")
         else:
             steps[name] = make_step(net, x, y)
+    # the optimised net again, its neurons keeping their membrane in bfloat16 for backward
+    plain_step = make_step(copy.deepcopy(optimised), x, y)
+
+    def bf16_step() -> float:
+        with saved_membrane("bfloat16"):
+            return plain_step()
+
+    steps["optimised, bf16 membrane"] = bf16_step
     rates = samples_per_second(steps, args.batch, args.steps)
     ours = rates["spikestack LIF (cpu fused)"]
     for name, rate in rates.items():
@@ -168,6 +179,15 @@ def main(argv: list[str] | None = None) -> int:
             f"ReLU twin {relu / sj:.2f}x (what a neuron costing as little as ReLU would give)"
         )
     print(f"optimised vs the ReLU twin built the plain way: {best / relu:.2f}x")
+    held = {}
+    for dtype in ("float32", "bfloat16"):
+        with saved_membrane(dtype):
+            _, held[dtype] = saved_tensor_bytes(make_step(copy.deepcopy(optimised), x, y))
+    print(
+        f"bfloat16 membrane: {rates['optimised, bf16 membrane'] / best:.2f}x the optimised "
+        f"step's speed; memory held for backward {held['bfloat16'] / 2**20:.1f} MiB against "
+        f"{held['float32'] / 2**20:.1f} MiB ({held['bfloat16'] / held['float32']:.2f}x)"
+    )
     if not args.no_profile:
         for name in ("spikestack LIF (cpu fused)", "SpikingJelly LIFNode"):
             if name in steps:

@@ -9,7 +9,10 @@ evaluated inside the backward loop by id; any other surrogate gets its
 
 Other dtypes (bfloat16, e.g. under ``torch.autocast("cpu")``, or float16) are not
 upcast: ``backend="auto"`` runs them on the torch reference, so results stay the
-reference's, and ``backend="cpu"`` raises a clear error.
+reference's, and ``backend="cpu"`` raises a clear error. Inside
+:func:`spikestack.kernels.saved.saved_membrane` ("bfloat16") a float32 forward keeps H in
+bfloat16 for backward (half its bytes; the spikes unchanged, the surrogate evaluated at H
+rounded to 8 bits of mantissa).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from torch.autograd.function import once_differentiable
 
 from spikestack.kernels._buffers import POOL
 from spikestack.kernels._plan import Form, FusedOps, NeuronLayout, NeuronPlan, param_values
+from spikestack.kernels.saved import decode, encode, membrane_dtype
 from spikestack.surrogates import SurrogateId
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
@@ -109,6 +113,8 @@ class _FusedNeuron(torch.autograd.Function):
         )  # fmt: skip
         # dL/dk of Form.A reads X; everything else needs only H (and V_init).
         need_x = decay is not None and ctx.needs_input_grad[2] and plan.form == Form.A
+        if save_h and x.dtype == torch.float32 and membrane_dtype() == torch.bfloat16:
+            h = encode(h, plan.v_threshold)  # half the bytes; every spike kept (saved.py)
         ctx.save_for_backward(h if save_h else None, xc if need_x else None, v0)
         ctx.plan, ctx.prm, ctx.layout, ctx.v_dtype = plan, prm, layout, v_init.dtype
         ctx.has_decay = decay is not None
@@ -120,6 +126,8 @@ class _FusedNeuron(torch.autograd.Function):
     def backward(ctx: Any, grad_spikes: Tensor, grad_v: Tensor) -> tuple[Tensor | None, ...]:
         kern = _kernels()
         h, xc, v0 = ctx.saved_tensors
+        if h.dtype == torch.bfloat16:
+            h = decode(h, v0.dtype)
         plan: NeuronPlan = ctx.plan
         layout: NeuronLayout = ctx.layout
         steps, n = h.shape

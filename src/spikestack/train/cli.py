@@ -74,6 +74,9 @@ _HELP = {
     ("model", "pretrain_root"): "the folder of --pretrain-data, where it needs one",
     ("run", "out"): "run folder (default runs/MODEL-DATA-TIMESTAMP)",
     ("run", "amp"): "mixed precision (bfloat16 on CPU, float16/bfloat16 on CUDA)",
+    ("run", "saved_membrane"): "float32 or bfloat16: the dtype the fused CPU neurons keep "
+    "their membrane in for backward (bfloat16: half its bytes, spikes unchanged, gradients "
+    "within about 0.5 %% for smooth surrogates)",
     ("run", "stop_after"): "stop after this many epochs (schedules still plan for --epochs); "
     "resume later",
 }

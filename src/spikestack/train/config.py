@@ -121,6 +121,7 @@ class RunConfig:
     amp: bool = False
     amp_dtype: str = "bfloat16"
     optimize: bool = False  # spikestack.optimize on the first training batch before training
+    saved_membrane: str = "float32"  # the fused neurons' membrane kept for backward (bfloat16)
     sync_bn: bool = False
     deterministic: bool = False
     progress: bool = True

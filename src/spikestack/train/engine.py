@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from spikestack.analysis.monitors import FiringRateMonitor
 from spikestack.atomic import atomic_write
+from spikestack.kernels.saved import SAVED_DTYPES, saved_membrane
 from spikestack.neurons.base import reset as reset_states
 from spikestack.train.checkpoint import load_latest, save_checkpoint
 from spikestack.train.health import TrainingHealth
@@ -90,6 +91,7 @@ class Engine:
         online: str | None = None,
         online_decay: float = 0.5,
         eprop_feedback: str = "symmetric",
+        saved_membrane: str = "float32",
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device)
@@ -108,6 +110,11 @@ class Engine:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.amp = amp
         self.amp_dtype = amp_dtype
+        if saved_membrane not in SAVED_DTYPES:
+            raise ValueError(
+                f"saved_membrane must be one of {sorted(SAVED_DTYPES)}; got {saved_membrane!r}"
+            )
+        self.saved_membrane = saved_membrane  # the fused neurons' H kept for backward
         self.grad_clip = grad_clip
         self.progress = progress and is_main_process()
         self.seed = seed
@@ -163,7 +170,14 @@ class Engine:
 
     # -- one pass -----------------------------------------------------------------
     def _autocast(self) -> Any:
-        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
+        """The forward's context: autocast (with ``amp``) and the dtype the fused neurons
+        keep their membrane in for backward."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(
+            torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
+        )
+        stack.enter_context(saved_membrane(self.saved_membrane))
+        return stack
 
     def _batches(self, loader: Iterable[Any], desc: str) -> Iterable[Any]:
         if not self.progress:

@@ -218,6 +218,7 @@ def build_engine(
         online=config.optim.online,
         online_decay=config.optim.online_decay,
         eprop_feedback=config.optim.eprop_feedback,
+        saved_membrane=run.saved_membrane,
     )
     engine.optimize_report = report
     if run.tensorboard:

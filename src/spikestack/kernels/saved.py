@@ -1,0 +1,109 @@
+"""The membrane trace the fused CPU neuron keeps for backward, in float32 or bfloat16.
+
+The fused IF/LIF/PLIF kernel saves H (the membrane after charging, before reset) for the
+backward pass, which recomputes the spikes from it (H >= v_threshold) and evaluates the
+surrogate at H - v_threshold. :func:`saved_membrane` (a context manager) keeps H in
+bfloat16 instead: half the bytes of that saved tensor. Rounding to bfloat16 (8 bits of
+precision, round to nearest even) moves H by at most 2^-8 of its size, which changes the
+surrogate's value a little, but it must not change a spike: where rounding would carry H
+across the threshold, the stored value is the next bfloat16 on the spike's side (at most
+2^-7 away), so the backward pass sees exactly the forward's spikes. Encoding is one numba pass over H
+(:func:`encode`), decoding one torch conversion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["SAVED_DTYPES", "decode", "encode", "membrane_dtype", "saved_membrane"]
+
+SAVED_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+_current: list[torch.dtype] = [torch.float32]
+
+
+@contextlib.contextmanager
+def saved_membrane(dtype: str | torch.dtype) -> Iterator[None]:
+    """Within the block, fused CPU neurons in float32 keep H for backward as ``dtype``
+    ("float32", the default, or "bfloat16"); the dtype is read when the forward runs."""
+    chosen = SAVED_DTYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype
+    if chosen not in SAVED_DTYPES.values():
+        raise ValueError(f"saved_membrane takes {sorted(SAVED_DTYPES)}; got {dtype!r}")
+    _current.append(chosen)
+    try:
+        yield
+    finally:
+        _current.pop()
+
+
+def membrane_dtype() -> torch.dtype:
+    """The dtype H is saved in for the forward running now."""
+    return _current[-1]
+
+
+@cache
+def _kernel() -> Any:
+    from numba import njit, prange
+
+    def key(b: Any) -> Any:  # float order as unsigned integer order (no NaN here)
+        b = np.uint32(b)
+        return (
+            np.uint32(b ^ np.uint32(0x80000000))
+            if b < np.uint32(0x80000000)
+            else np.uint32(np.uint32(0xFFFFFFFF) - b)
+        )
+
+    key = njit(inline="always")(key)
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def encode_kernel(bits: Any, threshold: Any, out: Any) -> None:  # pragma: no cover - numba
+        t_key = key(threshold)
+        for i in prange(bits.shape[0]):
+            b = bits[i]
+            if b == np.uint32(0x80000000):
+                b = np.uint32(0)  # -0 fires as +0 does
+            # round to nearest even in 64 bits (no overflow), then the top 16 bits
+            r = np.uint32((np.uint64(b) + np.uint64(0x7FFF) + np.uint64((b >> 16) & 1)) >> 16)
+            fires = key(b) >= t_key
+            if (key(np.uint32(r << 16)) >= t_key) != fires:
+                # one bfloat16 step back to the spike's side of the threshold (rounding
+                # moved H by at most half a step, so one step is enough)
+                if fires:  # up, toward +inf
+                    if r == np.uint32(0x8000):
+                        r = np.uint32(1)
+                    elif r > np.uint32(0x8000):
+                        r = r - np.uint32(1)
+                    else:
+                        r = r + np.uint32(1)
+                elif r == np.uint32(0):  # down, toward -inf
+                    r = np.uint32(0x8001)
+                elif r >= np.uint32(0x8000):
+                    r = r + np.uint32(1)
+                else:
+                    r = r - np.uint32(1)
+            out[i] = np.uint16(r)
+
+    return encode_kernel
+
+
+def encode(h: Tensor, v_threshold: float) -> Tensor:
+    """``h`` (float32) as bfloat16, every value on the same side of ``v_threshold`` as
+    before (``>=``), the others rounded to nearest even."""
+    if h.dtype != torch.float32:
+        raise ValueError(f"encode takes float32; got {h.dtype}")
+    flat = h.reshape(-1)
+    out = torch.empty(flat.shape, dtype=torch.int16)
+    threshold = np.array([v_threshold], dtype=np.float32).view(np.uint32)[0]
+    _kernel()(flat.numpy().view(np.uint32), threshold, out.numpy().view(np.uint16))
+    return out.view(torch.bfloat16).reshape(h.shape)
+
+
+def decode(saved: Tensor, like: torch.dtype = torch.float32) -> Tensor:
+    """The saved trace back in the kernel's dtype (exact: bfloat16 is float32's top half)."""
+    return saved.to(like)
