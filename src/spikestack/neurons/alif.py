@@ -8,7 +8,10 @@ import torch
 from torch import Tensor
 
 from spikestack.functional.alif import alif, check_adaptation
+from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import SpikingNeuron
+from spikestack.neurons.declared import ALIF_DECL, alif_values
+from spikestack.neurons.define import try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_tau
 
@@ -23,11 +26,15 @@ class ALIF(SpikingNeuron):
     rho = exp(-1 / tau_adapt). The membrane is a LIF (see :class:`LIF`, same charge); the
     default reset is soft (subtract theta[t]), as in Bellec et al. The state is ``(v, a)``:
     the membrane and the adaptation the next step uses; :meth:`threshold` turns ``a``
-    into theta. It runs on the torch implementation (no fused kernel, no ``backend``).
+    into theta. ``backend`` ("auto", "torch", "cpu", "triton") picks the kernels generated
+    from its declaration (:mod:`spikestack.neurons.declared`) or the torch loop; "auto" takes
+    the kernels for float32/float64 on the CPU and CUDA. With ``detach_reset`` it runs the
+    torch loop (there the adaptation keeps the spike's gradient, which a declaration's reset
+    cannot separate).
     """
 
     state_names = ("v", "a")
-    options = SpikingNeuron.options | {"tau", "tau_adapt", "beta", "decay_input"}
+    options = SpikingNeuron.options | {"tau", "tau_adapt", "beta", "decay_input", "backend"}
 
     def __init__(
         self,
@@ -41,6 +48,7 @@ class ALIF(SpikingNeuron):
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
         stateful: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             v_threshold=v_threshold,
@@ -54,6 +62,13 @@ class ALIF(SpikingNeuron):
         self.tau_adapt = float(tau_adapt)
         self.beta = float(beta)
         self.decay_input = bool(decay_input)
+        check_backend_name(backend)
+        if detach_reset and backend in ("cpu", "triton"):
+            raise ValueError(
+                f"ALIF(detach_reset=True) runs on the torch loop; backend={backend!r} has no "
+                "kernel for it (its adaptation keeps the spike's gradient)"
+            )
+        self.backend = backend
 
     @property
     def rho(self) -> float:
@@ -67,6 +82,15 @@ class ALIF(SpikingNeuron):
         return torch.full_like(x_t, self.v_rest), torch.zeros_like(x_t)
 
     def _run(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:  # type: ignore[override]
+        if not self.detach_reset and (
+            state is None or isinstance(state, tuple) and len(state) == 2
+        ):
+            fused = try_declared(
+                ALIF_DECL, self.backend, x, state or (None, None), (self.v_rest, 0.0),
+                alif_values(self), self.surrogate, False, "ALIF",
+            )  # fmt: skip
+            if fused is not None:
+                return fused  # type: ignore[return-value]
         return alif(  # type: ignore[return-value]
             x,
             tau=self.tau,

@@ -291,7 +291,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
 
         def _print_Function(self, expr: Any) -> str:
             name = type(expr).__name__.lower()
-            if name in ("exp", "log", "sqrt", "tanh"):
+            if name in ("exp", "log", "sqrt", "tanh", "relu"):
                 return f"_{name}({self._print(expr.args[0])})"
             raise GenerationError(
                 f"the derivative uses {type(expr).__name__}, which the generator does not print"
@@ -306,6 +306,8 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
 
         def _print_Heaviside(self, expr: Any) -> str:  # d min / d max: halves at a tie
             a = self._print(expr.args[0])
+            if len(expr.args) > 1 and expr.args[1] == 0:  # d relu: 0 at 0, as torch's
+                return f"(_f(1) if ({a}) > 0 else _f(0))"
             return f"(_f(1) if ({a}) > 0 else (_f(0.5) if ({a}) == 0 else _f(0)))"
 
     replacements, p = _printed_derivatives(decl, d, Printer(), "{}")
@@ -348,9 +350,10 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         "_OPTS = {'cache': True, 'nogil': True, 'error_model': 'numpy'}",
     ]
     for fn in _FUNCTIONS:
-        body = (
-            "return _f(1) / (_f(1) + math.exp(-a))" if fn == "sigmoid" else f"return math.{fn}(a)"
-        )
+        body = {
+            "sigmoid": "return _f(1) / (_f(1) + math.exp(-a))",
+            "relu": "return a if a > _f(0) else _f(0)",
+        }.get(fn, f"return math.{fn}(a)")
         lines += ["", "@njit(inline='always', **_OPTS)", f"def _{fn}(a):", f"    {body}"]
     for fn, op in (("minimum", "<"), ("maximum", ">")):
         body = f"return a if a {op} b else b"
@@ -572,7 +575,12 @@ def _triton_source(decl: Declaration) -> str:
 
         def _print_Heaviside(self, expr: Any) -> str:
             a = self._print(expr.args[0])
+            if len(expr.args) > 1 and expr.args[1] == 0:  # d relu: 0 at 0, as torch's
+                return f"tl.where(({a}) > 0.0, 1.0, 0.0)"
             return f"tl.where(({a}) > 0.0, 1.0, tl.where(({a}) == 0.0, 0.5, 0.0))"
+
+        def _print_Relu(self, expr: Any) -> str:
+            return f"_relu({self._print(expr.args[0])})"
 
     # a constant derivative still needs a block-shaped value: added to a zero block
     replacements, p = _printed_derivatives(decl, d, Printer(), "(zero + {})")
@@ -609,6 +617,7 @@ def _triton_source(decl: Declaration) -> str:
     helpers = {
         "exp": "tl.exp(a)", "log": "tl.log(a)", "sqrt": "tl.sqrt(a)",
         "sigmoid": "tl.sigmoid(a)", "tanh": "2.0 * tl.sigmoid(2.0 * a) - 1.0",
+        "relu": "tl.maximum(a, 0.0)",
     }  # fmt: skip
     for fn, body in helpers.items():
         lines += ["", "@triton.jit", f"def _{fn}(a):", f"    return {body}"]

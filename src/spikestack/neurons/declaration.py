@@ -5,6 +5,7 @@ reads, the math functions its equations may call, and the eager reference that r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import math
@@ -25,12 +26,13 @@ __all__ = [
     "log",
     "maximum",
     "minimum",
+    "relu",
     "sigmoid",
     "sqrt",
     "tanh",
 ]
 
-FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid")
+FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu")
 BINARY = ("minimum", "maximum")  # two arguments, element-wise
 
 
@@ -42,10 +44,27 @@ def _dispatch(name: str, value: Any) -> Any:
 
         if name == "sigmoid":
             return 1 / (1 + sympy.exp(-value))
+        if name == "relu":
+            return _sympy_relu()(value)
         return getattr(sympy, name)(value)
     if name == "sigmoid":
         return 1.0 / (1.0 + math.exp(-value))
+    if name == "relu":
+        return max(value, 0.0)
     return getattr(math, name)(value)
+
+
+@functools.cache
+def _sympy_relu() -> Any:
+    """max(x, 0) for SymPy whose derivative is 0 at x = 0, as torch.relu's (SymPy's Max
+    would split the tie in halves)."""
+    import sympy
+
+    class Relu(sympy.Function):
+        def fdiff(self, argindex: int = 1) -> Any:
+            return sympy.Heaviside(self.args[0], 0)
+
+    return Relu
 
 
 def exp(value: Any) -> Any:
@@ -71,6 +90,11 @@ def tanh(value: Any) -> Any:
 def sigmoid(value: Any) -> Any:
     """1 / (1 + e^-value) (see :func:`exp`)."""
     return _dispatch("sigmoid", value)
+
+
+def relu(value: Any) -> Any:
+    """max(value, 0), with torch.relu's gradient (0 at value = 0; see :func:`exp`)."""
+    return _dispatch("relu", value)
 
 
 def _dispatch2(name: str, a: Any, b: Any) -> Any:
@@ -133,16 +157,15 @@ class Declaration:
 
 
 def _function(cls: type, name: str) -> Callable[..., Any]:
-    fn = cls.__dict__.get(name)
-    if isinstance(fn, staticmethod):
-        fn = fn.__func__
+    """The function ``name`` of a declaration class (its own or a base class's)."""
+    fn = getattr(cls, name, None)
     if not callable(fn):
         raise TypeError(f"neuron declaration {cls.__name__} needs a function {name}(...)")
     return fn
 
 
 def _optional(cls: type, name: str) -> Callable[..., Any] | None:
-    return _function(cls, name) if name in cls.__dict__ else None
+    return _function(cls, name) if hasattr(cls, name) else None
 
 
 def declaration(cls: type) -> Declaration:

@@ -3,7 +3,8 @@ neuron of the protocol with an eager reference and a generated fused CPU kernel.
 
 A declaration is a class with the state variables, the parameters and three functions
 of plain arithmetic (``+ - * / **``, ``abs`` and this module's :func:`exp`, :func:`log`,
-:func:`sqrt`, :func:`tanh`, :func:`sigmoid`), each taking by name what it needs::
+:func:`sqrt`, :func:`tanh`, :func:`sigmoid`, :func:`relu`, :func:`minimum`,
+:func:`maximum`), each taking by name what it needs::
 
     @define_neuron
     class QuadraticLIF:
@@ -72,12 +73,15 @@ from spikestack.neurons.declaration import (
     log,
     maximum,
     minimum,
+    relu,
     sigmoid,
     sqrt,
     tanh,
 )
 
-__all__ = ["define_neuron", "exp", "log", "maximum", "minimum", "sigmoid", "sqrt", "tanh"]
+__all__ = [
+    "define_neuron", "exp", "log", "maximum", "minimum", "relu", "sigmoid", "sqrt", "tanh",
+]  # fmt: skip
 
 # -- the neuron class -------------------------------------------------------------------
 
@@ -141,24 +145,13 @@ class DefinedNeuron(Neuron):
 
     def _kernels(self, x: Tensor) -> tuple[str, Any] | None:
         """(target, generated module) for ``x``, or None for the eager reference."""
-        if self.backend == "torch":
-            return None
-        target = "triton" if self.backend == "triton" or x.device.type == "cuda" else "numba"
-        if target == "numba" and x.device.type != "cpu":
-            raise ValueError(f"{self.declaration.name}(backend='cpu') got a {x.device.type} tensor")
-        try:
-            return target, load_kernels(self.declaration, x.dtype, target)
-        except (GenerationError, ImportError) as error:
-            if self.backend != "auto":
-                raise ValueError(
-                    f"{self.declaration.name}: no fused {target} kernel: {error}"
-                ) from None
-            if self._fallback is None:
-                self._fallback = str(error)
-                warnings.warn(
-                    f"{self.declaration.name} runs on the eager reference: {error}", stacklevel=3
-                )
-            return None
+        chosen, error = fused_kernels(self.declaration, self.backend, x)
+        if error is not None and self._fallback is None:
+            self._fallback = error
+            warnings.warn(
+                f"{self.declaration.name} runs on the eager reference: {error}", stacklevel=3
+            )
+        return chosen
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
         decl = self.declaration
@@ -206,6 +199,61 @@ class DefinedNeuron(Neuron):
             else:
                 parts.append(f"{p}={float(v.detach() if isinstance(v, Tensor) else v):.4g}")
         return parts
+
+
+def fused_kernels(
+    decl: Declaration, backend: str, x: Tensor, *, name: str | None = None
+) -> tuple[tuple[str, Any] | None, str | None]:
+    """``((target, generated module) or None for the eager reference, why not fused)`` for
+    ``x`` under ``backend``; an explicit "cpu" / "triton" that cannot run raises a
+    ValueError naming ``name`` (the declaration's by default). Under ``torch.compile``,
+    "auto" is the eager reference (the compiler fuses it; a kernel would be a graph break)."""
+    name = name or decl.name
+    if backend == "torch" or (backend == "auto" and torch.compiler.is_compiling()):
+        return None, None
+    target = "triton" if backend == "triton" or x.device.type == "cuda" else "numba"
+    if target == "numba" and x.device.type != "cpu":
+        raise ValueError(f"{name}(backend='cpu') got a {x.device.type} tensor")
+    try:
+        return (target, load_kernels(decl, x.dtype, target)), None
+    except (GenerationError, ImportError) as error:
+        if backend != "auto":
+            raise ValueError(f"{name}: no fused {target} kernel: {error}") from None
+        return None, str(error)
+
+
+def run_declared(
+    decl: Declaration, kernels: tuple[str, Any], x: Tensor, start: tuple[Tensor, ...],
+    values: dict[str, float], surrogate: Any, detach_reset: bool,
+) -> tuple[Tensor, tuple[Tensor, ...]]:  # fmt: skip
+    """``(output, final states)`` of ``x`` through a declaration's generated kernels, every
+    parameter a fixed number (the library's neurons that run from their declarations)."""
+    target, module = kernels
+    fixed = torch.tensor([float(values[p]) for p in decl.params], dtype=x.dtype)
+    out, *final = run_fused(
+        target, x, module, decl, fixed, surrogate, detach_reset, torch.zeros(0), start
+    )
+    return out, tuple(final)
+
+
+def try_declared(
+    decl: Declaration, backend: str, x: Tensor, state: tuple[Tensor | None, ...],
+    rests: tuple[float, ...], values: dict[str, float], surrogate: Any, detach_reset: bool,
+    name: str,
+) -> tuple[Tensor, tuple[Tensor, ...]] | None:  # fmt: skip
+    """A library neuron's run through its declaration's generated kernels: ``(output, final
+    states)``, or None where ``backend`` leaves it to the torch loop (``"torch"``, a dtype
+    or device the kernels do not take under ``"auto"``, ``torch.compile``). ``state`` holds
+    the given initial states (None: the resting value in ``rests``)."""
+    from spikestack.functional.neurons import initial_state
+    from spikestack.validation import check_sequence
+
+    check_sequence(x)
+    chosen, _ = fused_kernels(decl, backend, x, name=name)
+    if chosen is None:
+        return None
+    start = tuple(initial_state(x, s, r) for s, r in zip(state, rests, strict=True))
+    return run_declared(decl, chosen, x, start, values, surrogate, detach_reset)
 
 
 def _parameter(neuron: str, name: str, value: Any) -> float | Tensor:

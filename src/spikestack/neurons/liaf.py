@@ -9,7 +9,10 @@ import torch
 from torch import Tensor
 
 from spikestack.functional.liaf import liaf, resolve_activation
+from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import SpikingNeuron
+from spikestack.neurons.declared import LIAF_DECLS, liaf_values
+from spikestack.neurons.define import try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_tau
 
@@ -24,10 +27,12 @@ class LIAF(SpikingNeuron):
     the module returns the analog Y, not spikes (``emits_spikes`` is False). ``tau`` is
     LIF's time constant; LIAF-Net's leak factor d is 1 - 1/tau (d = 0.5: tau = 2).
     ``activation`` is a name (relu, sigmoid, tanh, identity) or a picklable callable
-    (e.g. an ``nn.Module``). It runs on the torch implementation (no ``backend``).
+    (e.g. an ``nn.Module``). ``backend`` ("auto", "torch", "cpu", "triton") picks the
+    kernels generated from its declaration (:mod:`spikestack.neurons.declared`; the named
+    activations) or the torch loop (always for a callable activation).
     """
 
-    options = SpikingNeuron.options | {"tau", "activation"}
+    options = SpikingNeuron.options | {"tau", "activation", "backend"}
     emits_spikes = False
 
     def __init__(
@@ -40,6 +45,7 @@ class LIAF(SpikingNeuron):
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
         stateful: bool = False,
+        backend: str = "auto",
     ) -> None:
         if v_reset is None:
             raise ValueError("LIAF resets hard: v_reset must be a number, not None")
@@ -53,11 +59,25 @@ class LIAF(SpikingNeuron):
         resolve_activation(activation)
         self.tau = check_tau(tau)
         self.activation = activation
+        check_backend_name(backend)
+        if not isinstance(activation, str) and backend in ("cpu", "triton"):
+            raise ValueError(
+                f"LIAF with a callable activation runs on the torch loop; backend={backend!r} "
+                "has kernels for the named activations only (relu, sigmoid, tanh, identity)"
+            )
+        self.backend = backend
 
     def init_state(self, x_t: Tensor) -> Tensor:
         return torch.full_like(x_t, self.v_rest)
 
     def _run(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        if isinstance(self.activation, str):
+            fused = try_declared(
+                LIAF_DECLS[self.activation], self.backend, x, (state,), (self.v_rest,),
+                liaf_values(self), self.surrogate, self.detach_reset, "LIAF",
+            )  # fmt: skip
+            if fused is not None:
+                return fused[0], fused[1][0]
         return liaf(  # type: ignore[return-value]
             x,
             tau=self.tau,

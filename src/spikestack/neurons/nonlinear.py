@@ -14,7 +14,10 @@ import torch
 from torch import Tensor
 
 from spikestack.functional.nonlinear import adex, check_membrane_levels, izhikevich, qif
+from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import Neuron
+from spikestack.neurons.declared import IZHIKEVICH_DECL, izhikevich_values
+from spikestack.neurons.define import try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_positive
 
@@ -42,11 +45,14 @@ class Izhikevich(Neuron):
     intrinsically bursting, chattering, fast spiking, low-threshold spiking,
     thalamo-cortical, resonator); any of a, b, c, d given overrides it. The input is a
     current in the model's units (a constant 10 drives regular spiking at about 10 Hz).
-    The state is ``(v, u)``, at rest v = ``v_init`` (-65 mV), u = b v.
+    The state is ``(v, u)``, at rest v = ``v_init`` (-65 mV), u = b v. ``backend`` ("auto",
+    "torch", "cpu", "triton") picks the kernels generated from its declaration
+    (:mod:`spikestack.neurons.declared`) or the torch loop.
     """
 
     state_names = ("v", "u")
     options = Neuron.options | {
+        "backend",
         "preset",
         "a",
         "b",
@@ -72,8 +78,11 @@ class Izhikevich(Neuron):
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
         stateful: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(surrogate=surrogate, stateful=stateful)
+        check_backend_name(backend)
+        self.backend = backend
         if preset not in IZHIKEVICH_PRESETS:
             raise ValueError(
                 f"unknown Izhikevich preset {preset!r}; choose from {', '.join(IZHIKEVICH_PRESETS)}"
@@ -96,6 +105,14 @@ class Izhikevich(Neuron):
         return torch.full_like(x_t, self.v_init), torch.full_like(x_t, self.b * self.v_init)
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # type: ignore[override]
+        if state is None or isinstance(state, tuple) and len(state) == 2:
+            fused = try_declared(
+                IZHIKEVICH_DECL, self.backend, x, state or (None, None),
+                (self.v_init, self.b * self.v_init), izhikevich_values(self), self.surrogate,
+                self.detach_reset, "Izhikevich",
+            )  # fmt: skip
+            if fused is not None:
+                return fused  # type: ignore[return-value]
         return izhikevich(
             x, a=self.a, b=self.b, c=self.c, d=self.d, dt=self.dt, v_threshold=self.v_threshold,
             v_init=self.v_init, surrogate=self.surrogate, detach_reset=self.detach_reset,

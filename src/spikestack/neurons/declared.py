@@ -1,0 +1,150 @@
+"""The library's ALIF, LIAF and Izhikevich neurons as declarations (see
+:func:`~spikestack.neurons.define_neuron`): their fused CPU and Triton kernels are generated
+from these, and each declaration gives the same spikes (LIAF: outputs) as the neuron's
+torch loop in :mod:`spikestack.functional`, operation for operation, so float32 rounds
+alike (tests/neurons/test_declared.py).
+
+A neuron's options select among equations with parameters that are exactly 0 or 1:
+``select * a + (1 - select) * b`` is ``a`` or ``b`` bit for bit (a product with 0 or 1 and
+a sum with 0 are exact), and so are their derivatives; one generated module then serves
+every option of a neuron.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from spikestack.neurons.declaration import Declaration, declaration, relu, sigmoid, tanh
+
+__all__ = ["alif_values", "izhikevich_values", "liaf_values", "ALIF_DECL", "IZHIKEVICH_DECL",
+           "LIAF_DECLS"]  # fmt: skip
+
+
+def _charge_form(decay_input: bool, v_reset: float | None) -> dict[str, float]:
+    """LIF's three charge forms (as :func:`spikestack.kernels.reference.leaky_charge` writes
+    them) as 0/1 selectors: A decays the input, B and C do not (C when v_reset is 0)."""
+    reset0 = v_reset is None or v_reset == 0.0
+    form = "a" if decay_input else ("c" if reset0 else "b")
+    return {f"form_{k}": float(k == form) for k in "abc"}
+
+
+class _ALIF:
+    """Adaptive LIF: the membrane charges as LIF's, theta = v_threshold + beta a, and the
+    adaptation a (the one in use this step) becomes rho a + spike."""
+
+    state = ("v", "a")
+    params = {"tau": 2.0, "keep": 0.5, "v_reset": 0.0, "v_threshold": 1.0, "beta": 0.1,
+              "rho": 0.95, "hard": 0.0, "form_a": 1.0, "form_b": 0.0, "form_c": 0.0}  # fmt: skip
+
+    def charge(x, v, a, tau, keep, v_reset, form_a, form_b, form_c):
+        v_a = v + (x - (v - v_reset)) / tau
+        v_b = v - (v - v_reset) / tau + x
+        v_c = v * keep + x
+        return form_a * v_a + form_b * v_b + form_c * v_c, a
+
+    def fire(v, a, v_threshold, beta):
+        return v - (v_threshold + beta * a)
+
+    def reset(v, a, spike, v_threshold, beta, rho, v_reset, hard):
+        soft = v - (v_threshold + beta * a) * spike
+        to_reset = v * (1 - spike) + v_reset * spike
+        return (1 - hard) * soft + hard * to_reset, rho * a + spike
+
+
+ALIF_DECL: Declaration = declaration(_ALIF)
+
+
+def alif_values(neuron: Any) -> dict[str, float]:
+    """The declaration's parameters for an :class:`~spikestack.neurons.ALIF`."""
+    v_reset = neuron.v_reset
+    return {
+        "tau": neuron.tau, "keep": 1.0 - 1.0 / neuron.tau,
+        "v_reset": 0.0 if v_reset is None else v_reset, "v_threshold": neuron.v_threshold,
+        "beta": neuron.beta, "rho": math.exp(-1.0 / neuron.tau_adapt),
+        "hard": float(v_reset is not None), **_charge_form(neuron.decay_input, v_reset),
+    }  # fmt: skip
+
+
+class _LIAF:
+    """LIAF: LIF's charge without input decay, hard reset, and an analog output f(v) of the
+    charged membrane (f in the subclasses)."""
+
+    state = ("v",)
+    params = {"tau": 2.0, "keep": 0.5, "v_reset": 0.0, "v_threshold": 1.0,
+              "form_b": 0.0, "form_c": 1.0}  # fmt: skip
+
+    def charge(x, v, tau, keep, v_reset, form_b, form_c):
+        return form_b * (v - (v - v_reset) / tau + x) + form_c * (v * keep + x)
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, spike, v_reset):
+        return v * (1 - spike) + v_reset * spike
+
+
+class _LIAFReLU(_LIAF):
+    def output(v):
+        return relu(v)
+
+
+class _LIAFSigmoid(_LIAF):
+    def output(v):
+        return sigmoid(v)
+
+
+class _LIAFTanh(_LIAF):
+    def output(v):
+        return tanh(v)
+
+
+class _LIAFIdentity(_LIAF):
+    def output(v):
+        return v
+
+
+LIAF_DECLS: dict[str, Declaration] = {
+    name: declaration(cls)
+    for name, cls in (("relu", _LIAFReLU), ("sigmoid", _LIAFSigmoid), ("tanh", _LIAFTanh),
+                      ("identity", _LIAFIdentity))
+}  # fmt: skip
+
+
+def liaf_values(neuron: Any) -> dict[str, float]:
+    """The declaration's parameters for a :class:`~spikestack.neurons.LIAF`."""
+    form = _charge_form(False, neuron.v_rest)
+    return {
+        "tau": neuron.tau, "keep": 1.0 - 1.0 / neuron.tau, "v_reset": neuron.v_rest,
+        "v_threshold": neuron.v_threshold, "form_b": form["form_b"], "form_c": form["form_c"],
+    }  # fmt: skip
+
+
+class _Izhikevich:
+    """Izhikevich (2003) in Euler steps of dt, in the order of Norse's step (its chaotic
+    upstroke amplifies any other rounding): v and u charge from the state before the step,
+    v at or above v_threshold fires, v resets to c and u jumps by d."""
+
+    state = ("v", "u")
+    # dt_a = dt * a, one number as the torch loop's Python product makes it
+    params = {"dt_a": 0.005, "b": 0.2, "c": -65.0, "d": 8.0, "dt": 0.25, "v_threshold": 30.0,
+              "sq": 0.04, "mn": 5.0, "bias": 140.0}  # fmt: skip
+
+    def charge(x, v, u, b, dt, dt_a, sq, mn, bias):
+        return v + dt * (sq * v**2 + mn * v + bias - u + x), u + dt_a * (b * v - u)
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, u, spike, c, d):
+        return (1 - spike) * v + spike * c, (1 - spike) * u + spike * (u + d)
+
+
+IZHIKEVICH_DECL: Declaration = declaration(_Izhikevich)
+
+
+def izhikevich_values(neuron: Any) -> dict[str, float]:
+    """The declaration's parameters for an :class:`~spikestack.neurons.Izhikevich`."""
+    names = ("b", "c", "d", "dt", "v_threshold")
+    return {**{n: getattr(neuron, n) for n in names}, "dt_a": neuron.dt * neuron.a,
+            "sq": 0.04, "mn": 5.0, "bias": 140.0}  # fmt: skip

@@ -1,0 +1,139 @@
+"""The library's ALIF, LIAF and Izhikevich run kernels generated from their declarations
+(spikestack.neurons.declared): every option gives the torch loop's spikes (and states)
+bit for bit, gradients within float32 rounding, in numba and in Triton's interpreter."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from spikestack.neurons import ALIF, LIAF, Izhikevich
+from spikestack.surrogates import ATan, Sigmoid
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SPIKESTACK_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def both(make, x, state=None, backend="auto"):
+    """(outputs, final states, input gradient) of the generated kernels and the torch loop."""
+    results = []
+    for chosen in (backend, "torch"):
+        neuron = make(chosen)
+        xi = x.clone().requires_grad_()
+        out, final = neuron._run(xi, state)
+        finals = final if isinstance(final, tuple) else (final,)
+        weights = torch.linspace(-1, 1, out.numel()).reshape(out.shape)
+        loss = (out * weights).sum() + sum((f * 0.3).sum() for f in finals)
+        loss.backward()
+        results.append((out.detach(), tuple(f.detach() for f in finals), xi.grad))
+    return results
+
+
+def check(results, *, exact_output=True) -> None:
+    (a, fa, ga), (b, fb, gb) = results
+    if exact_output:
+        assert torch.equal(a, b)
+    else:  # an analog output through exp: a unit in the last place apart
+        torch.testing.assert_close(a, b, rtol=3e-7, atol=3e-7)
+    for u, v in zip(fa, fb, strict=True):
+        assert torch.equal(u, v)
+    torch.testing.assert_close(ga, gb, rtol=1e-5, atol=1e-5 * float(gb.abs().max()))
+
+
+ALIF_OPTIONS = [
+    {},
+    {"tau": 3.0},
+    {"v_reset": 0.0},
+    {"v_reset": -0.2, "decay_input": False, "tau": 3.0},
+    {"decay_input": False, "tau": 3.0},
+    {"decay_input": False, "v_reset": 0.1, "beta": 0.5, "tau_adapt": 5.0},
+]
+
+
+@pytest.mark.parametrize("options", ALIF_OPTIONS, ids=str)
+def test_alif_every_charge_and_reset(options) -> None:
+    torch.manual_seed(0)
+    x = torch.rand(30, 4, 33) * 1.5
+    results = both(lambda b: ALIF(backend=b, **options), x)
+    assert results[0][0].sum() > 0
+    check(results)
+    state = (torch.rand(4, 33) * 0.5, torch.rand(4, 33))
+    check(both(lambda b: ALIF(backend=b, surrogate=Sigmoid(3.0), **options), x, state))
+
+
+def test_alif_detach_reset_and_streaming() -> None:
+    torch.manual_seed(1)
+    x = torch.rand(20, 3, 10) * 1.5
+    # the torch loop keeps the adaptation's gradient: auto runs it there, cpu refuses
+    detached = ALIF(detach_reset=True)
+    assert torch.equal(detached(x), ALIF(detach_reset=True, backend="torch")(x))
+    with pytest.raises(ValueError, match="detach_reset=True.*torch loop"):
+        ALIF(detach_reset=True, backend="cpu")
+    streaming = ALIF(stateful=True, backend="cpu")
+    chunks = torch.cat([streaming(part) for part in x.split(7)])
+    assert torch.equal(chunks, ALIF(backend="torch")(x))
+
+
+# one generated module per activation (about 12 s of numba compiling each): ReLU, LIAF's
+# default, in the default suite, the others with -m slow
+@pytest.mark.parametrize(
+    "activation",
+    ["relu", *(pytest.param(a, marks=pytest.mark.slow) for a in ("sigmoid", "tanh", "identity"))],
+)
+@pytest.mark.parametrize("options", [{}, {"tau": 3.0, "v_reset": 0.2}], ids=str)
+def test_liaf_every_activation(activation, options) -> None:
+    torch.manual_seed(2)
+    x = torch.randn(25, 3, 40)
+    x[:, :, :4] = 0.0  # membranes at exactly 0: ReLU's gradient there is 0, as torch's
+    results = both(lambda b: LIAF(activation=activation, backend=b, **options), x)
+    check(results, exact_output=activation in ("relu", "identity"))
+    assert (results[0][0] == 0).any() if activation == "relu" else True
+
+
+def test_liaf_callable_activation_runs_the_torch_loop() -> None:
+    x = torch.randn(5, 2, 3)
+    square = torch.square
+    assert torch.equal(LIAF(activation=square)(x), LIAF(activation=square, backend="torch")(x))
+    with pytest.raises(ValueError, match="callable activation runs on the torch loop"):
+        LIAF(activation=square, backend="cpu")
+
+
+@pytest.mark.parametrize("preset", ["regular_spiking", "chattering", "fast_spiking"])
+def test_izhikevich_presets(preset) -> None:
+    x = torch.full((1500, 3), 10.0) + torch.linspace(0, 2, 3)
+    out, ref = Izhikevich(preset)(x), Izhikevich(preset, backend="torch")(x)
+    assert out.sum() > 3 and torch.equal(out, ref)
+    torch.manual_seed(3)
+    results = both(lambda b: Izhikevich(preset, dt=0.1, backend=b, surrogate=ATan(0.5)),
+                   torch.rand(120, 2, 5) * 20)  # fmt: skip
+    check(results)
+
+
+def test_other_dtypes_run_the_torch_loop() -> None:
+    x = torch.rand(6, 2, 4, dtype=torch.bfloat16) * 2
+    assert torch.equal(ALIF()(x), ALIF(backend="torch")(x))
+    with pytest.raises(ValueError, match="ALIF: no fused numba kernel"):
+        ALIF(backend="cpu")(x)
+
+
+@pytest.mark.slow  # another module to compile (float64)
+def test_float64() -> None:
+    x64 = torch.rand(6, 2, 4, dtype=torch.float64) * 2
+    check(both(lambda b: ALIF(backend=b), x64))
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1",
+    reason="no CUDA device and TRITON_INTERPRET is not 1",
+)
+def test_the_triton_kernels_in_the_interpreter() -> None:
+    pytest.importorskip("triton", reason="needs triton (the gpu extra)")
+    torch.manual_seed(4)
+    check(both(lambda b: ALIF(backend=b, tau=3.0), torch.rand(12, 2, 30) * 1.5, backend="triton"))
+    check(both(lambda b: LIAF(backend=b), torch.randn(12, 2, 30), backend="triton"))
+    x = torch.rand(80, 2, 3) * 20
+    check(both(lambda b: Izhikevich(dt=0.1, backend=b), x, backend="triton"))
