@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from spikestack.kernels._buffers import POOL
+
 __all__ = ["SAVED_DTYPES", "decode", "encode", "membrane_dtype", "saved_membrane"]
 
 SAVED_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -98,7 +100,9 @@ def encode(h: Tensor, v_threshold: float) -> Tensor:
     if h.dtype != torch.float32:
         raise ValueError(f"encode takes float32; got {h.dtype}")
     flat = h.reshape(-1)
-    out = torch.empty(flat.shape, dtype=torch.int16)
+    n = flat.numel()
+    # recycled memory (a fresh tensor costs a page fault per page on first touch)
+    out = POOL.empty(((n + 1) // 2,), torch.float32).view(torch.int16)[:n]
     threshold = np.array([v_threshold], dtype=np.float32).view(np.uint32)[0]
     _kernel()(flat.numpy().view(np.uint32), threshold, out.numpy().view(np.uint16))
     return out.view(torch.bfloat16).reshape(h.shape)
@@ -106,4 +110,4 @@ def encode(h: Tensor, v_threshold: float) -> Tensor:
 
 def decode(saved: Tensor, like: torch.dtype = torch.float32) -> Tensor:
     """The saved trace back in the kernel's dtype (exact: bfloat16 is float32's top half)."""
-    return saved.to(like)
+    return POOL.empty(tuple(saved.shape), like).copy_(saved)

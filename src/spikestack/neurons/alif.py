@@ -10,7 +10,7 @@ from torch import Tensor
 from spikestack.functional.alif import alif, check_adaptation
 from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import SpikingNeuron
-from spikestack.neurons.declared import ALIF_DECL, alif_values
+from spikestack.neurons.declared import alif_declaration
 from spikestack.neurons.define import try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_tau
@@ -85,9 +85,10 @@ class ALIF(SpikingNeuron):
         if not self.detach_reset and (
             state is None or isinstance(state, tuple) and len(state) == 2
         ):
+            decl, values = alif_declaration(self)
             fused = try_declared(
-                ALIF_DECL, self.backend, x, state or (None, None), (self.v_rest, 0.0),
-                alif_values(self), self.surrogate, False, "ALIF",
+                decl, self.backend, x, state or (None, None), (self.v_rest, 0.0), values,
+                self.surrogate, False, "ALIF",
             )  # fmt: skip
             if fused is not None:
                 return fused  # type: ignore[return-value]

@@ -2,23 +2,27 @@
 generated fused kernels against the hand-written fused LIF, their eager loops and
 ``torch.compile`` of those loops.
 
-Three declarations: LIF (to hold against the hand-written fused LIF: the target is within
-1.3x), an adaptive-threshold LIF (ALIF's equations, two state variables) and Izhikevich's
-model. Times are medians of forward + backward (gradient of the spikes' sum), timed
-round-robin in one process; compile time is reported apart.
+A declared LIF (to hold against the hand-written fused LIF: the target is within 1.3x), and
+the library's ALIF (two state variables) and Izhikevich, which run kernels generated from
+their declarations (:mod:`spikestack.neurons.declared`) by default and their torch loops
+with ``backend="torch"``. Times are medians of forward + backward (gradient of the
+spikes' sum), timed round-robin in one process; compile time is reported apart.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from spikestack.kernels.bench import median_ms
+from spikestack.neurons.alif import ALIF
 from spikestack.neurons.define import define_neuron
 from spikestack.neurons.lif import LIF
+from spikestack.neurons.nonlinear import Izhikevich
 
 
 @define_neuron
@@ -38,41 +42,6 @@ class DeclaredLIF:
         return v * (1 - spike)
 
 
-@define_neuron
-class DeclaredALIF:
-    """Adaptive-threshold LIF (Bellec et al. 2018) declared: theta = v_th + beta a."""
-
-    state = ("v", "a")
-    params = {"tau": 2.0, "rho": 0.95, "beta": 0.1, "v_threshold": 1.0}
-
-    def charge(x, v, a, tau, rho):
-        return v + (x - v) / tau, rho * a
-
-    def fire(v, a, v_threshold, beta):
-        return v - (v_threshold + beta * a)
-
-    def reset(v, a, spike, v_threshold, beta):
-        return v - (v_threshold + beta * a) * spike, a + spike
-
-
-@define_neuron
-class DeclaredIzhikevich:
-    """Izhikevich's regular-spiking cell declared (dt = 0.25 ms)."""
-
-    state = ("v", "u")
-    params = {"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0, "dt": 0.25}
-    rest = {"v": -65.0, "u": -13.0}
-
-    def charge(x, v, u, a, b, dt):
-        return v + dt * (0.04 * v**2 + 5 * v + 140 - u + x), u + dt * a * (b * v - u)
-
-    def fire(v):
-        return v - 30
-
-    def reset(v, u, spike, c, d):
-        return (1 - spike) * v + spike * c, (1 - spike) * u + spike * (u + d)
-
-
 def _fwd_bwd(step: Callable[[Tensor], Tensor], x: Tensor) -> Callable[[], None]:
     xg = x.detach().requires_grad_()
     return lambda: torch.autograd.grad(step(xg).sum(), xg)
@@ -86,10 +55,10 @@ def run_custom(
     torch.manual_seed(0)
     results: dict[str, dict[str, float]] = {}
     out(f"declared neurons, T={steps}, N={neurons} float32, {torch.get_num_threads()} threads")
-    cases = [
+    cases: list[tuple[str, Callable[..., torch.nn.Module], float, float, Any]] = [
         ("LIF", DeclaredLIF, 0.8, 0.45, LIF(2.0)),
-        ("ALIF", DeclaredALIF, 0.8, 0.45, None),
-        ("Izhikevich", DeclaredIzhikevich, 4.0, 8.0, None),
+        ("ALIF", ALIF, 0.8, 0.45, None),
+        ("Izhikevich", Izhikevich, 4.0, 8.0, None),
     ]
     for name, cls, spread, mean, hand in cases:
         x = torch.randn(steps, neurons) * spread + mean

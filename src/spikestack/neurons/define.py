@@ -27,7 +27,7 @@ of plain arithmetic (``+ - * / **``, ``abs`` and this module's :func:`exp`, :fun
 under the state's names and ``spike``. ``rest`` (a dict) gives resting values (default 0).
 An optional fourth function ``output`` (taking the charged state, ``spike`` and
 parameters) makes the neuron emit an analog value instead of the spike, as LIAF's
-``output(v): return maximum(v, 0.0)`` (the spike then drives the reset only, and
+``output(v): return relu(v)`` (the spike then drives the reset only, and
 ``emits_spikes`` is False). A parameter is a number (one value for the layer) or a tensor
 that broadcasts against one step's ``[B, ...]`` (a value per channel or per neuron),
 fixed or learnable.
