@@ -14,6 +14,7 @@ from spikestack.data import make_events, write_events
 from spikestack.data.datasets import (
     ASLDVS,
     CIFAR10DVS,
+    HARDVS,
     NCARS,
     NMNIST,
     NTIDIGITS,
@@ -206,6 +207,7 @@ SPLITS = [
     (DVSLip, ("train", "test")),
     (NTIDIGITS, ("train", "test")),
     (DSECFlow, ("train",)),
+    (HARDVS, ("train", "val", "test")),
 ]
 
 

@@ -11,6 +11,7 @@ from spikestack.data.datasets.dvsgesture import DVS128Gesture
 from spikestack.data.datasets.dvslip import DVSLip
 from spikestack.data.datasets.esimagenet import ESImageNet
 from spikestack.data.datasets.event_folder import EventFolder, parse_labels
+from spikestack.data.datasets.hardvs import HARDVS
 from spikestack.data.datasets.ncaltech101 import NCaltech101
 from spikestack.data.datasets.ncars import NCARS
 from spikestack.data.datasets.nmnist import NMNIST
@@ -27,6 +28,7 @@ __all__ = [
     "ASLDVS",
     "CIFAR10DVS",
     "DSECFlow",
+    "HARDVS",
     "NCARS",
     "NMNIST",
     "NTIDIGITS",
