@@ -1,4 +1,4 @@
-"""The library's ALIF, LIAF and Izhikevich run kernels generated from their declarations
+"""The library's ALIF, CUBALIF, LIAF and Izhikevich run kernels generated from their declarations
 (spikestack.neurons.declared): every option gives the torch loop's spikes (and states)
 bit for bit, gradients within float32 rounding, in numba and in Triton's interpreter."""
 
@@ -9,7 +9,7 @@ import os
 import pytest
 import torch
 
-from spikestack.neurons import ALIF, LIAF, Izhikevich
+from spikestack.neurons import ALIF, CUBALIF, LIAF, Izhikevich
 from spikestack.surrogates import ATan, Sigmoid
 
 
@@ -102,6 +102,34 @@ def test_liaf_callable_activation_runs_the_torch_loop() -> None:
         LIAF(activation=square, backend="cpu")
 
 
+CUBALIF_OPTIONS = [
+    {},
+    {"tau": 3.0, "tau_syn": 5.0, "detach_reset": True},
+    {"v_reset": None},
+    {"decay_input": True, "tau": 3.0},
+    {"v_reset": 0.2, "tau": 3.0},
+]
+
+
+@pytest.mark.parametrize("options", CUBALIF_OPTIONS, ids=str)
+def test_cubalif_every_charge_and_reset(options) -> None:
+    torch.manual_seed(5)
+    x = torch.rand(30, 4, 33) * 0.8
+    results = both(lambda b: CUBALIF(backend=b, **options), x)
+    assert results[0][0].sum() > 0
+    check(results)
+    state = (torch.rand(4, 33) * 0.5, torch.rand(4, 33) * 0.3)
+    check(both(lambda b: CUBALIF(backend=b, **options), x, state))
+
+
+def test_cubalif_delayed_reset_runs_the_torch_loop() -> None:
+    x = torch.rand(10, 2, 5)
+    delayed = CUBALIF(reset_delay=True)
+    assert torch.equal(delayed(x), CUBALIF(reset_delay=True, backend="torch")(x))
+    with pytest.raises(ValueError, match="reset_delay=True.*torch loop"):
+        CUBALIF(reset_delay=True, backend="cpu")
+
+
 @pytest.mark.parametrize("preset", ["regular_spiking", "chattering", "fast_spiking"])
 def test_izhikevich_presets(preset) -> None:
     x = torch.full((1500, 3), 10.0) + torch.linspace(0, 2, 3)
@@ -137,3 +165,4 @@ def test_the_triton_kernels_in_the_interpreter() -> None:
     check(both(lambda b: LIAF(backend=b), torch.randn(12, 2, 30), backend="triton"))
     x = torch.rand(80, 2, 3) * 20
     check(both(lambda b: Izhikevich(dt=0.1, backend=b), x, backend="triton"))
+    check(both(lambda b: CUBALIF(backend=b, v_reset=None), torch.rand(12, 2, 30), backend="triton"))

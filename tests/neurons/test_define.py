@@ -491,3 +491,44 @@ def test_analog_outputs_and_per_neuron_parameters_in_the_triton_kernel() -> None
     threshold = 0.8 + 0.4 * torch.rand(3, 40)
     compare(SoftLIF, torch.rand(10, 2, 3, 40) * 2, backend="triton", tau=tau,
             v_threshold=threshold)  # fmt: skip
+
+
+def test_a_declaration_keeps_its_source_when_the_file_changes(tmp_path, monkeypatch) -> None:
+    """The functions' source is read when the neuron is declared: editing the file while
+    the process runs (its line numbers shift) changes neither the cache key nor the code."""
+    import importlib.util
+    import sys
+
+    body = '''
+from spikestack.neurons.define import define_neuron
+
+
+@define_neuron
+class Edited:
+    state = ("v",)
+    params = {"tau": 2.0}
+
+    def charge(x, v, tau):
+        return v + (x - v) / tau
+
+    def fire(v):
+        return v - 1.0
+
+    def reset(v, spike):
+        return v * (1 - spike)
+'''
+    path = tmp_path / "edited_neuron.py"
+    path.write_text(body)
+    spec = importlib.util.spec_from_file_location("edited_neuron", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "edited_neuron", module)
+    spec.loader.exec_module(module)
+    key = module.Edited.declaration.key()
+    path.write_text("# a comment\n" * 7 + body.replace("1.0", "0.5"))  # lines shift, math changes
+    import linecache
+
+    linecache.clearcache()
+    assert module.Edited.declaration.key() == key
+    x = torch.rand(10, 3, 4) * 2
+    assert torch.equal(module.Edited(backend="cpu")(x), module.Edited(backend="torch")(x))
+    assert torch.equal(module.Edited(backend="cpu")(x), HardLIF(backend="torch")(x))

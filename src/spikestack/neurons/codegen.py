@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-import inspect
 import sys
 import textwrap
 from collections.abc import Callable
@@ -141,11 +140,13 @@ def _nested(name: str, args: list[str]) -> str:
     return out
 
 
-def _numba_source(fn: Callable[..., Any], name: str, where: str, target: str = "numba") -> str:
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError) as error:
-        raise GenerationError(f"{where}: its source is not available ({error})") from None
+def _numba_source(decl: Declaration, attr: str, target: str = "numba") -> str:
+    """The declared function ``attr`` rewritten for ``target`` as ``_<attr>``."""
+    name, where = f"_{attr}", f"{decl.name}.{attr}"
+    text = decl.source(attr)
+    if text is None:
+        raise GenerationError(f"{where}: its source is not available (defined in a console?)")
+    source = textwrap.dedent(text)
     tree = ast.parse(source)
     func = tree.body[0]
     if not isinstance(func, ast.FunctionDef):
@@ -264,10 +265,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
 
     states, params = decl.state, list(decl.params)
     learn = list(decl.learnable)
-    compiled = {
-        attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}")
-        for attr in decl.functions
-    }
+    compiled = {attr: _numba_source(decl, attr) for attr in decl.functions}
     d = _symbolic(decl)
 
     class Printer(_MinMax, PythonCodePrinter):
@@ -528,10 +526,7 @@ def _triton_source(decl: Declaration) -> str:
 
     states, params = decl.state, list(decl.params)
     learn = list(decl.learnable)
-    compiled = {
-        attr: _numba_source(getattr(decl, attr), f"_{attr}", f"{decl.name}.{attr}", "triton")
-        for attr in decl.functions
-    }
+    compiled = {attr: _numba_source(decl, attr, "triton") for attr in decl.functions}
     d = _symbolic(decl)
 
     class Printer(_MinMax, PythonCodePrinter):

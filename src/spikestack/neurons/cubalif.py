@@ -9,7 +9,10 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.functional.membrane import klif, membrane
+from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import SpikingNeuron
+from spikestack.neurons.declared import cubalif_declaration
+from spikestack.neurons.define import try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_int, check_positive, check_tau
 
@@ -74,10 +77,12 @@ class CUBALIF(_MembraneNeuron):
     drives a LIF membrane (β = 1 − 1/tau; without input decay by default, as snnTorch's
     ``Synaptic``; ``decay_input=True`` is Norse's ``LIFCell`` form). The state is
     ``(v, i)``. ``reset_delay=True`` is snnTorch's reset convention (see
-    :mod:`spikestack.functional.membrane`)."""
+    :mod:`spikestack.functional.membrane`). ``backend`` ("auto", "torch", "cpu", "triton")
+    picks the kernels generated from its declaration (:mod:`spikestack.neurons.declared`)
+    or the torch loop; ``reset_delay=True`` runs the torch loop."""
 
     state_names = ("v", "i")
-    options = _MembraneNeuron.options | {"tau_syn"}
+    options = _MembraneNeuron.options | {"tau_syn", "backend"}
 
     def __init__(
         self,
@@ -91,12 +96,31 @@ class CUBALIF(_MembraneNeuron):
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
         stateful: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             tau, decay_input=decay_input, reset_delay=reset_delay, v_threshold=v_threshold,
             v_reset=v_reset, detach_reset=detach_reset, surrogate=surrogate, stateful=stateful,
         )  # fmt: skip
         self.tau_syn = check_tau(tau_syn, name="tau_syn")
+        check_backend_name(backend)
+        if reset_delay and backend in ("cpu", "triton"):
+            raise ValueError(
+                f"CUBALIF(reset_delay=True) runs on the torch loop; backend={backend!r} has no "
+                "kernel for it"
+            )
+        self.backend = backend
+
+    def _run(self, x: Tensor, state: Any) -> tuple[Tensor, tuple[Tensor, ...]]:  # type: ignore[override]
+        if not self.reset_delay and (state is None or isinstance(state, tuple) and len(state) == 2):
+            decl, values = cubalif_declaration(self)
+            fused = try_declared(
+                decl, self.backend, x, state or (None, None), (self.v_rest, 0.0), values,
+                self.surrogate, self.detach_reset, "CUBALIF",
+            )  # fmt: skip
+            if fused is not None:
+                return fused
+        return super()._run(x, state)
 
 
 class OneToOne(nn.Module):

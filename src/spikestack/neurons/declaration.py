@@ -10,7 +10,7 @@ import hashlib
 import inspect
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -136,6 +136,9 @@ class Declaration:
     fire: Callable[..., Any]
     reset: Callable[..., Any]
     output: Callable[..., Any] | None = None  # an analog output in place of the spike
+    # each function's source as it was when declared (None: not available), so that the
+    # cache key and the generated code agree even if the file changes afterwards
+    sources: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -148,12 +151,22 @@ class Declaration:
     def key(self) -> str:
         """A hash of everything in the declaration the generated code depends on."""
         parts = [self.name, repr(self.state), repr(list(self.params)), repr(self.learnable)]
-        for fn in (getattr(self, f) for f in self.functions):
-            try:
-                parts.append(inspect.getsource(fn))
-            except (OSError, TypeError):
-                parts.append(repr(fn))
+        for name in self.functions:
+            parts.append(self.source(name) or repr(getattr(self, name)))
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+    def source(self, name: str) -> str | None:
+        """The source of the declared function ``name`` when it was declared, or None."""
+        if name not in self.sources:
+            self.sources[name] = _source_of(getattr(self, name))
+        return self.sources[name]
+
+
+def _source_of(fn: Callable[..., Any]) -> str | None:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
 
 
 def _function(cls: type, name: str) -> Callable[..., Any]:
@@ -191,6 +204,8 @@ def declaration(cls: type) -> Declaration:
         _function(cls, "charge"), _function(cls, "fire"), _function(cls, "reset"),
         _optional(cls, "output"),
     )  # fmt: skip
+    for name in decl.functions:  # read now: the file may change while the process runs
+        decl.source(name)
     allowed = {
         "charge": {"x", *state, *params},
         "fire": {*state, *params},

@@ -1,4 +1,4 @@
-"""The library's ALIF, LIAF and Izhikevich neurons as declarations (see
+"""The library's ALIF, CUBALIF, LIAF and Izhikevich neurons as declarations (see
 :func:`~spikestack.neurons.define_neuron`): their fused CPU and Triton kernels are generated
 from these, and each declaration gives the same spikes (LIAF: outputs) as the neuron's
 torch loop in :mod:`spikestack.functional`, operation for operation, so float32 rounds
@@ -17,8 +17,9 @@ from typing import Any
 
 from spikestack.neurons.declaration import Declaration, declaration, relu, sigmoid, tanh
 
-__all__ = ["alif_declaration", "alif_values", "izhikevich_values", "liaf_values", "ALIF_DECL",
-           "ALIF_SOFT_DECL", "IZHIKEVICH_DECL", "LIAF_DECLS"]  # fmt: skip
+__all__ = ["alif_declaration", "alif_values", "cubalif_declaration", "izhikevich_values",
+           "liaf_values", "ALIF_DECL", "ALIF_SOFT_DECL", "CUBALIF_DECL", "CUBALIF_DEFAULT_DECL",
+           "IZHIKEVICH_DECL", "LIAF_DECLS"]  # fmt: skip
 
 
 def _charge_form(decay_input: bool, v_reset: float | None) -> dict[str, float]:
@@ -90,6 +91,64 @@ def alif_values(neuron: Any) -> dict[str, float]:
         "beta": neuron.beta, "rho": math.exp(-1.0 / neuron.tau_adapt),
         "hard": float(v_reset is not None), **_charge_form(neuron.decay_input, v_reset),
     }  # fmt: skip
+
+
+class _CUBALIF:
+    """Current-based LIF: the current i <- alpha i + x drives a LIF membrane (its three
+    charge forms as 0/1 selectors), soft or hard reset; the current is not reset."""
+
+    state = ("v", "i")
+    params = {"tau": 2.0, "keep": 0.5, "alpha": 0.5, "v_reset": 0.0, "v_threshold": 1.0,
+              "hard": 1.0, "form_a": 0.0, "form_b": 0.0, "form_c": 1.0}  # fmt: skip
+
+    def charge(x, v, i, tau, keep, alpha, v_reset, form_a, form_b, form_c):
+        current = alpha * i + x
+        v_a = v + (current - (v - v_reset)) / tau
+        v_b = v - (v - v_reset) / tau + current
+        v_c = v * keep + current
+        return form_a * v_a + form_b * v_b + form_c * v_c, current
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, i, spike, v_threshold, v_reset, hard):
+        soft = v - v_threshold * spike
+        to_reset = v * (1 - spike) + v_reset * spike
+        return (1 - hard) * soft + hard * to_reset, i
+
+
+class _CUBALIFDefault:
+    """CUBALIF's defaults alone (no input decay, hard reset to 0: snnTorch's Synaptic)."""
+
+    state = ("v", "i")
+    params = {"keep": 0.5, "alpha": 0.5, "v_threshold": 1.0}
+
+    def charge(x, v, i, keep, alpha):
+        current = alpha * i + x
+        return v * keep + current, current
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, i, spike):
+        return v * (1 - spike) + 0.0 * spike, i
+
+
+CUBALIF_DECL: Declaration = declaration(_CUBALIF)
+CUBALIF_DEFAULT_DECL: Declaration = declaration(_CUBALIFDefault)
+
+
+def cubalif_declaration(neuron: Any) -> tuple[Declaration, dict[str, float]]:
+    """The declaration and its parameters for a :class:`~spikestack.neurons.CUBALIF`."""
+    v_reset = neuron.v_reset
+    values = {
+        "tau": neuron.tau, "keep": 1.0 - 1.0 / neuron.tau, "alpha": 1.0 - 1.0 / neuron.tau_syn,
+        "v_reset": 0.0 if v_reset is None else v_reset, "v_threshold": neuron.v_threshold,
+        "hard": float(v_reset is not None), **_charge_form(neuron.decay_input, v_reset),
+    }  # fmt: skip
+    if not neuron.decay_input and v_reset == 0.0:
+        return CUBALIF_DEFAULT_DECL, {k: values[k] for k in CUBALIF_DEFAULT_DECL.params}
+    return CUBALIF_DECL, values
 
 
 class _LIAF:
