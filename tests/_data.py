@@ -14,8 +14,10 @@ there (rootdir-based "prepend" import mode), so test modules ``import _data``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +207,51 @@ def write_asl_dvs_mat(path: Path, events: np.ndarray) -> None:
 
     cols = {"ts": events["t"], "x": events["x"], "y": events["y"], "pol": events["p"]}
     savemat(path, {k: v.astype(np.float64).reshape(-1, 1) for k, v in cols.items()})
+
+
+# --------------------------------------------------------------------- downloads
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A zip archive (in memory) of ``{member name: bytes}``."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def http_files(files: dict[str, bytes] | bytes) -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server on 127.0.0.1 for download tests: ``(base URL, paths asked)``.
+    ``files`` maps paths (``/name``) to bytes (others answer 404), or is the one body every
+    path gets."""
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # quiet
+            pass
+
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = files if isinstance(files, bytes) else files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", asked
+    finally:
+        httpd.shutdown()

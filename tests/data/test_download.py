@@ -12,6 +12,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from _data import http_files
 
 from spikestack.data.datasets.base import Resource, locate
 from spikestack.data.download import fetch
@@ -144,21 +145,8 @@ def test_shd_download_true_fetches_the_zip_and_reads(tmp_path, monkeypatch) -> N
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.write(h5, "shd_train.h5")
     body = buffer.getvalue()
-
-    class Zip(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Zip)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setattr(module, "URL", f"http://127.0.0.1:{httpd.server_address[1]}/")
+    with http_files(body) as (base, _):
+        monkeypatch.setattr(module, "URL", f"{base}/")
         monkeypatch.setitem(module.MD5, "shd_train.h5.zip", hashlib.md5(body).hexdigest())
         root = tmp_path / "root"
         with pytest.raises(FileNotFoundError, match="download=True"):
@@ -169,5 +157,3 @@ def test_shd_download_true_fetches_the_zip_and_reads(tmp_path, monkeypatch) -> N
         with pytest.raises(ValueError, match="md5"):
             SHD(root, split="test", download=True)
         assert not (root / "shd_test.h5.zip").exists()  # a bad transfer leaves nothing
-    finally:
-        httpd.shutdown()

@@ -6,16 +6,15 @@ real archives could not be fetched here."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _data import http_files, zip_bytes
 
 from spikestack.data import make_events, write_events
 from spikestack.data.datasets import CIFAR10DVS, DVS128Gesture, NCaltech101
@@ -27,36 +26,14 @@ from spikestack.data.events import EventFormatError
 
 @pytest.fixture
 def serve():
-    """serve(bytes) -> URL of a local server that answers every GET with those bytes."""
-    servers = []
+    """serve(bytes) -> the URL of a local server that answers every GET with those bytes."""
+    with contextlib.ExitStack() as stack:
 
-    def start(body: bytes) -> str:
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+        def start(body: bytes) -> str:
+            base, _ = stack.enter_context(http_files(body))
+            return f"{base}/file_downloaded"
 
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append(httpd)
-        return f"http://127.0.0.1:{httpd.server_address[1]}/file_downloaded"
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-
-
-def zip_of(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
+        yield start
 
 
 def bin_events(n: int) -> bytes:
@@ -65,13 +42,13 @@ def bin_events(n: int) -> bytes:
 
 
 def test_ncaltech101_download_extracts_the_archive_inside_the_archive(serve, tmp_path, monkeypatch):
-    inner = zip_of({
+    inner = zip_bytes({
         f"Caltech101/{name}/image_{k:04d}.bin": bin_events(3 + k)
         for name in ("accordion", "airplanes") for k in (1, 2)
     })  # fmt: skip
-    outer = zip_of({
+    outer = zip_bytes({
         "N-Caltech101/Caltech101.zip": inner,
-        "N-Caltech101/Caltech101_annotations.zip": zip_of({"Annotations/a.bin": b"x"}),
+        "N-Caltech101/Caltech101_annotations.zip": zip_bytes({"Annotations/a.bin": b"x"}),
         "N-Caltech101/ReadMe(Caltech101).txt": b"readme",
     })  # fmt: skip
     monkeypatch.setattr(caltech_module, "DOWNLOAD", serve(outer))
@@ -89,14 +66,14 @@ def test_ncaltech101_reads_the_inner_archive_alone(tmp_path) -> None:
     """Caltech101.zip of the official page has no published md5: it is read as it is (the
     md5 spikestack knows belongs to Mendeley's outer archive)."""
     (tmp_path / "Caltech101.zip").write_bytes(
-        zip_of({"Caltech101/ant/image_0001.bin": bin_events(2)})
+        zip_bytes({"Caltech101/ant/image_0001.bin": bin_events(2)})
     )
     data = NCaltech101(tmp_path)
     assert data.classes == ["ant"] and len(data[0][0]) == 2
 
 
 def test_ncaltech101_outer_archive_with_a_wrong_md5_is_refused(tmp_path) -> None:
-    (tmp_path / "N-Caltech101-archive.zip").write_bytes(zip_of({"x.txt": b"not it"}))
+    (tmp_path / "N-Caltech101-archive.zip").write_bytes(zip_bytes({"x.txt": b"not it"}))
     with pytest.raises(ValueError, match="N-Caltech101-archive.zip has md5"):
         NCaltech101(tmp_path)
 
@@ -156,8 +133,8 @@ def test_cifar10dvs_download_reads_the_aedat4_packaging(serve, tmp_path, monkeyp
             path = tmp_path / "made" / f"{name}_{k}.aedat4"
             write_events(path, events, sensor_size=(128, 128, 2))
             files[f"{name}/cifar10_{name}_{k}.aedat4"] = path.read_bytes()
-        classes[f"{name}.zip"] = zip_of(files)
-    outer = zip_of(classes)
+        classes[f"{name}.zip"] = zip_bytes(files)
+    outer = zip_bytes(classes)
     monkeypatch.setattr(
         cifar_module, "PACKAGED", ("CIFAR10DVS.zip", hashlib.md5(outer).hexdigest(), serve(outer))
     )

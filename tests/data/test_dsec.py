@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _data import http_files, zip_bytes  # noqa: E402
 
 h5py = pytest.importorskip("h5py")
 png = pytest.importorskip("png", reason="needs pypng (the data extra) for 16-bit PNGs")
@@ -134,48 +135,23 @@ def test_errors_name_what_is_wrong(tmp_path) -> None:
 
 def test_download_fetches_a_recording_into_tonics_layout(tmp_path, monkeypatch) -> None:
     """download=True against a local server holding one recording's three files."""
-    import http.server
-    import io
-    import threading
-    import zipfile
-
     from spikestack.data.datasets import dsec as module
 
     rng = np.random.default_rng(2)
     made = tmp_path / "made"
     make_tonic_layout(made, "thun_00_a", recording(rng), flow_maps(rng, 4, 6))
-    files = {}
-    for name in ("events_left", "optical_flow_forward_event"):
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as zf:
-            for f in (made / "thun_00_a" / name).iterdir():
-                zf.write(f, f.name)
-        files[f"/thun_00_a/thun_00_a_{name}.zip"] = buffer.getvalue()
+    files = {
+        f"/thun_00_a/thun_00_a_{name}.zip": zip_bytes(
+            {f.name: f.read_bytes() for f in (made / "thun_00_a" / name).iterdir()}
+        )
+        for name in ("events_left", "optical_flow_forward_event")
+    }
     stamps = made / "thun_00_a" / "optical_flow_forward_timestamps"
     files["/thun_00_a/thun_00_a_optical_flow_forward_timestamps.txt"] = next(
         stamps.iterdir()
     ).read_bytes()
-    asked = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            asked.append(self.path)
-            body = files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setattr(module, "FILES", f"http://127.0.0.1:{httpd.server_address[1]}/")
+    with http_files(files) as (base, asked):
+        monkeypatch.setattr(module, "FILES", f"{base}/")
         root = tmp_path / "root"
         with pytest.raises(ValueError, match="no published flow"):
             DSECFlow(root, recordings=["interlaken_00_c"], download=True)
@@ -187,5 +163,3 @@ def test_download_fetches_a_recording_into_tonics_layout(tmp_path, monkeypatch) 
         assert len(asked) == 3  # present: nothing fetched again
         with pytest.raises(ConnectionError, match="404"):
             DSECFlow(root, recordings=["zurich_city_01_a"], download=True)
-    finally:
-        httpd.shutdown()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import zipfile
 
 import numpy as np
 import pytest
+from _data import zip_bytes
 
 from spikestack.data.datasets import HARDVS
 from spikestack.data.datasets import hardvs as module
@@ -22,14 +22,6 @@ def npz_bytes(n: int, seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def zip_of(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
 def make_hardvs(root, monkeypatch) -> None:
     """Three classes of two recordings; the class archives inside MINI_HARDVS_files.zip (one
     of them wrapping its folder, as an archive may)."""
@@ -39,8 +31,8 @@ def make_hardvs(root, monkeypatch) -> None:
         files = {f"rec_{c}_{k}.npz": npz_bytes(5 + k, c * 10 + k) for k in range(2)}
         if c == 2:
             files = {f"{name}/{f}": data for f, data in files.items()}
-        inner[f"MINI_HARDVS_files/{name}.zip"] = zip_of(files)
-    bundle = zip_of(inner)
+        inner[f"MINI_HARDVS_files/{name}.zip"] = zip_bytes(files)
+    bundle = zip_bytes(inner)
     root.mkdir()
     (root / "MINI_HARDVS_files.zip").write_bytes(bundle)
     lists = {"train": ["action_001/rec_1_0 0", "action_002/rec_2_0 1", "action_300/rec_300_1 299"],

@@ -284,54 +284,6 @@ def test_bench_custom_runs_and_reports_each_neuron(capsys) -> None:
 
 
 @define_neuron
-class DeclaredALIF:
-    """The library's ALIF (soft reset, decay_input) declared: a is the adaptation in use."""
-
-    state = ("v", "a")
-    params = {"tau": 2.0, "rho": 0.951229424500714, "beta": 0.1, "v_threshold": 1.0}
-
-    def charge(x, v, a, tau):
-        return v + (x - v) / tau, a
-
-    def fire(v, a, v_threshold, beta):
-        return v - (v_threshold + beta * a)
-
-    def reset(v, a, spike, v_threshold, beta, rho):
-        return v - (v_threshold + beta * a) * spike, rho * a + spike
-
-
-@define_neuron
-class DeclaredCUBALIF:
-    """The library's CUBALIF (hard reset to 0) declared: a current i feeds the membrane."""
-
-    state = ("v", "i")
-    params = {"keep": 0.5, "alpha": 0.75, "v_threshold": 1.0}
-
-    def charge(x, v, i, keep, alpha):
-        current = alpha * i + x
-        return v * keep + current, current
-
-    def fire(v, v_threshold):
-        return v - v_threshold
-
-    def reset(v, i, spike):
-        return v * (1 - spike) + 0 * spike, i
-
-
-@pytest.mark.parametrize("backend", ["torch", "cpu"])
-def test_library_neurons_declared_give_their_spikes(backend) -> None:
-    import math
-
-    from spikestack.neurons import ALIF, CUBALIF
-
-    torch.manual_seed(4)
-    x = torch.rand(40, 6, 8) * 1.5
-    assert math.isclose(DeclaredALIF.declaration.params["rho"], math.exp(-1 / 20.0))
-    assert torch.equal(DeclaredALIF(backend=backend)(x), ALIF(2.0, 20.0, 0.1)(x))
-    assert torch.equal(DeclaredCUBALIF(backend=backend)(x * 0.6), CUBALIF(2.0, 4.0)(x * 0.6))
-
-
-@define_neuron
 class DeclaredAdEx:
     """The library's AdEx (no synaptic current, hard reset to 0) declared: the exponential's
     argument clamped at 80 with ``minimum``, the adaptation w charged from the pre-step v."""
@@ -499,7 +451,7 @@ def test_a_declaration_keeps_its_source_when_the_file_changes(tmp_path, monkeypa
     import importlib.util
     import sys
 
-    body = '''
+    body = """
 from spikestack.neurons.define import define_neuron
 
 
@@ -516,7 +468,7 @@ class Edited:
 
     def reset(v, spike):
         return v * (1 - spike)
-'''
+"""
     path = tmp_path / "edited_neuron.py"
     path.write_text(body)
     spec = importlib.util.spec_from_file_location("edited_neuron", path)

@@ -82,16 +82,14 @@ class ALIF(SpikingNeuron):
         return torch.full_like(x_t, self.v_rest), torch.zeros_like(x_t)
 
     def _run(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:  # type: ignore[override]
-        if not self.detach_reset and (
-            state is None or isinstance(state, tuple) and len(state) == 2
-        ):
+        if not self.detach_reset:
             decl, values = alif_declaration(self)
             fused = try_declared(
-                decl, self.backend, x, state or (None, None), (self.v_rest, 0.0), values,
-                self.surrogate, False, "ALIF",
+                decl, self.backend, x, state, (self.v_rest, 0.0), values, self.surrogate,
+                False, "ALIF",
             )  # fmt: skip
             if fused is not None:
-                return fused  # type: ignore[return-value]
+                return fused
         return alif(  # type: ignore[return-value]
             x,
             tau=self.tau,

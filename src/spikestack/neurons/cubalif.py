@@ -112,11 +112,11 @@ class CUBALIF(_MembraneNeuron):
         self.backend = backend
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, tuple[Tensor, ...]]:  # type: ignore[override]
-        if not self.reset_delay and (state is None or isinstance(state, tuple) and len(state) == 2):
+        if not self.reset_delay:
             decl, values = cubalif_declaration(self)
             fused = try_declared(
-                decl, self.backend, x, state or (None, None), (self.v_rest, 0.0), values,
-                self.surrogate, self.detach_reset, "CUBALIF",
+                decl, self.backend, x, state, (self.v_rest, 0.0), values, self.surrogate,
+                self.detach_reset, "CUBALIF",
             )  # fmt: skip
             if fused is not None:
                 return fused

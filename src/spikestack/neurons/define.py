@@ -237,23 +237,34 @@ def run_declared(
 
 
 def try_declared(
-    decl: Declaration, backend: str, x: Tensor, state: tuple[Tensor | None, ...],
-    rests: tuple[float, ...], values: dict[str, float], surrogate: Any, detach_reset: bool,
-    name: str,
-) -> tuple[Tensor, tuple[Tensor, ...]] | None:  # fmt: skip
+    decl: Declaration, backend: str, x: Tensor, state: Any, rests: tuple[float, ...],
+    values: dict[str, float], surrogate: Any, detach_reset: bool, name: str,
+) -> tuple[Tensor, Any] | None:  # fmt: skip
     """A library neuron's run through its declaration's generated kernels: ``(output, final
-    states)``, or None where ``backend`` leaves it to the torch loop (``"torch"``, a dtype
-    or device the kernels do not take under ``"auto"``, ``torch.compile``). ``state`` holds
-    the given initial states (None: the resting value in ``rests``)."""
+    state)`` shaped as the neuron's (a tuple for several state variables), or None where
+    the torch loop runs it: ``backend="torch"``, a dtype or device the kernels do not take
+    under ``"auto"``, ``torch.compile``, or a ``state`` that is not None (rest: the values
+    in ``rests``), a tensor (one variable) or a tuple of one per variable (the loop then
+    names what is wrong)."""
     from spikestack.functional.neurons import initial_state
     from spikestack.validation import check_sequence
 
+    k = len(decl.state)
+    given = (
+        (None,) * k if state is None
+        else (state,) if isinstance(state, Tensor) and k == 1
+        else state if isinstance(state, tuple) and len(state) == k
+        else None
+    )  # fmt: skip
+    if given is None:
+        return None
     check_sequence(x)
     chosen, _ = fused_kernels(decl, backend, x, name=name)
     if chosen is None:
         return None
-    start = tuple(initial_state(x, s, r) for s, r in zip(state, rests, strict=True))
-    return run_declared(decl, chosen, x, start, values, surrogate, detach_reset)
+    start = tuple(initial_state(x, s, r) for s, r in zip(given, rests, strict=True))
+    out, final = run_declared(decl, chosen, x, start, values, surrogate, detach_reset)
+    return out, (final if k > 1 else final[0])
 
 
 def _parameter(neuron: str, name: str, value: Any) -> float | Tensor:

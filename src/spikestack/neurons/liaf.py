@@ -73,11 +73,11 @@ class LIAF(SpikingNeuron):
     def _run(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         if isinstance(self.activation, str):
             fused = try_declared(
-                LIAF_DECLS[self.activation], self.backend, x, (state,), (self.v_rest,),
+                LIAF_DECLS[self.activation], self.backend, x, state, (self.v_rest,),
                 liaf_values(self), self.surrogate, self.detach_reset, "LIAF",
             )  # fmt: skip
             if fused is not None:
-                return fused[0], fused[1][0]
+                return fused
         return liaf(  # type: ignore[return-value]
             x,
             tau=self.tau,

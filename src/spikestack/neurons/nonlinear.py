@@ -105,14 +105,12 @@ class Izhikevich(Neuron):
         return torch.full_like(x_t, self.v_init), torch.full_like(x_t, self.b * self.v_init)
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # type: ignore[override]
-        if state is None or isinstance(state, tuple) and len(state) == 2:
-            fused = try_declared(
-                IZHIKEVICH_DECL, self.backend, x, state or (None, None),
-                (self.v_init, self.b * self.v_init), izhikevich_values(self), self.surrogate,
-                self.detach_reset, "Izhikevich",
-            )  # fmt: skip
-            if fused is not None:
-                return fused  # type: ignore[return-value]
+        fused = try_declared(
+            IZHIKEVICH_DECL, self.backend, x, state, (self.v_init, self.b * self.v_init),
+            izhikevich_values(self), self.surrogate, self.detach_reset, "Izhikevich",
+        )  # fmt: skip
+        if fused is not None:
+            return fused
         return izhikevich(
             x, a=self.a, b=self.b, c=self.c, d=self.d, dt=self.dt, v_threshold=self.v_threshold,
             v_init=self.v_init, surrogate=self.surrogate, detach_reset=self.detach_reset,
