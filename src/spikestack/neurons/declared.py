@@ -1,4 +1,4 @@
-"""The library's ALIF, CUBALIF, LIAF and Izhikevich neurons as declarations (see
+"""The library's ALIF, CUBALIF, LIAF, EIF, AdEx and Izhikevich neurons as declarations (see
 :func:`~spikestack.neurons.define_neuron`): their fused CPU and Triton kernels are generated
 from these, and each declaration gives the same spikes (LIAF: outputs) as the neuron's
 torch loop in :mod:`spikestack.functional`, operation for operation, so float32 rounds
@@ -15,11 +15,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from spikestack.neurons.declaration import Declaration, declaration, relu, sigmoid, tanh
+from spikestack.neurons.declaration import (
+    Declaration,
+    declaration,
+    exp,
+    minimum,
+    relu,
+    sigmoid,
+    tanh,
+)
 
-__all__ = ["alif_declaration", "alif_values", "cubalif_declaration", "izhikevich_values",
-           "liaf_values", "ALIF_DECL", "ALIF_SOFT_DECL", "CUBALIF_DECL", "CUBALIF_DEFAULT_DECL",
-           "IZHIKEVICH_DECL", "LIAF_DECLS"]  # fmt: skip
+__all__ = ["alif_declaration", "alif_values", "cubalif_declaration", "exponential_declaration",
+           "izhikevich_values", "liaf_values", "ADEX_DECL", "ALIF_DECL", "ALIF_SOFT_DECL",
+           "CUBALIF_DECL", "CUBALIF_DEFAULT_DECL", "EIF_DECL", "IZHIKEVICH_DECL",
+           "LIAF_DECLS"]  # fmt: skip
 
 
 def _charge_form(decay_input: bool, v_reset: float | None) -> dict[str, float]:
@@ -203,6 +212,71 @@ def liaf_values(neuron: Any) -> dict[str, float]:
         "tau": neuron.tau, "keep": 1.0 - 1.0 / neuron.tau, "v_reset": neuron.v_rest,
         "v_threshold": neuron.v_threshold, "form_b": form["form_b"], "form_c": form["form_c"],
     }  # fmt: skip
+
+
+class _EIF:
+    """Exponential integrate-and-fire: the input through an optional current (``syn`` 1 or
+    0), the exponential's argument clamped at 80 as the torch loop's, soft or hard reset."""
+
+    state = ("v", "i")
+    params = {"tau": 10.0, "delta_T": 0.5, "theta_rh": 1.0, "v_rest": 0.0, "v_reset": 0.0,
+              "v_threshold": 1.0, "alpha": 0.0, "syn": 0.0, "hard": 1.0}  # fmt: skip
+
+    def charge(x, v, i, tau, delta_T, theta_rh, v_rest, alpha, syn):
+        current = syn * (alpha * i) + x
+        rise = delta_T * exp(minimum((v - theta_rh) / delta_T, 80.0))
+        return v + ((v_rest - v) + rise + current) / tau, current
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, i, spike, v_threshold, v_reset, hard):
+        soft = v - v_threshold * spike
+        to_reset = (1 - spike) * v + spike * v_reset
+        return (1 - hard) * soft + hard * to_reset, i
+
+
+class _AdEx:
+    """AdEx: EIF's membrane minus an adaptation w, which charges from the state before the
+    step and jumps by b at a spike."""
+
+    state = ("v", "w", "i")
+    params = {"tau": 10.0, "delta_T": 0.5, "theta_rh": 1.0, "v_rest": 0.0, "v_reset": 0.0,
+              "v_threshold": 1.0, "alpha": 0.0, "syn": 0.0, "hard": 1.0, "tau_w": 500.0,
+              "a": 4.0, "b": 0.02}  # fmt: skip
+
+    def charge(x, v, w, i, tau, delta_T, theta_rh, v_rest, alpha, syn, tau_w, a):
+        current = syn * (alpha * i) + x
+        rise = delta_T * exp(minimum((v - theta_rh) / delta_T, 80.0))
+        charged = v + ((v_rest - v) + rise + current - w) / tau
+        return charged, w + (a * (v - v_rest) - w) / tau_w, current
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, w, i, spike, v_threshold, v_reset, hard, b):
+        soft = v - v_threshold * spike
+        to_reset = (1 - spike) * v + spike * v_reset
+        return (1 - hard) * soft + hard * to_reset, w + b * spike, i
+
+
+EIF_DECL: Declaration = declaration(_EIF)
+ADEX_DECL: Declaration = declaration(_AdEx)
+
+
+def exponential_declaration(neuron: Any) -> tuple[Declaration, dict[str, float]]:
+    """The declaration and its parameters for an :class:`~spikestack.neurons.EIF` or
+    :class:`~spikestack.neurons.AdEx`."""
+    tau_syn, v_reset = neuron.tau_syn, neuron.v_reset
+    values = {
+        "tau": neuron.tau, "delta_T": neuron.delta_T, "theta_rh": neuron.theta_rh,
+        "v_rest": neuron.v_rest, "v_reset": 0.0 if v_reset is None else v_reset,
+        "v_threshold": neuron.v_threshold, "hard": float(v_reset is not None),
+        "alpha": 0.0 if tau_syn is None else 1.0 - 1.0 / tau_syn, "syn": float(tau_syn is not None),
+    }  # fmt: skip
+    if neuron.adaptive:
+        return ADEX_DECL, {**values, "tau_w": neuron.tau_w, "a": neuron.a, "b": neuron.b}
+    return EIF_DECL, values
 
 
 class _Izhikevich:

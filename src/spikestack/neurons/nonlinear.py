@@ -16,7 +16,11 @@ from torch import Tensor
 from spikestack.functional.nonlinear import adex, check_membrane_levels, izhikevich, qif
 from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import Neuron
-from spikestack.neurons.declared import IZHIKEVICH_DECL, izhikevich_values
+from spikestack.neurons.declared import (
+    IZHIKEVICH_DECL,
+    exponential_declaration,
+    izhikevich_values,
+)
 from spikestack.neurons.define import try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_positive
@@ -123,12 +127,14 @@ class Izhikevich(Neuron):
 
 
 class _ExponentialIF(Neuron):
-    """Shared body of EIF and AdEx (AdEx with adaptation off is EIF)."""
+    """Shared body of EIF and AdEx (AdEx with adaptation off is EIF). ``backend`` ("auto",
+    "torch", "cpu", "triton") picks the kernels generated from their declarations
+    (:mod:`spikestack.neurons.declared`) or the torch loop."""
 
     adaptive: ClassVar[bool] = False
     options = Neuron.options | {
         "tau", "delta_T", "theta_rh", "v_threshold", "v_reset", "v_rest", "tau_syn",
-        "detach_reset",
+        "detach_reset", "backend",
     }  # fmt: skip
 
     def __init__(
@@ -147,8 +153,11 @@ class _ExponentialIF(Neuron):
         tau_w: float | None = None,
         a: float = 0.0,
         b: float = 0.0,
+        backend: str = "auto",
     ) -> None:
         super().__init__(surrogate=surrogate, stateful=stateful)
+        check_backend_name(backend)
+        self.backend = backend
         self.tau = check_positive("tau", tau)
         self.delta_T = check_positive("delta_T", delta_T)
         self.tau_syn = None if tau_syn is None else check_positive("tau_syn", tau_syn)
@@ -170,6 +179,14 @@ class _ExponentialIF(Neuron):
         return (v, *(torch.zeros_like(x_t) for _ in self.state_names[1:]))
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:  # type: ignore[override]
+        decl, values = exponential_declaration(self)
+        rests = (self.v_rest, 0.0, 0.0) if self.adaptive else (self.v_rest, 0.0)
+        fused = try_declared(
+            decl, self.backend, x, state, rests, values, self.surrogate, self.detach_reset,
+            type(self).__name__,
+        )  # fmt: skip
+        if fused is not None:
+            return fused
         full = None if state is None else dict(zip(self.state_names, state, strict=True))
         out, (v, w, i) = adex(
             x, tau=self.tau, delta_T=self.delta_T, theta_rh=self.theta_rh,
@@ -211,11 +228,12 @@ class EIF(_ExponentialIF):
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
         stateful: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             tau, delta_T=delta_T, theta_rh=theta_rh, v_threshold=v_threshold, v_reset=v_reset,
             v_rest=v_rest, tau_syn=tau_syn, detach_reset=detach_reset, surrogate=surrogate,
-            stateful=stateful,
+            stateful=stateful, backend=backend,
         )  # fmt: skip
 
 
@@ -246,11 +264,12 @@ class AdEx(_ExponentialIF):
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
         stateful: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             tau, delta_T=delta_T, theta_rh=theta_rh, v_threshold=v_threshold, v_reset=v_reset,
             v_rest=v_rest, tau_syn=tau_syn, detach_reset=detach_reset, surrogate=surrogate,
-            stateful=stateful, tau_w=tau_w, a=a, b=b,
+            stateful=stateful, tau_w=tau_w, a=a, b=b, backend=backend,
         )  # fmt: skip
 
     def _extra_parts(self) -> list[str]:
