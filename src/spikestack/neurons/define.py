@@ -156,8 +156,11 @@ class DefinedNeuron(Neuron):
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
         decl = self.declaration
         k = len(decl.state)
-        if state is None:
-            start = tuple(torch.full_like(x[0], decl.rest[s]) for s in decl.state)
+        if state is None:  # stride-0 views of the resting values (no memory per neuron)
+            start = tuple(
+                torch.full((), decl.rest[s], dtype=x.dtype, device=x.device).expand(x.shape[1:])
+                for s in decl.state
+            )
         else:
             start = tuple(state) if isinstance(state, tuple) else (state,)
         chosen = self._kernels(x)
@@ -262,7 +265,10 @@ def try_declared(
     chosen, _ = fused_kernels(decl, backend, x, name=name)
     if chosen is None:
         return None
-    start = tuple(initial_state(x, s, r) for s, r in zip(given, rests, strict=True))
+    # a resting state as a stride-0 view of its value: the kernels read it once
+    start = tuple(
+        initial_state(x, s, r, materialize=False) for s, r in zip(given, rests, strict=True)
+    )
     out, final = run_declared(decl, chosen, x, start, values, surrogate, detach_reset)
     return out, (final if k > 1 else final[0])
 
