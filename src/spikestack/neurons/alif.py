@@ -8,10 +8,9 @@ import torch
 from torch import Tensor
 
 from spikestack.functional.alif import alif, check_adaptation
-from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import SpikingNeuron
 from spikestack.neurons.declared import alif_declaration
-from spikestack.neurons.define import try_declared
+from spikestack.neurons.define import declared_backend, try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_tau
 
@@ -62,13 +61,10 @@ class ALIF(SpikingNeuron):
         self.tau_adapt = float(tau_adapt)
         self.beta = float(beta)
         self.decay_input = bool(decay_input)
-        check_backend_name(backend)
-        if detach_reset and backend in ("cpu", "triton"):
-            raise ValueError(
-                f"ALIF(detach_reset=True) runs on the torch loop; backend={backend!r} has no "
-                "kernel for it (its adaptation keeps the spike's gradient)"
-            )
-        self.backend = backend
+        # with detach_reset the adaptation keeps the spike's gradient: the torch loop only
+        self.backend = declared_backend(
+            backend, "ALIF(detach_reset=True)" if detach_reset else None
+        )
 
     @property
     def rho(self) -> float:

@@ -9,10 +9,9 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.functional.membrane import klif, membrane
-from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import SpikingNeuron
 from spikestack.neurons.declared import cubalif_declaration
-from spikestack.neurons.define import try_declared
+from spikestack.neurons.define import declared_backend, try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_int, check_positive, check_tau
 
@@ -103,13 +102,9 @@ class CUBALIF(_MembraneNeuron):
             v_reset=v_reset, detach_reset=detach_reset, surrogate=surrogate, stateful=stateful,
         )  # fmt: skip
         self.tau_syn = check_tau(tau_syn, name="tau_syn")
-        check_backend_name(backend)
-        if reset_delay and backend in ("cpu", "triton"):
-            raise ValueError(
-                f"CUBALIF(reset_delay=True) runs on the torch loop; backend={backend!r} has no "
-                "kernel for it"
-            )
-        self.backend = backend
+        self.backend = declared_backend(
+            backend, "CUBALIF(reset_delay=True)" if reset_delay else None
+        )
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, tuple[Tensor, ...]]:  # type: ignore[override]
         if not self.reset_delay:

@@ -63,6 +63,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import Neuron
 from spikestack.neurons.codegen import GenerationError, load_kernels, run_fused
 from spikestack.neurons.declaration import (
@@ -237,6 +238,18 @@ def run_declared(
         target, x, module, decl, fixed, surrogate, detach_reset, torch.zeros(0), start
     )
     return out, tuple(final)
+
+
+def declared_backend(backend: str, torch_only: str | None = None) -> str:
+    """``backend`` checked for a library neuron that runs from its declaration;
+    ``torch_only`` names an option set that only its torch loop runs (e.g.
+    "ALIF(detach_reset=True)"), which an explicit "cpu" or "triton" then refuses."""
+    check_backend_name(backend)
+    if torch_only is not None and backend in ("cpu", "triton"):
+        raise ValueError(
+            f"{torch_only} runs on the torch loop; backend={backend!r} has no kernel for it"
+        )
+    return backend
 
 
 def try_declared(

@@ -9,10 +9,9 @@ import torch
 from torch import Tensor
 
 from spikestack.functional.liaf import liaf, resolve_activation
-from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import SpikingNeuron
 from spikestack.neurons.declared import LIAF_DECLS, liaf_values
-from spikestack.neurons.define import try_declared
+from spikestack.neurons.define import declared_backend, try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_tau
 
@@ -59,13 +58,11 @@ class LIAF(SpikingNeuron):
         resolve_activation(activation)
         self.tau = check_tau(tau)
         self.activation = activation
-        check_backend_name(backend)
-        if not isinstance(activation, str) and backend in ("cpu", "triton"):
-            raise ValueError(
-                f"LIAF with a callable activation runs on the torch loop; backend={backend!r} "
-                "has kernels for the named activations only (relu, sigmoid, tanh, identity)"
-            )
-        self.backend = backend
+        # kernels for the named activations (relu, sigmoid, tanh, identity) only
+        named = isinstance(activation, str)
+        self.backend = declared_backend(
+            backend, None if named else "LIAF with a callable activation"
+        )
 
     def init_state(self, x_t: Tensor) -> Tensor:
         return torch.full_like(x_t, self.v_rest)

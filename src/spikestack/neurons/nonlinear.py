@@ -14,14 +14,13 @@ import torch
 from torch import Tensor
 
 from spikestack.functional.nonlinear import adex, check_membrane_levels, izhikevich, qif
-from spikestack.kernels import check_backend_name
 from spikestack.neurons.base import Neuron
 from spikestack.neurons.declared import (
     IZHIKEVICH_DECL,
     exponential_declaration,
     izhikevich_values,
 )
-from spikestack.neurons.define import try_declared
+from spikestack.neurons.define import declared_backend, try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_positive
 
@@ -85,8 +84,7 @@ class Izhikevich(Neuron):
         backend: str = "auto",
     ) -> None:
         super().__init__(surrogate=surrogate, stateful=stateful)
-        check_backend_name(backend)
-        self.backend = backend
+        self.backend = declared_backend(backend)
         if preset not in IZHIKEVICH_PRESETS:
             raise ValueError(
                 f"unknown Izhikevich preset {preset!r}; choose from {', '.join(IZHIKEVICH_PRESETS)}"
@@ -156,8 +154,7 @@ class _ExponentialIF(Neuron):
         backend: str = "auto",
     ) -> None:
         super().__init__(surrogate=surrogate, stateful=stateful)
-        check_backend_name(backend)
-        self.backend = backend
+        self.backend = declared_backend(backend)
         self.tau = check_positive("tau", tau)
         self.delta_T = check_positive("delta_T", delta_T)
         self.tau_syn = None if tau_syn is None else check_positive("tau_syn", tau_syn)
