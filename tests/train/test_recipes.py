@@ -174,3 +174,30 @@ def test_a_static_model_is_fed_the_encoded_steps(tmp_path, capsys) -> None:
     assert "'test': 10" in lines[0]
     accuracy = float(lines[-1].split(": ")[1])
     assert lines[-1].startswith("test accuracy: ") and round(accuracy * 10, 6) % 1 == 0
+
+
+def test_named_recipes_of_the_newer_data_sets(tmp_path, monkeypatch) -> None:
+    """pokerdvs, dvslip, ntidigits and hardvs are recipes; POKER-DVS builds from its folders
+    (an (N, 4) t, x, y, p array per recording) into 35 x 35 frames of four classes."""
+    monkeypatch.setenv("SPIKESTACK_CACHE", str(tmp_path / "cache"))
+    shapes = {
+        name: RECIPES.get(name).input_shape
+        for name in ("pokerdvs", "dvslip", "ntidigits", "hardvs")
+    }
+    assert shapes == {"pokerdvs": (2, 35, 35), "dvslip": (2, 128, 128),
+                      "ntidigits": (1, 1, 64), "hardvs": (2, 260, 346)}  # fmt: skip
+    rng = np.random.default_rng(1)
+    for split, count in (("train", 6), ("test", 2)):
+        for suit in ("cl", "di", "he", "sp"):
+            folder = tmp_path / f"pips_{split}" / suit
+            folder.mkdir(parents=True)
+            for k in range(count):
+                n = 50
+                table = np.stack([np.sort(rng.integers(0, 10_000, n)), rng.integers(0, 35, n),
+                                  rng.integers(0, 35, n), rng.integers(0, 2, n)], axis=1)  # fmt: skip
+                np.save(folder / f"{k}.npy", table)
+    bundle = build_data(config(name="pokerdvs", root=str(tmp_path)))
+    assert bundle.num_classes == 4 and bundle.input_shape == (2, 35, 35)
+    frames, label = bundle.test[0]
+    assert frames.shape[1:] == (2, 35, 35) and int(label) in range(4)
+    assert bundle.info["test"] == 8

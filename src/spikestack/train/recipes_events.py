@@ -186,6 +186,10 @@ _NAMED = (
     ("shd", "SHD", 20, (1, 1, 700), "mlp_snn", "Spiking Heidelberg Digits"),
     ("ssc", "SSC", 35, (1, 1, 700), "mlp_snn", "Spiking Speech Commands"),
     ("esimagenet", "ESImageNet", 1000, (2, 224, 224), "event_csnn", "ES-ImageNet (ODG events)"),
+    ("pokerdvs", "POKERDVS", 4, (2, 35, 35), "event_csnn", "POKER-DVS, four card suits"),
+    ("dvslip", "DVSLip", 100, (2, 128, 128), "event_csnn", "DVS-Lip, 100 words"),
+    ("ntidigits", "NTIDIGITS", 11, (1, 1, 64), "mlp_snn", "N-TIDIGITS single digits"),
+    ("hardvs", "HARDVS", 300, (2, 260, 346), "event_csnn", "HARDVS, 300 human activities"),
 )
 
 for _name, _class, _classes, _shape, _model, _summary in _NAMED:
@@ -200,7 +204,7 @@ for _name, _class, _classes, _shape, _model, _summary in _NAMED:
             input_shape=_shape,
             needs_root=True,
             build=_named(_class),
-            batch_size=64 if _shape == (1, 1, 700) else 32,
+            batch_size=64 if _shape is not None and _shape[:2] == (1, 1) else 32,
         )
     )
 
