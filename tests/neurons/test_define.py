@@ -484,3 +484,34 @@ class Edited:
     x = torch.rand(10, 3, 4) * 2
     assert torch.equal(module.Edited(backend="cpu")(x), module.Edited(backend="torch")(x))
     assert torch.equal(module.Edited(backend="cpu")(x), HardLIF(backend="torch")(x))
+
+
+@define_neuron
+class PassThrough:
+    """A second state variable carried unchanged (a constant input bias, say)."""
+
+    state = ("v", "c")
+    params = {"tau": 2.0}
+
+    def charge(x, v, c, tau):
+        return v + (x - v + c) / tau, c
+
+    def fire(v):
+        return v - 1.0
+
+    def reset(v, c, spike):
+        return v * (1 - spike), c
+
+
+@pytest.mark.parametrize("backend", ["torch", "cpu"])
+def test_a_state_carried_unchanged_is_a_real_tensor(backend) -> None:
+    """From rest, the kernels read resting values as stride-0 views; what comes back as the
+    state is always a tensor of its own (a stateful caller may change it in place)."""
+    torch.manual_seed(13)
+    neuron = PassThrough(backend=backend, stateful=True)
+    neuron(torch.rand(5, 3, 4) * 2)
+    v, c = neuron.state
+    assert c.stride() == (4, 1) and torch.equal(c, torch.zeros(3, 4))
+    c.add_(0.5)  # in place: a stride-0 view would refuse this
+    out = neuron(torch.rand(5, 3, 4) * 2)
+    assert out.shape == (5, 3, 4) and torch.equal(neuron.state[1], torch.full((3, 4), 0.5))

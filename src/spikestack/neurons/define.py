@@ -157,14 +157,16 @@ class DefinedNeuron(Neuron):
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
         decl = self.declaration
         k = len(decl.state)
-        if state is None:  # stride-0 views of the resting values (no memory per neuron)
+        chosen = self._kernels(x)
+        if state is None:  # the kernels read a resting value as a stride-0 view of it; the
+            # eager loop gets real tensors (a state it passes through unchanged is returned)
             start = tuple(
                 torch.full((), decl.rest[s], dtype=x.dtype, device=x.device).expand(x.shape[1:])
+                if chosen is not None else torch.full_like(x[0], decl.rest[s])
                 for s in decl.state
-            )
+            )  # fmt: skip
         else:
             start = tuple(state) if isinstance(state, tuple) else (state,)
-        chosen = self._kernels(x)
         if chosen is None:
             out, final = eager(decl, x, start, self.params(x), self.surrogate, self.detach_reset)
         else:
