@@ -20,7 +20,8 @@ __all__ = ["CUBALIF", "KLIF", "RCUBALIF", "RLIF", "OneToOne", "recurrent_connect
 
 class _MembraneNeuron(SpikingNeuron):
     """Shared body of the neurons run by :func:`~spikestack.functional.membrane.membrane`
-    (no fused kernel, no ``backend``)."""
+    (CUBALIF also runs kernels generated from its declaration; RLIF, RCUBALIF and KLIF the
+    torch loop only)."""
 
     options = SpikingNeuron.options | {"tau", "decay_input", "reset_delay"}
     tau_syn: float | None = None  # the current's time constant, where the neuron has one

@@ -1,7 +1,8 @@
 """Izhikevich, AdEx, EIF and QIF neurons; math in :mod:`spikestack.functional.nonlinear`.
 
-They run on the torch loop (no fused kernel, no ``backend``) and take their levels in
-the units of their papers (mV for Izhikevich), so their thresholds and resets may be
+Izhikevich, AdEx and EIF run kernels generated from their declarations
+(:mod:`spikestack.neurons.declared`; ``backend``), QIF the torch loop. They take their
+levels in the units of their papers (mV for Izhikevich), so their thresholds and resets may be
 negative; each reset is hard (``v_reset``) unless ``v_reset=None`` where the model
 allows a soft one.
 """
