@@ -1,4 +1,4 @@
-"""The library's ALIF, CUBALIF, LIAF, EIF, AdEx and Izhikevich run kernels generated from
+"""The library's ALIF, CUBALIF, LIAF, EIF, AdEx, QIF and Izhikevich run kernels generated from
 their declarations (spikestack.neurons.declared): every option gives the torch loop's
 spikes and states bit for bit (EIF/AdEx: within exp's rounding), gradients within float32
 rounding, in numba and in Triton's interpreter."""
@@ -10,7 +10,7 @@ import os
 import pytest
 import torch
 
-from spikestack.neurons import ALIF, CUBALIF, EIF, LIAF, AdEx, Izhikevich
+from spikestack.neurons import ALIF, CUBALIF, EIF, LIAF, QIF, AdEx, Izhikevich
 from spikestack.surrogates import ATan, Sigmoid
 
 
@@ -147,6 +147,14 @@ def test_eif_and_adex(cls, options) -> None:
     results = both(lambda b: cls(backend=b, **options), torch.rand(60, 3, 20) * 3.0)
     assert results[0][0].sum() > 0
     check(results, exact_states=False)
+
+
+@pytest.mark.parametrize("options", [{}, {"v_reset": None}, {"tau": 3.0, "a0": 0.5}], ids=str)
+def test_qif(options) -> None:
+    torch.manual_seed(7)
+    results = both(lambda b: QIF(backend=b, **options), torch.rand(40, 3, 30) * 1.5)
+    assert results[0][0].sum() > 0
+    check(results)
 
 
 @pytest.mark.parametrize("preset", ["regular_spiking", "chattering", "fast_spiking"])

@@ -1,4 +1,4 @@
-"""The library's ALIF, CUBALIF, LIAF, EIF, AdEx and Izhikevich neurons as declarations (see
+"""The library's ALIF, CUBALIF, LIAF, EIF, AdEx, QIF and Izhikevich neurons as declarations (see
 :func:`~spikestack.neurons.define_neuron`): their fused CPU and Triton kernels are generated
 from these, and each declaration gives the same spikes (LIAF: outputs) as the neuron's
 torch loop in :mod:`spikestack.functional`, operation for operation, so float32 rounds
@@ -28,7 +28,7 @@ from spikestack.neurons.declaration import (
 __all__ = ["alif_declaration", "alif_values", "cubalif_declaration", "exponential_declaration",
            "izhikevich_values", "liaf_values", "ADEX_DECL", "ALIF_DECL", "ALIF_SOFT_DECL",
            "CUBALIF_DECL", "CUBALIF_DEFAULT_DECL", "EIF_DECL", "IZHIKEVICH_DECL",
-           "LIAF_DECLS"]  # fmt: skip
+           "LIAF_DECLS", "QIF_DECL", "qif_values"]  # fmt: skip
 
 
 def _charge_form(decay_input: bool, v_reset: float | None) -> dict[str, float]:
@@ -277,6 +277,38 @@ def exponential_declaration(neuron: Any) -> tuple[Declaration, dict[str, float]]
     if neuron.adaptive:
         return ADEX_DECL, {**values, "tau_w": neuron.tau_w, "a": neuron.a, "b": neuron.b}
     return EIF_DECL, values
+
+
+class _QIF:
+    """Quadratic integrate-and-fire, soft or hard reset (``hard`` 1 or 0)."""
+
+    state = ("v",)
+    params = {"tau": 2.0, "a0": 1.0, "v_c": 0.8, "v_rest": 0.0, "v_reset": -0.1,
+              "v_threshold": 1.0, "hard": 1.0}  # fmt: skip
+
+    def charge(x, v, tau, a0, v_c, v_rest):
+        return v + (x + a0 * (v - v_rest) * (v - v_c)) / tau
+
+    def fire(v, v_threshold):
+        return v - v_threshold
+
+    def reset(v, spike, v_threshold, v_reset, hard):
+        soft = v - v_threshold * spike
+        to_reset = (1 - spike) * v + spike * v_reset
+        return (1 - hard) * soft + hard * to_reset
+
+
+QIF_DECL: Declaration = declaration(_QIF)
+
+
+def qif_values(neuron: Any) -> dict[str, float]:
+    """The declaration's parameters for a :class:`~spikestack.neurons.QIF`."""
+    v_reset = neuron.v_reset
+    return {
+        "tau": neuron.tau, "a0": neuron.a0, "v_c": neuron.v_c, "v_rest": neuron.v_rest,
+        "v_reset": 0.0 if v_reset is None else v_reset, "v_threshold": neuron.v_threshold,
+        "hard": float(v_reset is not None),
+    }  # fmt: skip
 
 
 class _Izhikevich:

@@ -1,7 +1,7 @@
 """Izhikevich, AdEx, EIF and QIF neurons; math in :mod:`spikestack.functional.nonlinear`.
 
-Izhikevich, AdEx and EIF run kernels generated from their declarations
-(:mod:`spikestack.neurons.declared`; ``backend``), QIF the torch loop. They take their
+Izhikevich, AdEx, EIF and QIF run kernels generated from their declarations
+(:mod:`spikestack.neurons.declared`; ``backend``) or their torch loops. They take their
 levels in the units of their papers (mV for Izhikevich), so their thresholds and resets may be
 negative; each reset is hard (``v_reset``) unless ``v_reset=None`` where the model
 allows a soft one.
@@ -18,8 +18,10 @@ from spikestack.functional.nonlinear import adex, check_membrane_levels, izhikev
 from spikestack.neurons.base import Neuron
 from spikestack.neurons.declared import (
     IZHIKEVICH_DECL,
+    QIF_DECL,
     exponential_declaration,
     izhikevich_values,
+    qif_values,
 )
 from spikestack.neurons.define import declared_backend, try_declared
 from spikestack.surrogates import Surrogate
@@ -278,7 +280,8 @@ class QIF(Neuron):
     """Quadratic integrate-and-fire (Latham et al., J. Neurophysiol. 2000):
     H = V + (X + a0 (V - v_rest)(V - v_c)) / tau, firing at v_threshold; above v_c the
     membrane runs away on its own (SpikingJelly's ``QIFNode``, same defaults). The state
-    is ``v``."""
+    is ``v``. ``backend`` picks the kernels generated from its declaration or the torch
+    loop."""
 
     options = Neuron.options | {
         "tau",
@@ -288,6 +291,7 @@ class QIF(Neuron):
         "v_reset",
         "v_rest",
         "detach_reset",
+        "backend",
     }
 
     def __init__(
@@ -302,8 +306,10 @@ class QIF(Neuron):
         detach_reset: bool = False,
         surrogate: Surrogate | None = None,
         stateful: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(surrogate=surrogate, stateful=stateful)
+        self.backend = declared_backend(backend)
         self.tau = check_positive("tau", tau)
         self.a0 = check_positive("a0", a0)
         check_membrane_levels(v_threshold=v_threshold, v_reset=v_reset, v_c=v_c, v_rest=v_rest)
@@ -315,6 +321,12 @@ class QIF(Neuron):
         return torch.full_like(x_t, self.v_rest)
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        fused = try_declared(
+            QIF_DECL, self.backend, x, state, (self.v_rest,), qif_values(self), self.surrogate,
+            self.detach_reset, "QIF",
+        )  # fmt: skip
+        if fused is not None:
+            return fused
         return qif(
             x, tau=self.tau, v_c=self.v_c, a0=self.a0, v_threshold=self.v_threshold,
             v_reset=self.v_reset, v_rest=self.v_rest, surrogate=self.surrogate,
