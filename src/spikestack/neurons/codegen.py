@@ -239,6 +239,19 @@ def _printed_derivatives(
     return replacements, printed
 
 
+def _call_args(
+    decl: Declaration, fn: Callable[..., Any], prefix: str, *, x: str = "x_t", spike: str = "spike"
+) -> str:
+    """The generated call's arguments for a declared function: its parameters as ``p_<name>``,
+    its state variables as ``<prefix><name>``, the input as ``x`` and the spike as ``spike``."""
+    return ", ".join(
+        x if a == "x"
+        else spike if a == "spike"
+        else (f"p_{a}" if a in decl.params else f"{prefix}{a}")
+        for a in decl.arguments(fn)
+    )  # fmt: skip
+
+
 def _output_terms(
     decl: Declaration, d: dict[str, Any], printed: dict[str, Any], zero: str
 ) -> dict[str, Any]:
@@ -315,26 +328,11 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     printer = Printer()
 
     prm_unpack = "\n".join(f"    p_{p} = prm[{i}]" for i, p in enumerate(params))
-    charge_args = ", ".join(
-        "xr[j]" if a == "x" else (f"p_{a}" if a in decl.params else f"s_{a}")
-        for a in decl.arguments(decl.charge)
-    )
-
-    def fire_args_of(prefix: str) -> str:
-        return ", ".join(
-            f"p_{a}" if a in decl.params else f"{prefix}{a}" for a in decl.arguments(decl.fire)
-        )
-
-    fire_args = fire_args_of("h_")
-
-    def reset_args_of(fn: Callable[..., Any], prefix: str, spike: str) -> str:
-        return ", ".join(
-            spike if a == "spike" else (f"p_{a}" if a in decl.params else f"{prefix}{a}")
-            for a in decl.arguments(fn)
-        )
+    charge_args = _call_args(decl, decl.charge, "s_", x="xr[j]")
+    fire_args = _call_args(decl, decl.fire, "h_")
 
     def reset_args(prefix: str, spike: str) -> str:
-        return reset_args_of(decl.reset, prefix, spike)
+        return _call_args(decl, decl.reset, prefix, spike=spike)
 
     hvars = ", ".join(f"h_{s}" for s in states)
     svars = ", ".join(f"s_{s}" for s in states)
@@ -368,7 +366,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
         f"zz = _fire({fire_args})",
         "sp = _f(1) if zz >= _f(0) else _f(0)",
         *(
-            [f"spr[j] = _output({reset_args_of(decl.output, 'h_', 'sp')})"]
+            [f"spr[j] = _output({_call_args(decl, decl.output, 'h_', spike='sp')})"]
             if decl.output is not None
             else []
         ),
@@ -429,7 +427,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     # two loops so that no branch on t sits in the inner one
     previous = [
         *[f"q_{st} = hp{i}[j]" for i, st in enumerate(states)],
-        f"qz = _fire({fire_args_of('q_')})",
+        f"qz = _fire({_call_args(decl, decl.fire, 'q_')})",
         f"{svars} = _reset({reset_args('q_', '(_f(1) if qz >= _f(0) else _f(0))')})",
     ]
     initial = [f"s_{st} = hp{i}[j]" for i, st in enumerate(states)]
@@ -455,7 +453,7 @@ def _kernel_source(decl: Declaration, dtype: str) -> str:
     backward = [
         "",
         "@njit(parallel=True, **_OPTS)",
-        "def NAME(x, s0, prm, h, spikes, c0, c1, sg, g_spikes, g_final, detach, gx, g_s0, g_prm):",
+        "def NAME(x, s0, prm, h, c0, c1, sg, g_spikes, g_final, detach, gx, g_s0, g_prm):",
         "    T, N = x.shape",
         "PRM_TOP",
         "    for b in prange((N + _B - 1) // _B):",
@@ -584,16 +582,6 @@ def _triton_source(decl: Declaration) -> str:
     out_terms = _output_terms(decl, d, p, "zero")
     printer = Printer()
 
-    def args(fn: Callable[..., Any], prefix: str, x: str = "x_t", spike: str = "spike") -> str:
-        return ", ".join(
-            x
-            if a == "x"
-            else spike
-            if a == "spike"
-            else (f"p_{a}" if a in decl.params else f"{prefix}{a}")
-            for a in decl.arguments(fn)
-        )
-
     hvars, svars = ", ".join(f"h_{st}" for st in states), ", ".join(f"s_{st}" for st in states)
     load = "tl.load({ptr} + {off}, mask=mask, other=0.0)"
     lines = [
@@ -633,12 +621,12 @@ def _triton_source(decl: Declaration) -> str:
         ],
         "    for t in range(T):",
         "        x_t = " + load.format(ptr="x_ptr", off="t * N + offs"),
-        f"        {hvars} = _charge({args(decl.charge, 's_')})",
-        f"        zz = _fire({args(decl.fire, 'h_')})",
+        f"        {hvars} = _charge({_call_args(decl, decl.charge, 's_')})",
+        f"        zz = _fire({_call_args(decl, decl.fire, 'h_')})",
         "        sp = tl.where(zz >= 0.0, 1.0, 0.0)",
-        f"        {svars} = _reset({args(decl.reset, 'h_', spike='sp')})",
+        f"        {svars} = _reset({_call_args(decl, decl.reset, 'h_', spike='sp')})",
         "        tl.store(spikes_ptr + t * N + offs, "
-        + (f"_output({args(decl.output, 'h_', spike='sp')})" if decl.output else "sp")
+        + (f"_output({_call_args(decl, decl.output, 'h_', spike='sp')})" if decl.output else "sp")
         + ", mask=mask)",
         "        tl.store(z_ptr + t * N + offs, zz, mask=mask)",
         *[
@@ -685,7 +673,7 @@ def _triton_source(decl: Declaration) -> str:
         "sp_prev = tl.where("
         + load.format(ptr="z_ptr", off="(t - 1) * N + offs")
         + " >= 0.0, 1.0, 0.0)",
-        f"{svars} = _reset({args(decl.reset, 'q_', spike='sp_prev')})",
+        f"{svars} = _reset({_call_args(decl, decl.reset, 'q_', spike='sp_prev')})",
     ]
     initial = [
         f"s_{st} = " + load.format(ptr="s0_ptr", off=f"{i} * N + offs")
@@ -795,6 +783,12 @@ def _save(
     ctx.meta = (*meta, x.shape, [tuple(s.shape) for s in s0])
 
 
+def _rendering(prm: Tensor) -> str:
+    """The generated functions' prefix for a parameter block: ``"pn_"`` for per-neuron
+    parameters (``[P, N]``), ``""`` for scalars (``[P]``)."""
+    return "pn_" if prm.dim() == 2 else ""
+
+
 def _rows(shape: tuple[int, int], like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
     """An uninitialised ``[K, N]`` buffer: recycled on the CPU (fresh multi-megabyte tensors
     cost a page fault per page, more than the kernels' own passes)."""
@@ -861,8 +855,7 @@ class _TritonFused(torch.autograd.Function):
         h = torch.empty((k, T, n), dtype=flat.dtype, device=flat.device)
         final = torch.empty((k, n), dtype=flat.dtype, device=flat.device)
         grid = (triton.cdiv(n, _TritonFused.BLOCK),)
-        prefix = "pn_" if prm.dim() == 2 else ""  # per-neuron parameters: the pn_ kernels
-        getattr(kernels, prefix + "forward")[grid](
+        getattr(kernels, _rendering(prm) + "forward")[grid](
             flat, state0, prm, spikes, h, z, final, T, n, BLOCK=_TritonFused.BLOCK
         )
         _save(ctx, x, s0, (flat, state0, prm, h, z), kernels, surrogate, detach_reset, n_learn)
@@ -880,7 +873,7 @@ class _TritonFused(torch.autograd.Function):
         gx, g_s0 = torch.empty_like(flat), torch.empty_like(state0)
         g_prm = _parameter_grads(n_learn, n, flat, flat.dtype)
         grid = (triton.cdiv(n, _TritonFused.BLOCK),)
-        backward = getattr(kernels, ("pn_" if prm.dim() == 2 else "") + "backward")
+        backward = getattr(kernels, _rendering(prm) + "backward")
         backward[grid](flat, state0, prm, h, z, sg, gs, _final_grads(g_final, flat),
                        gx, g_s0, g_prm, T, n, DETACH=bool(detach_reset),
                        BLOCK=_TritonFused.BLOCK)  # fmt: skip
@@ -898,22 +891,22 @@ class _Fused(torch.autograd.Function):
         # recycled buffers: fresh large tensors cost a page fault per page on first touch
         spikes = POOL.empty((T, n), flat.dtype)
         h, final = POOL.empty((k, T, n), flat.dtype), POOL.empty((k, n), flat.dtype)
-        prefix = "pn_" if prm.dim() == 2 else ""  # per-neuron parameters: the pn_ kernels
-        getattr(kernels, prefix + "forward")(
+        getattr(kernels, _rendering(prm) + "forward")(
             flat.numpy(), state0.numpy(), prm.numpy(), spikes.numpy(), h.numpy(), final.numpy()
         )
-        _save(ctx, x, s0, (flat, state0, prm, h, spikes), kernels, surrogate, detach_reset, n_learn)
+        # the backward rebuilds the spikes from H: the output is not kept for it
+        _save(ctx, x, s0, (flat, state0, prm, h), kernels, surrogate, detach_reset, n_learn)
         return (spikes.reshape(x.shape), *[final[i].reshape(x.shape[1:]) for i in range(k)])
 
     @staticmethod
     def backward(ctx: Any, g_spikes: Tensor, *g_final: Tensor) -> Any:
         from spikestack.kernels._plan import surrogate_constants
 
-        flat, state0, prm, h, spikes = ctx.saved_tensors
+        flat, state0, prm, h = ctx.saved_tensors
         kernels, surrogate, detach_reset, n_learn, shape, s_shapes = ctx.meta
         T, n = flat.shape
         sid, (c0, c1, _) = surrogate_constants(surrogate)  # built-ins: evaluated in the kernel
-        prefix = "pn_" if prm.dim() == 2 else ""
+        prefix = _rendering(prm)
         if sid == SurrogateId.CUSTOM:  # any other surrogate: its derivative as a tensor
             z = POOL.empty((T, n), flat.dtype)
             getattr(kernels, prefix + "fire_z")(h.numpy(), prm.numpy(), z.numpy())
@@ -930,10 +923,9 @@ class _Fused(torch.autograd.Function):
             gs = POOL.empty((T, n), flat.dtype).copy_(gs)
         gx, g_s0 = POOL.empty((T, n), flat.dtype), POOL.empty(tuple(state0.shape), flat.dtype)
         g_prm = _parameter_grads(n_learn, n, flat, torch.float64)
-        backward(flat.numpy(), state0.numpy(), prm.numpy(), h.numpy(), spikes.numpy(),
-                 scalar(c0), scalar(c1), sg.numpy(), gs.numpy(),
-                 _final_grads(g_final, flat).numpy(), bool(detach_reset), gx.numpy(),
-                 g_s0.numpy(), g_prm.numpy())  # fmt: skip
+        backward(flat.numpy(), state0.numpy(), prm.numpy(), h.numpy(), scalar(c0), scalar(c1),
+                 sg.numpy(), gs.numpy(), _final_grads(g_final, flat).numpy(),
+                 bool(detach_reset), gx.numpy(), g_s0.numpy(), g_prm.numpy())  # fmt: skip
         return _input_grads(gx, g_s0, g_prm, n_learn, shape, s_shapes, prm.dim() == 2)
 
 
