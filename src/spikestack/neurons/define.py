@@ -228,20 +228,6 @@ def fused_kernels(
         return None, str(error)
 
 
-def run_declared(
-    decl: Declaration, kernels: tuple[str, Any], x: Tensor, start: tuple[Tensor, ...],
-    values: dict[str, float], surrogate: Any, detach_reset: bool,
-) -> tuple[Tensor, tuple[Tensor, ...]]:  # fmt: skip
-    """``(output, final states)`` of ``x`` through a declaration's generated kernels, every
-    parameter a fixed number (the library's neurons that run from their declarations)."""
-    target, module = kernels
-    fixed = torch.tensor([float(values[p]) for p in decl.params], dtype=x.dtype)
-    out, *final = run_fused(
-        target, x, module, decl, fixed, surrogate, detach_reset, torch.zeros(0), start
-    )
-    return out, tuple(final)
-
-
 def declared_backend(backend: str, torch_only: str | None = None) -> str:
     """``backend`` checked for a library neuron that runs from its declaration;
     ``torch_only`` names an option set that only its torch loop runs (e.g.
@@ -276,7 +262,7 @@ def try_declared(
     )  # fmt: skip
     if given is None:
         return None
-    check_sequence(x)
+    check_sequence(x)  # before x's device and dtype are read
     chosen, _ = fused_kernels(decl, backend, x, name=name)
     if chosen is None:
         return None
@@ -284,8 +270,13 @@ def try_declared(
     start = tuple(
         initial_state(x, s, r, materialize=False) for s, r in zip(given, rests, strict=True)
     )
-    out, final = run_declared(decl, chosen, x, start, values, surrogate, detach_reset)
-    return out, (final if k > 1 else final[0])
+    # every parameter a fixed number (the library's neurons learn none of them here)
+    fixed = torch.tensor([float(values[p]) for p in decl.params], dtype=x.dtype)
+    target, module = chosen
+    out, *final = run_fused(
+        target, x, module, decl, fixed, surrogate, detach_reset, torch.zeros(0), start
+    )
+    return out, (tuple(final) if k > 1 else final[0])
 
 
 def _parameter(neuron: str, name: str, value: Any) -> float | Tensor:
