@@ -25,10 +25,27 @@ from spikestack.neurons.declaration import (
     tanh,
 )
 
-__all__ = ["alif_declaration", "alif_values", "cubalif_declaration", "exponential_declaration",
-           "izhikevich_values", "liaf_values", "ADEX_DECL", "ALIF_DECL", "ALIF_SOFT_DECL",
-           "CUBALIF_DECL", "CUBALIF_DEFAULT_DECL", "EIF_DECL", "IZHIKEVICH_DECL",
-           "LIAF_DECLS", "QIF_DECL", "qif_values"]  # fmt: skip
+__all__ = [
+    "Declared", "alif_declaration", "cubalif_declaration", "exponential_declaration",
+    "izhikevich_declaration", "liaf_declaration", "qif_declaration", "ADEX_DECL", "ALIF_DECL",
+    "ALIF_SOFT_DECL", "CUBALIF_DECL", "CUBALIF_DEFAULT_DECL", "EIF_DECL", "IZHIKEVICH_DECL",
+    "LIAF_DECLS", "QIF_DECL",
+]  # fmt: skip
+
+
+# a neuron's declaration and the values of its parameters
+Declared = tuple[Declaration, dict[str, float]]
+
+
+def _reset_values(v_reset: float | None) -> dict[str, float]:
+    """The reset selector: ``hard`` 1 with ``v_reset``, or 0 for a soft reset (None)."""
+    return {"v_reset": 0.0 if v_reset is None else v_reset, "hard": float(v_reset is not None)}
+
+
+def _narrowed(decl: Declaration, values: dict[str, float]) -> Declared:
+    """``decl`` with the values of its own parameters (a specialised declaration takes
+    fewer than the general one)."""
+    return decl, {k: values[k] for k in decl.params}
 
 
 def _charge_form(decay_input: bool, v_reset: float | None) -> dict[str, float]:
@@ -83,23 +100,16 @@ ALIF_DECL: Declaration = declaration(_ALIF)
 ALIF_SOFT_DECL: Declaration = declaration(_ALIFSoft)
 
 
-def alif_declaration(neuron: Any) -> tuple[Declaration, dict[str, float]]:
+def alif_declaration(neuron: Any) -> Declared:
     """The declaration and its parameters for an :class:`~spikestack.neurons.ALIF`."""
-    values = alif_values(neuron)
-    if neuron.decay_input and neuron.v_reset is None:
-        return ALIF_SOFT_DECL, {k: values[k] for k in ALIF_SOFT_DECL.params}
-    return ALIF_DECL, values
-
-
-def alif_values(neuron: Any) -> dict[str, float]:
-    """The general declaration's parameters for an :class:`~spikestack.neurons.ALIF`."""
-    v_reset = neuron.v_reset
-    return {
-        "tau": neuron.tau, "keep": 1.0 - 1.0 / neuron.tau,
-        "v_reset": 0.0 if v_reset is None else v_reset, "v_threshold": neuron.v_threshold,
+    values = {
+        "tau": neuron.tau, "keep": 1.0 - 1.0 / neuron.tau, "v_threshold": neuron.v_threshold,
         "beta": neuron.beta, "rho": math.exp(-1.0 / neuron.tau_adapt),
-        "hard": float(v_reset is not None), **_charge_form(neuron.decay_input, v_reset),
+        **_reset_values(neuron.v_reset), **_charge_form(neuron.decay_input, neuron.v_reset),
     }  # fmt: skip
+    if neuron.decay_input and neuron.v_reset is None:
+        return _narrowed(ALIF_SOFT_DECL, values)
+    return ALIF_DECL, values
 
 
 class _CUBALIF:
@@ -147,16 +157,15 @@ CUBALIF_DECL: Declaration = declaration(_CUBALIF)
 CUBALIF_DEFAULT_DECL: Declaration = declaration(_CUBALIFDefault)
 
 
-def cubalif_declaration(neuron: Any) -> tuple[Declaration, dict[str, float]]:
+def cubalif_declaration(neuron: Any) -> Declared:
     """The declaration and its parameters for a :class:`~spikestack.neurons.CUBALIF`."""
-    v_reset = neuron.v_reset
     values = {
         "tau": neuron.tau, "keep": 1.0 - 1.0 / neuron.tau, "alpha": 1.0 - 1.0 / neuron.tau_syn,
-        "v_reset": 0.0 if v_reset is None else v_reset, "v_threshold": neuron.v_threshold,
-        "hard": float(v_reset is not None), **_charge_form(neuron.decay_input, v_reset),
+        "v_threshold": neuron.v_threshold, **_reset_values(neuron.v_reset),
+        **_charge_form(neuron.decay_input, neuron.v_reset),
     }  # fmt: skip
-    if not neuron.decay_input and v_reset == 0.0:
-        return CUBALIF_DEFAULT_DECL, {k: values[k] for k in CUBALIF_DEFAULT_DECL.params}
+    if not neuron.decay_input and neuron.v_reset == 0.0:
+        return _narrowed(CUBALIF_DEFAULT_DECL, values)
     return CUBALIF_DECL, values
 
 
@@ -205,10 +214,11 @@ LIAF_DECLS: dict[str, Declaration] = {
 }  # fmt: skip
 
 
-def liaf_values(neuron: Any) -> dict[str, float]:
-    """The declaration's parameters for a :class:`~spikestack.neurons.LIAF`."""
+def liaf_declaration(neuron: Any) -> Declared:
+    """The declaration and its parameters for a :class:`~spikestack.neurons.LIAF` with a
+    named activation."""
     form = _charge_form(False, neuron.v_rest)
-    return {
+    return LIAF_DECLS[neuron.activation], {
         "tau": neuron.tau, "keep": 1.0 - 1.0 / neuron.tau, "v_reset": neuron.v_rest,
         "v_threshold": neuron.v_threshold, "form_b": form["form_b"], "form_c": form["form_c"],
     }  # fmt: skip
@@ -264,14 +274,14 @@ EIF_DECL: Declaration = declaration(_EIF)
 ADEX_DECL: Declaration = declaration(_AdEx)
 
 
-def exponential_declaration(neuron: Any) -> tuple[Declaration, dict[str, float]]:
+def exponential_declaration(neuron: Any) -> Declared:
     """The declaration and its parameters for an :class:`~spikestack.neurons.EIF` or
     :class:`~spikestack.neurons.AdEx`."""
-    tau_syn, v_reset = neuron.tau_syn, neuron.v_reset
+    tau_syn = neuron.tau_syn
     values = {
         "tau": neuron.tau, "delta_T": neuron.delta_T, "theta_rh": neuron.theta_rh,
-        "v_rest": neuron.v_rest, "v_reset": 0.0 if v_reset is None else v_reset,
-        "v_threshold": neuron.v_threshold, "hard": float(v_reset is not None),
+        "v_rest": neuron.v_rest, "v_threshold": neuron.v_threshold,
+        **_reset_values(neuron.v_reset),
         "alpha": 0.0 if tau_syn is None else 1.0 - 1.0 / tau_syn, "syn": float(tau_syn is not None),
     }  # fmt: skip
     if neuron.adaptive:
@@ -301,13 +311,11 @@ class _QIF:
 QIF_DECL: Declaration = declaration(_QIF)
 
 
-def qif_values(neuron: Any) -> dict[str, float]:
-    """The declaration's parameters for a :class:`~spikestack.neurons.QIF`."""
-    v_reset = neuron.v_reset
-    return {
+def qif_declaration(neuron: Any) -> Declared:
+    """The declaration and its parameters for a :class:`~spikestack.neurons.QIF`."""
+    return QIF_DECL, {
         "tau": neuron.tau, "a0": neuron.a0, "v_c": neuron.v_c, "v_rest": neuron.v_rest,
-        "v_reset": 0.0 if v_reset is None else v_reset, "v_threshold": neuron.v_threshold,
-        "hard": float(v_reset is not None),
+        "v_threshold": neuron.v_threshold, **_reset_values(neuron.v_reset),
     }  # fmt: skip
 
 
@@ -334,8 +342,8 @@ class _Izhikevich:
 IZHIKEVICH_DECL: Declaration = declaration(_Izhikevich)
 
 
-def izhikevich_values(neuron: Any) -> dict[str, float]:
-    """The declaration's parameters for an :class:`~spikestack.neurons.Izhikevich`."""
-    names = ("b", "c", "d", "dt", "v_threshold")
-    return {**{n: getattr(neuron, n) for n in names}, "dt_a": neuron.dt * neuron.a,
-            "sq": 0.04, "mn": 5.0, "bias": 140.0}  # fmt: skip
+def izhikevich_declaration(neuron: Any) -> Declared:
+    """The declaration and its parameters for an :class:`~spikestack.neurons.Izhikevich`."""
+    values = {n: getattr(neuron, n) for n in ("b", "c", "d", "dt", "v_threshold")}
+    return IZHIKEVICH_DECL, {**values, "dt_a": neuron.dt * neuron.a, "sq": 0.04, "mn": 5.0,
+                             "bias": 140.0}  # fmt: skip

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from spikestack.functional.liaf import liaf, resolve_activation
 from spikestack.neurons.base import SpikingNeuron
-from spikestack.neurons.declared import LIAF_DECLS, liaf_values
+from spikestack.neurons.declared import liaf_declaration
 from spikestack.neurons.define import declared_backend, try_declared
 from spikestack.surrogates import Surrogate
 from spikestack.validation import check_tau
@@ -69,9 +69,10 @@ class LIAF(SpikingNeuron):
 
     def _run(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         if isinstance(self.activation, str):
+            decl, values = liaf_declaration(self)
             fused = try_declared(
-                LIAF_DECLS[self.activation], self.backend, x, state, (self.v_rest,),
-                liaf_values(self), self.surrogate, self.detach_reset, "LIAF",
+                decl, self.backend, x, state, (self.v_rest,), values, self.surrogate,
+                self.detach_reset, "LIAF",
             )  # fmt: skip
             if fused is not None:
                 return fused

@@ -17,11 +17,9 @@ from torch import Tensor
 from spikestack.functional.nonlinear import adex, check_membrane_levels, izhikevich, qif
 from spikestack.neurons.base import Neuron
 from spikestack.neurons.declared import (
-    IZHIKEVICH_DECL,
-    QIF_DECL,
     exponential_declaration,
-    izhikevich_values,
-    qif_values,
+    izhikevich_declaration,
+    qif_declaration,
 )
 from spikestack.neurons.define import declared_backend, try_declared
 from spikestack.surrogates import Surrogate
@@ -110,9 +108,10 @@ class Izhikevich(Neuron):
         return torch.full_like(x_t, self.v_init), torch.full_like(x_t, self.b * self.v_init)
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # type: ignore[override]
+        decl, values = izhikevich_declaration(self)
         fused = try_declared(
-            IZHIKEVICH_DECL, self.backend, x, state, (self.v_init, self.b * self.v_init),
-            izhikevich_values(self), self.surrogate, self.detach_reset, "Izhikevich",
+            decl, self.backend, x, state, (self.v_init, self.b * self.v_init), values,
+            self.surrogate, self.detach_reset, "Izhikevich",
         )  # fmt: skip
         if fused is not None:
             return fused
@@ -321,8 +320,9 @@ class QIF(Neuron):
         return torch.full_like(x_t, self.v_rest)
 
     def _run(self, x: Tensor, state: Any) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        decl, values = qif_declaration(self)
         fused = try_declared(
-            QIF_DECL, self.backend, x, state, (self.v_rest,), qif_values(self), self.surrogate,
+            decl, self.backend, x, state, (self.v_rest,), values, self.surrogate,
             self.detach_reset, "QIF",
         )  # fmt: skip
         if fused is not None:
