@@ -24,20 +24,25 @@ from torch import Tensor
 
 from spikestack.kernels._buffers import POOL
 
-__all__ = ["SAVED_DTYPES", "decode", "encode", "membrane_dtype", "saved_membrane"]
+__all__ = ["SAVED_DTYPES", "decode", "encode", "membrane_dtype", "saved_dtype", "saved_membrane"]
 
 SAVED_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 _current: list[torch.dtype] = [torch.float32]
+
+
+def saved_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """``dtype`` (a name or a torch dtype) as one of :data:`SAVED_DTYPES`, or a ValueError."""
+    chosen = SAVED_DTYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype
+    if chosen not in SAVED_DTYPES.values():
+        raise ValueError(f"saved_membrane takes {sorted(SAVED_DTYPES)}; got {dtype!r}")
+    return chosen
 
 
 @contextlib.contextmanager
 def saved_membrane(dtype: str | torch.dtype) -> Iterator[None]:
     """Within the block, fused CPU neurons in float32 keep H for backward as ``dtype``
     ("float32", the default, or "bfloat16"); the dtype is read when the forward runs."""
-    chosen = SAVED_DTYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype
-    if chosen not in SAVED_DTYPES.values():
-        raise ValueError(f"saved_membrane takes {sorted(SAVED_DTYPES)}; got {dtype!r}")
-    _current.append(chosen)
+    _current.append(saved_dtype(dtype))
     try:
         yield
     finally:

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from spikestack.analysis.monitors import FiringRateMonitor
 from spikestack.atomic import atomic_write
-from spikestack.kernels.saved import SAVED_DTYPES, saved_membrane
+from spikestack.kernels.saved import saved_dtype, saved_membrane
 from spikestack.neurons.base import reset as reset_states
 from spikestack.train.checkpoint import load_latest, save_checkpoint
 from spikestack.train.health import TrainingHealth
@@ -110,11 +110,8 @@ class Engine:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.amp = amp
         self.amp_dtype = amp_dtype
-        if saved_membrane not in SAVED_DTYPES:
-            raise ValueError(
-                f"saved_membrane must be one of {sorted(SAVED_DTYPES)}; got {saved_membrane!r}"
-            )
-        self.saved_membrane = saved_membrane  # the fused neurons' H kept for backward
+        # the dtype the fused neurons keep H in for backward (checked now, used per forward)
+        self.saved_membrane = saved_dtype(saved_membrane)
         self.grad_clip = grad_clip
         self.progress = progress and is_main_process()
         self.seed = seed
