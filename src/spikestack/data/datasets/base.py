@@ -46,6 +46,13 @@ def md5sum(path: str | os.PathLike[str], *, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def verify_md5(path: Path, expected: str, *, dataset: str, remedy: str) -> None:
+    """A ValueError naming ``path``, its md5 and the published one when they differ;
+    ``remedy`` says what to do about it."""
+    if (got := md5sum(path)) != expected:
+        raise ValueError(f"{dataset}: {path} has md5 {got}, expected {expected}; {remedy}")
+
+
 def extract(archive: Path, into: Path) -> None:
     """Extract a .zip / .tar(.gz) archive into ``into`` through a temporary sibling folder,
     so that an interrupted extraction never leaves a half-filled target."""
@@ -112,11 +119,9 @@ def locate(
             archive = below(res.filename)
             if archive is None or not archive.is_file() or archive in tried:
                 continue
-            if res.md5 is not None and (got := md5sum(archive)) != res.md5:
-                raise ValueError(
-                    f"{dataset}: {archive} has md5 {got}, expected {res.md5}; the file is "
-                    f"corrupt or not the official one. Download it again from {url}"
-                )
+            if res.md5 is not None:
+                verify_md5(archive, res.md5, dataset=dataset, remedy="the file is corrupt or "
+                          f"not the official one. Download it again from {url}")  # fmt: skip
             root.mkdir(parents=True, exist_ok=True)
             extract(archive, root)
             tried.append(archive)

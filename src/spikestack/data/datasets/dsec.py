@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, pick_split
+from spikestack.data.datasets.base import EventDataset, extract, pick_split
 from spikestack.data.events import EventFormatError, make_events
 
 URL = "https://dsec.ifi.uzh.ch/dsec-datasets/download/ (train_events.zip, train_optical_flow.zip)"
@@ -42,7 +42,6 @@ FLOW_RECORDINGS = (
 def download_recording(root: Path, rec: str) -> None:
     """Fetch one recording's left events, forward flow maps and their timestamps into
     Tonic's layout under ``root / rec`` (each archive extracted, then removed)."""
-    from spikestack.data.datasets.base import extract
     from spikestack.data.download import fetch
 
     for name, kind in (("events_left", ".zip"), ("optical_flow_forward_event", ".zip"),

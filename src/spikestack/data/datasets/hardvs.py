@@ -18,7 +18,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, extract, md5sum, pick_split
+from spikestack.data.datasets.base import (
+    EventDataset,
+    Resource,
+    extract,
+    locate,
+    pick_split,
+    verify_md5,
+)
 
 URL = "https://github.com/Event-AHU/HARDVS (the compact event files, Baidu Disk or DropBox)"
 MD5 = {
@@ -61,11 +68,9 @@ class HARDVS(EventDataset):
                 f"HARDVS: {labels} is missing; get the label files and MINI_HARDVS_files.zip "
                 f"from {URL} and put them in {self.root}"
             )
-        if check_md5 and (got := md5sum(labels)) != MD5[labels.name]:
-            raise ValueError(
-                f"HARDVS: {labels} has md5 {got}, expected {MD5[labels.name]}; the file is not "
-                "the published list (pass check_md5=False to read it anyway)"
-            )
+        if check_md5:
+            verify_md5(labels, MD5[labels.name], dataset="HARDVS", remedy="the file is not the "
+                       "published list (pass check_md5=False to read it anyway)")  # fmt: skip
         entries = _read_labels(labels)
         self._extract_missing({c for c, _ in entries})
         self.samples = [
@@ -77,20 +82,17 @@ class HARDVS(EventDataset):
         missing = sorted(c for c in needed if not (self.root / c).is_dir())
         if not missing:
             return
-        bundle = self.root / "MINI_HARDVS_files.zip"
-        inner = self.root / "MINI_HARDVS_files"
-        if not inner.is_dir():
-            if not bundle.is_file():
-                raise FileNotFoundError(
-                    f"HARDVS: the class folders {missing[:3]}{' ...' if len(missing) > 3 else ''} "
-                    f"are missing under {self.root}, and so is {bundle}; get it from {URL}"
-                )
-            if (got := md5sum(bundle)) != MD5[bundle.name]:
-                raise ValueError(
-                    f"HARDVS: {bundle} has md5 {got}, expected {MD5[bundle.name]}; the file is "
-                    f"corrupt or not the official one. Download it again from {URL}"
-                )
-            extract(bundle, self.root)
+        bundle = "MINI_HARDVS_files"  # the class archives, in the published zip
+        try:
+            inner = locate(
+                self.root, bundle, [Resource(f"{bundle}.zip", MD5[f"{bundle}.zip"], bundle)],
+                dataset="HARDVS", url=URL,
+            )  # fmt: skip
+        except FileNotFoundError as error:
+            raise FileNotFoundError(
+                f"HARDVS: the class folders {missing[:3]}{' ...' if len(missing) > 3 else ''} "
+                f"are missing under {self.root}; {error}"
+            ) from None
         for name in missing:
             archive = inner / f"{name}.zip"
             if not archive.is_file():

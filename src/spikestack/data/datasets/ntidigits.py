@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from spikestack.data.datasets.base import EventDataset, md5sum, pick_split
+from spikestack.data.datasets.base import EventDataset, pick_split, verify_md5
 from spikestack.data.events import EventFormatError
 
 MD5 = "360a2d11e5429555c9197381cf6b58e0"  # n-tidigits.hdf5 (the value Tonic checks)
@@ -47,11 +47,9 @@ class NTIDIGITS(EventDataset):
                 f"N-TIDIGITS not found: expected {self.path}. Get n-tidigits.hdf5 from {URL} "
                 f"and put it in {self.root}"
             )
-        if check_md5 and (got := md5sum(self.path)) != MD5:
-            raise ValueError(
-                f"N-TIDIGITS: {self.path} has md5 {got}, expected {MD5}; the file is corrupt "
-                f"or not the official one (pass check_md5=False to read it anyway)"
-            )
+        if check_md5:
+            verify_md5(self.path, MD5, dataset="N-TIDIGITS", remedy="the file is corrupt or not "
+                       "the official one (pass check_md5=False to read it anyway)")  # fmt: skip
         import h5py
 
         with h5py.File(self.path, "r") as f:

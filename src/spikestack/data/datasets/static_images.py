@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from spikestack.data.datasets.base import Resource, locate, md5sum, pick_split
+from spikestack.data.datasets.base import Resource, locate, pick_split, verify_md5
 
 # MNIST's official files and their md5 (the values published with the files).
 MNIST_FILES = {
@@ -95,14 +95,9 @@ class MNIST(_ImageArrays):
         for candidate in (self.root / name, self.root / name[:-3]):
             if candidate.is_file():
                 md5 = self.files.get(name)
-                if (
-                    candidate.suffix == ".gz"
-                    and md5 is not None
-                    and (got := md5sum(candidate)) != md5
-                ):
-                    raise ValueError(
-                        f"{self.name}: {candidate} has md5 {got}, expected {md5} (corrupt or not the official file)"
-                    )
+                if candidate.suffix == ".gz" and md5 is not None:
+                    verify_md5(candidate, md5, dataset=self.name,
+                               remedy="corrupt or not the official file")  # fmt: skip
                 return candidate
         raise FileNotFoundError(
             f"{self.name}: {self.root / name} not found. spikestack does not download data sets; "
