@@ -16,6 +16,7 @@ from spikestack.neurons.base import reset
 LAYERS = {
     "linear": lambda: nn.Linear(300, 77),
     "linear, no bias": lambda: nn.Linear(64, 5, bias=False),
+    "linear, full blocks and a rest": lambda: nn.Linear(40, 600),  # 256 + 256 + 88 columns
     "conv 3x3": lambda: nn.Conv2d(8, 12, 3, padding=1),
     "conv stride 2": lambda: nn.Conv2d(8, 12, 3, stride=2),
     "conv 5x5 dilated": lambda: nn.Conv2d(8, 12, 5, stride=2, padding=2, dilation=2),
@@ -89,6 +90,34 @@ def test_sparse_values_are_weighted_and_counted_as_macs() -> None:
     with torch.no_grad():
         torch.testing.assert_close(flat(rows), layer(rows), rtol=1e-5, atol=1e-5)
     assert flat.macs == int((rows != 0).sum()) * 3 and flat.sops == 0
+
+
+@pytest.mark.parametrize("bounds", [(0, 23), (0, 1, 9, 23), (0, 0, 5, 23, 23)])
+def test_linear_kernel_cut_into_row_parts(bounds) -> None:
+    """The linear kernel's tasks are column blocks times row parts (more parts when there
+    are fewer blocks than threads): every cut, empty parts included, gives the dense
+    result, for spikes of value c and for other values."""
+    import numpy as np
+
+    from spikestack.kernels import sparse, sparse_kernels
+
+    layer = nn.Linear(50, 300)
+    weight_t = sparse.linear_weight(layer.weight)
+    bias = layer.bias.detach().numpy()
+    cut = np.array(bounds, dtype=np.int64)
+    g = torch.Generator().manual_seed(0)
+    spikes = (torch.rand(23, 50, generator=g) < 0.2).float() * 0.5
+    values = torch.randn(23, 50, generator=g) * (torch.rand(23, 50, generator=g) < 0.3)
+    for x, are_spikes in ((spikes, True), (values, False)):
+        found = sparse.scan(x, lists=True)
+        assert found.spikes == are_spikes
+        starts, columns, values = found.lists
+        cuts, rows, placed = sparse_kernels.by_column(starts, columns, values, 50, cut)
+        assert cuts.shape == (len(bounds), 50) and (np.diff(cuts, axis=0) >= 0).all()
+        out = np.empty((23, 300), dtype=np.float32)
+        scale = np.float32(values[0] if found.spikes else 1)
+        sparse_kernels.linear(cuts, rows, placed, cut, weight_t, bias, out, found.spikes, scale)
+        torch.testing.assert_close(torch.from_numpy(out), layer(x).detach(), rtol=1e-5, atol=1e-5)
 
 
 def test_what_it_cannot_take_runs_dense() -> None:

@@ -1,7 +1,7 @@
 """Event-driven linear and convolution for sparse inputs (inference, CPU): only the
 non-zero inputs do work. And the measured choice between them and the dense operation.
 
-    found = scan(x, columns=True)             # x: [N, K]: rate, spikes?, column lists
+    found = scan(x, lists=True)               # x: [N, K]: rate, spikes?, row lists
     y, macs = linear(found, N, linear_weight(w), bias, x.dtype)
     y, macs, found = conv(x, conv_weight(w, groups), bias, ConvGeometry.of(layer))
 
@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 _DTYPES = (torch.float32, torch.float64)
-_BLOCK = 256  # output columns per parallel block of the linear kernel
 
 
 @cache
@@ -73,21 +72,21 @@ def _parts() -> int:
 class Sparsity:
     """What a scan of a layer's input found: the fraction of non-zero values, whether they
     are spikes (all the same value c > 0: the accumulates are synaptic operations), and
-    for a linear layer the column lists the kernel reads."""
+    for a linear layer the lists of non-zeros per row the kernel reads."""
 
     rate: float
     spikes: bool
-    columns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # starts, rows, values
+    lists: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # starts, columns, values
 
 
-def scan(x: Tensor, *, columns: bool) -> Sparsity:
-    """How sparse ``x`` is; ``columns=True`` (a linear layer's [N, K] input) also builds
-    the column lists :func:`linear` reads."""
+def scan(x: Tensor, *, lists: bool) -> Sparsity:
+    """How sparse ``x`` is; ``lists=True`` (a linear layer's [N, K] input) also builds
+    the lists of non-zeros per row that :func:`linear` reads."""
     arr = x.detach().contiguous().numpy()
     size = max(arr.size, 1)
-    if columns:
-        starts, rows, values, spikes = _kernels().scan(arr.reshape(arr.shape[0], -1), _parts())
-        return Sparsity(rows.shape[0] / size, bool(spikes), (starts, rows, values))
+    if lists:
+        starts, columns, values, spikes = _kernels().scan(arr.reshape(arr.shape[0], -1))
+        return Sparsity(columns.shape[0] / size, bool(spikes), (starts, columns, values))
     count, spikes = _kernels().count_nonzero(arr.reshape(-1), _parts())
     return Sparsity(int(count) / size, bool(spikes))
 
@@ -105,14 +104,22 @@ def _bias(bias: Tensor | None, size: int, dtype: np.dtype) -> np.ndarray:
 
 def linear(found: Sparsity, n: int, weight_t: np.ndarray, bias: Tensor | None, dtype):
     """The linear layer on the ``n`` rows :func:`scan` read -> (x @ W^T + b as [n, O],
-    multiply-accumulates done)."""
-    out = torch.empty(n, weight_t.shape[1], dtype=dtype)
+    multiply-accumulates done). The rows are cut into as many parts as it takes for the
+    kernel's tasks (column blocks × row parts) to keep every thread busy."""
+    kernels = _kernels()
+    k, o = weight_t.shape
+    out = torch.empty(n, o, dtype=dtype)
     kind = out.numpy().dtype
-    b = _bias(bias, weight_t.shape[1], kind)
-    starts, rows, values = found.columns
-    done = _kernels().linear(
-        starts, rows, values, weight_t.astype(kind, copy=False), b, out.numpy(), _BLOCK
-    )
+    blocks = -(-o // kernels.BLOCK)
+    parts = max(1, min(n, -(-_parts() // blocks)))
+    bounds = np.array([p * n // parts for p in range(parts + 1)], dtype=np.int64)
+    starts, columns, values = found.lists
+    cuts, rows, placed = kernels.by_column(starts, columns, values, k, bounds)
+    scale = values[0] if found.spikes and values.shape[0] else 1
+    done = kernels.linear(
+        cuts, rows, placed, bounds, weight_t.astype(kind, copy=False),
+        _bias(bias, o, kind), out.numpy(), found.spikes, kind.type(scale),
+    )  # fmt: skip
     return out, int(done)
 
 

@@ -5,11 +5,12 @@ sum, over the non-zero inputs, of their value times their weight column (for spi
 value is 1 or one constant c). These kernels do that sum and nothing else, so their cost
 follows the number of non-zero inputs, not the layer size.
 
-- Linear: the non-zeros of all rows are gathered per input (column lists with their
-  values, built by row ranges in parallel), then output columns are split into blocks
-  that run in parallel; in a block, each active input's weight slice (``W^T[k, block]``,
-  contiguous) is read once and added, times the value, to every row in which that input
-  is non-zero. Weights are read at most once per call.
+- Linear: the non-zeros are listed per row (rows in parallel), regrouped per input
+  column, then blocks of output columns (times row parts, when there are fewer blocks
+  than threads) run in parallel; in a block, each active input's weight slice
+  (``W^T[k, block]``, contiguous) is read once and added, times the value, to every row
+  in which that input is non-zero, in a scratch block that stays in cache. Weights are
+  read once per row part.
 - Convolution: rows (samples × steps) run in parallel; each non-zero input at (c, y, x)
   adds its value times the weight vector ``W[c, ky, kx, :]`` (output channels
   contiguous) to every output pixel it reaches, into a channels-last output. Stride,
@@ -63,68 +64,121 @@ def count_nonzero(x, parts):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def scan(x, parts):  # pragma: no cover - compiled
-    """Column lists of the non-zeros of ``x`` [N, K], built by ``parts`` row ranges in
-    parallel: (starts [K + 1], rows [nnz] ascending within a column, their values, True
-    if every non-zero equals one value c > 0)."""
+def scan(x):  # pragma: no cover - compiled
+    """Row lists of the non-zeros of ``x`` [N, K], rows in parallel: (starts [N + 1],
+    columns [nnz] ascending within a row, their values, True if every non-zero equals one
+    value c > 0)."""
     n, k = x.shape
-    counts = np.zeros((parts, k), dtype=np.int64)
-    scales = np.zeros(parts, dtype=x.dtype)
-    same = np.ones(parts, dtype=np.bool_)
-    for p in prange(parts):
-        seen = False
-        for r in range(p * n // parts, (p + 1) * n // parts):
-            for j in range(k):
-                v = x[r, j]
-                if v != 0:
-                    counts[p, j] += 1
-                    if not seen:
-                        scales[p], seen = v, True
-                    elif v != scales[p]:
-                        same[p] = False
+    starts = np.zeros(n + 1, dtype=np.int64)
+    for r in prange(n):
+        count = 0
+        for j in range(k):
+            count += x[r, j] != 0
+        starts[r + 1] = count
+    for r in range(n):
+        starts[r + 1] += starts[r]
+    columns = np.empty(starts[n], dtype=np.int32)
+    values = np.empty(starts[n], dtype=x.dtype)
+    scales = np.zeros(n, dtype=x.dtype)
+    same = np.ones(n, dtype=np.bool_)
+    for r in prange(n):
+        at = starts[r]
+        for j in range(k):
+            v = x[r, j]
+            if v != 0:
+                if at == starts[r]:
+                    scales[r] = v
+                elif v != scales[r]:
+                    same[r] = False
+                columns[at] = j
+                values[at] = v
+                at += 1
     scale, ok = _common(scales, same)
-    starts = np.zeros(k + 1, dtype=np.int64)
-    offsets = np.empty((parts, k), dtype=np.int64)  # where part p writes in column j
+    return starts, columns, values, ok and scale >= 0
+
+
+@njit(cache=True, nogil=True)
+def by_column(starts, columns, values, k, bounds):  # pragma: no cover - compiled
+    """The row lists of :func:`scan` turned into column lists, cut at the row ``bounds``
+    [P + 1] (0 first, N last): (cuts [P + 1, K], rows [nnz], values [nnz]); column ``j``'s
+    entries with rows in ``bounds[p] .. bounds[p + 1]`` are ``cuts[p, j] .. cuts[p + 1, j]``,
+    rows ascending."""
+    n = starts.shape[0] - 1
+    nnz = starts[n]
+    counts = np.zeros(k + 1, dtype=np.int64)
+    for i in range(nnz):
+        counts[columns[i] + 1] += 1
     for j in range(k):
-        at = starts[j]
-        for p in range(parts):
-            offsets[p, j] = at
-            at += counts[p, j]
-        starts[j + 1] = at
-    rows = np.empty(starts[k], dtype=np.int32)
-    values = np.empty(starts[k], dtype=x.dtype)
-    for p in prange(parts):
-        fill = offsets[p]
-        for r in range(p * n // parts, (p + 1) * n // parts):
-            for j in range(k):
-                v = x[r, j]
-                if v != 0:
-                    rows[fill[j]] = r
-                    values[fill[j]] = v
-                    fill[j] += 1
-    return starts, rows, values, ok and scale >= 0
+        counts[j + 1] += counts[j]
+    fill = counts[:k].copy()
+    parts = bounds.shape[0] - 1
+    cuts = np.empty((parts + 1, k), dtype=np.int64)
+    rows = np.empty(nnz, dtype=np.int32)
+    placed = np.empty(nnz, dtype=values.dtype)
+    for p in range(parts):
+        cuts[p] = fill
+        for r in range(bounds[p], bounds[p + 1]):
+            for i in range(starts[r], starts[r + 1]):
+                j = columns[i]
+                rows[fill[j]] = r
+                placed[fill[j]] = values[i]
+                fill[j] += 1
+    cuts[parts] = fill
+    return cuts, rows, placed
+
+
+BLOCK = 256  # output columns per task of the linear kernel: a compile-time constant, so
+# that the full blocks' inner loops have a known length (about 1.3x faster than a variable)
+
+
+@njit(inline="always")
+def _accumulate(
+    acc, first, last, rows, values, weight_t, lo, width, r0, spikes
+):  # pragma: no cover
+    """``acc[r - r0, :width] += value · weight_t[j, lo : lo + width]`` for every entry
+    (row r, column j) between the cuts ``first`` and ``last``; spikes add the weights
+    alone (their common value is applied once, at the end)."""
+    acc[:] = 0
+    for j in range(weight_t.shape[0]):
+        if first[j] == last[j]:
+            continue
+        w = weight_t[j, lo : lo + width]
+        for i in range(first[j], last[j]):
+            target = acc[rows[i] - r0]
+            if spikes:
+                for c in range(width):
+                    target[c] += w[c]
+            else:
+                v = values[i]
+                for c in range(width):
+                    target[c] += v * w[c]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def linear(starts, rows, values, weight_t, bias, out, block):  # pragma: no cover - compiled
+def linear(cuts, rows, values, bounds, weight_t, bias, out, spikes, scale):  # pragma: no cover
     """``out[N, O] = bias + x @ weight_t`` for the column lists of ``x`` [N, K] (from
-    :func:`scan`) and ``weight_t`` [K, O]; ``out`` is overwritten. Returns the
-    multiply-accumulates done (non-zeros × O)."""
-    k, o = weight_t.shape
-    for b in prange((o + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, o)
-        for r in range(out.shape[0]):
-            out[r, lo:hi] = bias[lo:hi]
-        for j in range(k):
-            if starts[j + 1] == starts[j]:
-                continue
-            w = weight_t[j, lo:hi]
-            for i in range(starts[j], starts[j + 1]):
-                target = out[rows[i], lo:hi]
-                v = values[i]
-                for c in range(hi - lo):
-                    target[c] += v * w[c]
+    :func:`by_column`) and ``weight_t`` [K, O]; ``out`` is overwritten. Tasks are blocks of
+    :data:`BLOCK` output columns times the row parts of ``bounds``; each sums into a
+    contiguous scratch block, reading each weight slice once per row part, and writes
+    ``bias + scale · sum``. For spikes (``spikes``: every value is ``scale``) the sums are
+    of the weights alone; otherwise of value · weight, and ``scale`` is 1. Returns
+    the multiply-accumulates done (non-zeros × O)."""
+    o = weight_t.shape[1]
+    blocks = (o + BLOCK - 1) // BLOCK
+    parts = bounds.shape[0] - 1
+    for task in prange(blocks * parts):
+        b, p = task // parts, task % parts
+        lo, r0, r1 = b * BLOCK, bounds[p], bounds[p + 1]
+        width = min(BLOCK, o - lo)
+        acc = np.empty((r1 - r0, BLOCK), dtype=out.dtype)
+        if width == BLOCK:
+            _accumulate(acc, cuts[p], cuts[p + 1], rows, values, weight_t, lo, BLOCK, r0, spikes)
+        else:
+            _accumulate(acc, cuts[p], cuts[p + 1], rows, values, weight_t, lo, width, r0, spikes)
+        for r in range(r1 - r0):
+            target = out[r0 + r, lo : lo + width]
+            for c in range(width):
+                target[c] = bias[lo + c] + scale * acc[r, c]
     return rows.shape[0] * o
 
 

@@ -103,7 +103,7 @@ class EventDriven(nn.Module):
         bias = self.layer.bias
         if isinstance(self.layer, nn.Linear):
             rows = x.reshape(-1, x.shape[-1])
-            found = sparse.scan(rows, columns=True)
+            found = sparse.scan(rows, lists=True)
             out, done = sparse.linear(found, rows.shape[0], self._weight(), bias, x.dtype)
             return out.reshape(*x.shape[:-1], out.shape[-1]), done, found
         return sparse.conv(x, self._weight(), bias, self.geometry)
@@ -144,7 +144,7 @@ class EventDriven(nn.Module):
         if self.fixed_crossover is not None:
             self.crossovers[shape] = sparse.Crossover(self.fixed_crossover, 0.0, ())
         else:
-            rate = sparse.scan(x, columns=False).rate
+            rate = sparse.scan(x, lists=False).rate
             self.crossovers[shape] = sparse.Crossover.measure(
                 x, rate, self.layer, self._event_driven
             )
