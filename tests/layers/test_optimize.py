@@ -80,7 +80,7 @@ def test_training_mode_same_results_names_and_parameter_objects(channels_last) -
 
 def test_forced_choices_and_report_text() -> None:
     x = _input()
-    opt = ss.optimize(_net(), x, channels_last=True, fast_kernels=True)
+    opt = ss.optimize(_net(), x, channels_last=True, fast_kernels=True, bn_in_neuron=False)
     assert opt.optimize_report.chosen == "channels-last + fast kernels"
     assert opt.optimize_report.timings_ms == {}  # one candidate left: nothing timed
     text = str(opt.optimize_report)

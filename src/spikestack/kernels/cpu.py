@@ -91,77 +91,114 @@ def per_neuron(v: Tensor | None, dtype: torch.dtype) -> Tensor:
     return v.to(dtype).reshape(-1).contiguous()
 
 
+def neuron_forward(
+    ctx: Any, x: Tensor, v_init: Tensor, decay: Tensor | None, plan: NeuronPlan,
+    needs: tuple[bool, bool, bool], affine: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[Tensor, Tensor, tuple[Tensor | None, ...]]:  # fmt: skip
+    """The forward of :class:`_FusedNeuron`: (spikes, V_final, the tensors for the caller
+    to save for :func:`neuron_backward`); the rest it needs is set on ``ctx``. ``needs``:
+    whether gradients are wanted for (x, v_init, decay). ``affine``: per-channel ``(scale, shift)`` applied to
+    X inside the kernel (channels innermost in x's memory; see ``cpu_kernels.forward``)."""
+    kern = _kernels()
+    steps = x.shape[0]
+    layout = NeuronLayout(x)
+    xc = layout.seq(x.detach())
+    n = xc.shape[1]
+    v0 = per_neuron(layout.state(v_init), x.dtype)
+    spikes = POOL.empty((steps, n), x.dtype)
+    v_final = POOL.empty((n,), x.dtype)
+    prm = _params(plan, decay, x.dtype)
+    save_h = any(needs)
+    h = POOL.empty((steps, n), x.dtype) if save_h else spikes
+    block = block_size(n)
+    if affine is None:
+        scale = shift = np.empty(0, dtype=prm.dtype)
+        channels = 0
+    else:
+        channels = affine[0].shape[0]
+        repeats = -(-(block + channels) // channels)
+        scale, shift = (np.tile(a.astype(prm.dtype), repeats) for a in affine)
+    kern.forward(
+        xc.numpy(), v0.numpy(), spikes.numpy(), v_final.numpy(), h.numpy(), prm,
+        int(plan.form), int(plan.use_div), int(plan.hard), int(save_h), block,
+        scale, shift, channels,
+    )  # fmt: skip
+    # dL/dk of Form.A reads X; everything else needs only H (and V_init).
+    need_x = decay is not None and needs[2] and plan.form == Form.A
+    if need_x and affine is not None:
+        raise ValueError("an input affine cannot be fused into PLIF's Form.A gradient")
+    if save_h and x.dtype == torch.float32 and membrane_dtype() == torch.bfloat16:
+        h = encode(h, plan.v_threshold)  # half the bytes; every spike kept (saved.py)
+    ctx.plan, ctx.prm, ctx.layout, ctx.v_dtype = plan, prm, layout, v_init.dtype
+    ctx.has_decay = decay is not None
+    saved = (h if save_h else None, xc if need_x else None, v0)
+    return layout.seq_out(spikes), layout.state_out(v_final).to(v_init.dtype), saved
+
+
+def neuron_backward(
+    ctx: Any, saved: tuple[Tensor, ...], grad_spikes: Tensor | None, grad_v: Tensor | None,
+    need_v0: bool, need_k: bool,
+) -> tuple[Tensor, Tensor | None, Tensor | None]:  # fmt: skip
+    """(dL/dX as ``[T, N]`` in the kernels' neuron order, dL/dV_init, dL/dk) from the
+    tensors :func:`neuron_forward` gave to save."""
+    kern = _kernels()
+    h, xc, v0 = saved
+    if h.dtype == torch.bfloat16:
+        h = decode(h, v0.dtype)
+    plan: NeuronPlan = ctx.plan
+    layout: NeuronLayout = ctx.layout
+    steps, n = h.shape
+    # Unused outputs arrive as None (materialize_grads is off): no zero-filled tensors.
+    if grad_spikes is None:
+        gs = POOL.empty((steps, n), h.dtype).zero_()
+    else:
+        gs = layout.seq(grad_spikes.detach().to(h.dtype))
+    gv = per_neuron(None if grad_v is None else layout.state(grad_v), h.dtype)
+    if plan.surrogate_id == SurrogateId.CUSTOM:
+        sg = plan.surrogate.derivative(h - plan.v_threshold)
+        sg = sg.to(h.dtype).expand(steps, n).contiguous()
+    else:
+        sg = h  # unused by the kernel
+    gx = POOL.empty((steps, n), h.dtype)
+    gv0 = POOL.empty((n if need_v0 else 0,), h.dtype)
+    block = block_size(n)
+    gk_part = np.zeros(max(1, -(-n // block)), dtype=np.float64)
+    need_k = need_k and ctx.has_decay
+    kern.backward(
+        h.numpy(), (h if xc is None else xc).numpy(), v0.numpy(), gs.numpy(), gv.numpy(),
+        sg.numpy(), gx.numpy(), gv0.numpy(), gk_part, ctx.prm, int(plan.form),
+        int(plan.use_div), int(plan.hard), int(plan.detach_reset), int(plan.surrogate_id),
+        int(need_k), block,
+    )  # fmt: skip
+    g_decay = torch.tensor(gk_part.sum(), dtype=h.dtype) if need_k else None
+    g_v0 = layout.state_out(gv0).to(ctx.v_dtype) if need_v0 else None
+    return gx, g_v0, g_decay
+
+
 class _FusedNeuron(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx: Any, x: Tensor, v_init: Tensor, decay: Tensor | None, plan: NeuronPlan
     ) -> tuple[Tensor, Tensor]:
-        kern = _kernels()
-        steps = x.shape[0]
-        layout = NeuronLayout(x)
-        xc = layout.seq(x.detach())
-        n = xc.shape[1]
-        v0 = per_neuron(layout.state(v_init), x.dtype)
-        spikes = POOL.empty((steps, n), x.dtype)
-        v_final = POOL.empty((n,), x.dtype)
-        prm = _params(plan, decay, x.dtype)
-        save_h = any(ctx.needs_input_grad[:3])
-        h = POOL.empty((steps, n), x.dtype) if save_h else spikes
-        kern.forward(
-            xc.numpy(), v0.numpy(), spikes.numpy(), v_final.numpy(), h.numpy(), prm,
-            int(plan.form), int(plan.use_div), int(plan.hard), int(save_h), block_size(n),
-        )  # fmt: skip
-        # dL/dk of Form.A reads X; everything else needs only H (and V_init).
-        need_x = decay is not None and ctx.needs_input_grad[2] and plan.form == Form.A
-        if save_h and x.dtype == torch.float32 and membrane_dtype() == torch.bfloat16:
-            h = encode(h, plan.v_threshold)  # half the bytes; every spike kept (saved.py)
-        ctx.save_for_backward(h if save_h else None, xc if need_x else None, v0)
-        ctx.plan, ctx.prm, ctx.layout, ctx.v_dtype = plan, prm, layout, v_init.dtype
-        ctx.has_decay = decay is not None
         ctx.set_materialize_grads(False)
-        return layout.seq_out(spikes), layout.state_out(v_final).to(v_init.dtype)
+        needs = ctx.needs_input_grad[:3]
+        spikes, v_final, saved = neuron_forward(ctx, x, v_init, decay, plan, needs)
+        ctx.save_for_backward(*saved)
+        return spikes, v_final
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_spikes: Tensor, grad_v: Tensor) -> tuple[Tensor | None, ...]:
-        kern = _kernels()
-        h, xc, v0 = ctx.saved_tensors
-        if h.dtype == torch.bfloat16:
-            h = decode(h, v0.dtype)
-        plan: NeuronPlan = ctx.plan
-        layout: NeuronLayout = ctx.layout
-        steps, n = h.shape
-        # Unused outputs arrive as None (materialize_grads is off): no zero-filled tensors.
-        if grad_spikes is None:
-            gs = POOL.empty((steps, n), h.dtype).zero_()
-        else:
-            gs = layout.seq(grad_spikes.detach().to(h.dtype))
-        gv = per_neuron(None if grad_v is None else layout.state(grad_v), h.dtype)
-        if plan.surrogate_id == SurrogateId.CUSTOM:
-            sg = plan.surrogate.derivative(h - plan.v_threshold)
-            sg = sg.to(h.dtype).expand(steps, n).contiguous()
-        else:
-            sg = h  # unused by the kernel
-        gx = POOL.empty((steps, n), h.dtype)
-        need_v0 = ctx.needs_input_grad[1]
-        gv0 = POOL.empty((n if need_v0 else 0,), h.dtype)
-        block = block_size(n)
-        gk_part = np.zeros(max(1, -(-n // block)), dtype=np.float64)
-        need_k = int(ctx.has_decay and ctx.needs_input_grad[2])
-        kern.backward(
-            h.numpy(), (h if xc is None else xc).numpy(), v0.numpy(), gs.numpy(), gv.numpy(),
-            sg.numpy(), gx.numpy(), gv0.numpy(), gk_part, ctx.prm, int(plan.form),
-            int(plan.use_div), int(plan.hard), int(plan.detach_reset), int(plan.surrogate_id),
-            need_k, block,
-        )  # fmt: skip
-        g_decay = torch.tensor(gk_part.sum(), dtype=h.dtype) if need_k else None
-        g_v0 = layout.state_out(gv0).to(ctx.v_dtype) if need_v0 else None
-        return layout.seq_out(gx), g_v0, g_decay, None
+        need_v0, need_k = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        saved = ctx.saved_tensors
+        gx, g_v0, g_decay = neuron_backward(ctx, saved, grad_spikes, grad_v, need_v0, need_k)
+        return ctx.layout.seq_out(gx), g_v0, g_decay, None
 
 
-def _run(
+def run_fused(
     x: Tensor, v_init: Tensor, decay: Tensor | None, plan: NeuronPlan
 ) -> tuple[Tensor, Tensor]:
+    """The fused neuron of ``plan`` on ``x [T, ...]`` (the backend's ``FusedOps.run``)."""
     if not supports(x):
         raise ValueError(
             f"the cpu backend takes CPU float32/float64 tensors; got {x.dtype} on {x.device}"
@@ -170,5 +207,10 @@ def _run(
 
 
 # Same decay tensor as the reference, so autograd carries dL/dk through sigmoid to w.
-_OPS = FusedOps(_run, plif_decay=lambda w, x: w.sigmoid().to(x.dtype))
+def plif_decay(w: Tensor, x: Tensor) -> Tensor:
+    """PLIF's decay k = sigmoid(w) in x's dtype (this backend computes in it)."""
+    return w.sigmoid().to(x.dtype)
+
+
+_OPS = FusedOps(run_fused, plif_decay=plif_decay)
 if_, lif, plif = _OPS.if_, _OPS.lif, _OPS.plif

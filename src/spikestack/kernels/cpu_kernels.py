@@ -321,31 +321,53 @@ def _load(dst: Array, src: Array, lo: int, hi: int) -> None:
 def _forward_block(
     x: Array, v0: Array, s_out: Array, v_out: Array, h_out: Array, prm: Array,
     form: int, use_div: int, hard: int, save_h: int, lo: int, hi: int,
+    scale: Array, shift: Array, channels: int,
 ) -> None:  # fmt: skip
     """Forward of neurons lo..hi-1 (see :func:`forward`)."""
     v = v_out[lo:hi]
     _load(v, v0, lo, hi)
+    if channels:  # the input affine, per channel: a block-sized row that stays in cache
+        first = lo % channels
+        a = scale[first : first + hi - lo]
+        b = shift[first : first + hi - lo]
+        y = np.empty(hi - lo, dtype=x.dtype)
     for t in range(x.shape[0]):
         sr = s_out[t, lo:hi]
         hr = h_out[t, lo:hi] if save_h else sr  # not written unless save_h
-        _step(form, use_div, save_h, x[t, lo:hi], v, sr, hr, prm, hard)
+        if channels:
+            xr = x[t, lo:hi]
+            for j in range(hi - lo):
+                y[j] = a[j] * xr[j] + b[j]
+            _step(form, use_div, save_h, y, v, sr, hr, prm, hard)
+        else:
+            _step(form, use_div, save_h, x[t, lo:hi], v, sr, hr, prm, hard)
 
 
 @njit(parallel=True, **_OPTS)
 def forward(
     x: Array, v0: Array, s_out: Array, v_out: Array, h_out: Array, prm: Array,
     form: int, use_div: int, hard: int, save_h: int, block: int,
+    scale: Array, shift: Array, channels: int,
 ) -> None:  # fmt: skip
     """S[t] = Θ(H[t] - v_threshold), V[t] = reset(H[t]) for t < T; v_out = V[T-1].
 
-    ``h_out`` ([T, N], or any array when ``save_h`` is 0) receives H. The parallel
-    loop only hands out blocks, so numba's parfor passes see a tiny body (fast compile).
+    ``h_out`` ([T, N], or any array when ``save_h`` is 0) receives H. With ``channels``
+    > 0 the neurons take ``scale[c] * X + shift[c]`` instead of X, c = n % channels
+    (channels innermost: a batch norm's normalise-and-scale; ``scale`` and ``shift`` are
+    the per-channel values repeated over ``block + channels`` entries, so a block reads
+    them as one contiguous row); the arithmetic is that of
+    :func:`spikestack.kernels.batchnorm_kernels.rows_affine`, value for value. The
+    parallel loop only hands out blocks, so numba's parfor passes see a tiny body (fast
+    compile).
     """
     n = x.shape[1]
     for b in prange((n + block - 1) // block):
         lo = b * block
         hi = min(lo + block, n)
-        _forward_block(x, v0, s_out, v_out, h_out, prm, form, use_div, hard, save_h, lo, hi)
+        _forward_block(
+            x, v0, s_out, v_out, h_out, prm, form, use_div, hard, save_h, lo, hi,
+            scale, shift, channels,
+        )  # fmt: skip
 
 
 @njit(inline="always", **_OPTS)

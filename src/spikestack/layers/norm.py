@@ -64,15 +64,36 @@ def batch_norm(
     if not training or not _kernel.supports(x):
         return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
     y, mean, var = _kernel.batch_norm_train(x, weight, bias, eps)
-    if running_mean is not None or running_var is not None:
-        count = x.numel() // x.shape[1]
-        with torch.no_grad():
-            if running_mean is not None:
-                running_mean.lerp_(mean.to(running_mean.dtype), momentum)
-            if running_var is not None:
-                unbiased = var * (count / (count - 1))
-                running_var.lerp_(unbiased.to(running_var.dtype), momentum)
+    update_running(running_mean, running_var, mean, var, x.numel() // x.shape[1], momentum)
     return y
+
+
+def update_running(
+    running_mean: Tensor | None, running_var: Tensor | None, mean: Tensor, var: Tensor,
+    count: int, momentum: float,
+) -> None:  # fmt: skip
+    """torch's running-statistics update from a batch's mean and biased variance over
+    ``count`` values per channel (the variance kept unbiased)."""
+    with torch.no_grad():
+        if running_mean is not None:
+            running_mean.lerp_(mean.to(running_mean.dtype), momentum)
+        if running_var is not None:
+            unbiased = var * (count / (count - 1))
+            running_var.lerp_(unbiased.to(running_var.dtype), momentum)
+
+
+def batch_schedule(bn: nn.modules.batchnorm._BatchNorm) -> tuple[float, bool, bool]:
+    """What torch's BatchNorm forward does with this call: (momentum, whether it uses the
+    batch's statistics, whether it reads/updates the running ones); counts the batch in
+    ``num_batches_tracked`` as torch does."""
+    momentum = 0.0 if bn.momentum is None else bn.momentum
+    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+        if bn.momentum is None:  # cumulative moving average
+            momentum = 1.0 / float(bn.num_batches_tracked)
+    training = bn.training or (bn.running_mean is None and bn.running_var is None)
+    track = not bn.training or bn.track_running_stats
+    return momentum, training, track
 
 
 class _FastBatchNorm:
@@ -81,13 +102,7 @@ class _FastBatchNorm:
     def forward(self, x: Tensor) -> Tensor:
         bn = typing.cast(nn.modules.batchnorm._BatchNorm, self)
         bn._check_input_dim(x)
-        momentum = 0.0 if bn.momentum is None else bn.momentum
-        if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
-            bn.num_batches_tracked.add_(1)
-            if bn.momentum is None:  # cumulative moving average
-                momentum = 1.0 / float(bn.num_batches_tracked)
-        training = bn.training or (bn.running_mean is None and bn.running_var is None)
-        track = not bn.training or bn.track_running_stats
+        momentum, training, track = batch_schedule(bn)
         return batch_norm(
             x,
             bn.running_mean if track else None,

@@ -12,7 +12,10 @@ What it tries, each kept only where it pays on this device for this input (timed
 - **fast kernels** in training: :class:`~spikestack.layers.FastBatchNorm2d` (2x torch's
   forward+backward on channels-last activations) and
   :class:`~spikestack.layers.FastMaxPool2d` (2.2x), numba kernels that equal torch's
-  results;
+  results; and on top, **BN in neuron**: a BatchNorm that ends a TimeDistributed block
+  before an IF/LIF/PLIF applied inside the neuron's kernel
+  (:func:`~spikestack.layers.bn_neuron.fuse_batchnorm_neurons`: one write and read of
+  the activations less; the same values);
 - **event-driven** synaptic layers at inference on the CPU
   (:class:`~spikestack.layers.EventDriven`, ``auto``: each layer measures where sparse
   accumulation beats the dense product on its input and picks per call);
@@ -39,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from spikestack.kernels.bench import median_ms
+from spikestack.layers.bn_neuron import fusable, fuse_batchnorm_neurons
 from spikestack.layers.event_driven import wrap_event_driven
 from spikestack.layers.fold import fold_batchnorms
 from spikestack.layers.norm import fast_batchnorm
@@ -70,7 +74,7 @@ class OptimizeReport:
         base = self.timings_ms.get("as given")
         for name, ms in self.timings_ms.items():
             ratio = f"  {base / ms:5.2f}x" if base else ""
-            lines.append(f"  {name:32} {ms:9.2f} ms{ratio}")
+            lines.append(f"  {name:44} {ms:9.2f} ms{ratio}")
         lines += [f"  - {change}" for change in self.changes]
         if self.max_difference is not None:
             lines.append(f"  float64 check: largest relative difference {self.max_difference:.1e}")
@@ -93,6 +97,11 @@ def _channels_last(model: nn.Module) -> nn.Module:
 def _fast_kernels(model: nn.Module) -> nn.Module:
     fast_batchnorm(model)
     fast_maxpool(model)
+    return model
+
+
+def _bn_in_neurons(model: nn.Module) -> nn.Module:
+    fuse_batchnorm_neurons(model)
     return model
 
 
@@ -189,6 +198,7 @@ def _options(
     device: torch.device,
     channels_last: Choice,
     fast_kernels: Choice,
+    bn_in_neuron: Choice,
     compile: Choice,
     event_driven: Choice,
 ) -> dict[str, list[Callable[[nn.Module], object]]]:
@@ -204,6 +214,9 @@ def _options(
             options["fast kernels"] = [_fast_kernels]
         if "channels-last" in options and _has(target, _FAST_LAYERS):
             options["channels-last + fast kernels"] = [_channels_last, _fast_kernels]
+        if bn_in_neuron is not False and fusable(target):  # BN's work inside the neuron
+            for name in [n for n in options if "fast kernels" in n]:
+                options[f"{name} + BN in neuron"] = options[name] + [_bn_in_neurons]
     if not training and event_driven is not False and device.type == "cpu":
         if _has(target, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             for name in list(options):
@@ -214,6 +227,7 @@ def _options(
         for name, on in (
             ("channels-last", channels_last),
             ("fast kernels", fast_kernels),
+            ("BN in neuron", bn_in_neuron),
             ("event-driven", event_driven),
         )
         if on is True
@@ -233,6 +247,7 @@ def optimize(
     training: bool | None = None,
     channels_last: Choice = "auto",
     fast_kernels: Choice = "auto",
+    bn_in_neuron: Choice = "auto",
     compile: Choice = "auto",
     event_driven: Choice = "auto",
     fold_bn: bool = True,
@@ -255,6 +270,7 @@ def optimize(
     for name, value in (
         ("channels_last", channels_last),
         ("fast_kernels", fast_kernels),
+        ("bn_in_neuron", bn_in_neuron),
         ("compile", compile),
         ("event_driven", event_driven),
     ):
@@ -289,7 +305,9 @@ def optimize(
         if folded:
             report.changes.append(f"{folded} BatchNorm layer(s) folded into the layer before")
 
-    options = _options(target, training, device, channels_last, fast_kernels, compile, event_driven)
+    options = _options(
+        target, training, device, channels_last, fast_kernels, bn_in_neuron, compile, event_driven
+    )
 
     report.chosen = _fastest(target, options, example_input, training, repeats, report)
     steps = options[report.chosen]

@@ -274,6 +274,7 @@ def optimize_everywhere(model: nn.Module, example: torch.Tensor) -> tuple[nn.Mod
             check=False,
             channels_last="channels-last" in chosen,
             fast_kernels="fast kernels" in chosen,
+            bn_in_neuron="BN in neuron" in chosen,
             compile="torch.compile" in chosen,
         )
     return optimized, optimized.optimize_report
