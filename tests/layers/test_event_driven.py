@@ -109,7 +109,7 @@ def test_linear_kernel_cut_into_row_parts(bounds) -> None:
     spikes = (torch.rand(23, 50, generator=g) < 0.2).float() * 0.5
     values = torch.randn(23, 50, generator=g) * (torch.rand(23, 50, generator=g) < 0.3)
     for x, are_spikes in ((spikes, True), (values, False)):
-        found = sparse.scan(x, lists=True)
+        found = sparse.scan(x)
         assert found.spikes == are_spikes
         starts, columns, values = found.lists
         cuts, rows, placed = sparse_kernels.by_column(starts, columns, values, 50, cut)
@@ -218,3 +218,5 @@ def test_bench_sparse_prints_both_layers_and_their_crossover(capsys) -> None:
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["2%", "30%", "2%", "30%"]
     assert all(r[-1] in ("event-driven", "dense") and float(r[3]) > 0 for r in rows)
+    if not torch.cuda.is_available():
+        assert main(["bench", "sparse", "--device", "cuda"]) == 2  # one line: no CUDA device

@@ -1,7 +1,7 @@
 """Event-driven linear and convolution for sparse inputs (inference, CPU): only the
 non-zero inputs do work. And the measured choice between them and the dense operation.
 
-    found = scan(x, lists=True)               # x: [N, K]: rate, spikes?, row lists
+    found = scan(x)                           # x: [N, K]: rate, spikes?, row lists
     y, macs = linear(found, N, linear_weight(w), bias, x.dtype)
     y, macs, found = conv(x, conv_weight(w, groups), bias, ConvGeometry.of(layer))
 
@@ -62,7 +62,7 @@ def supports(x: Tensor) -> bool:
     )
 
 
-def _parts() -> int:
+def _threads() -> int:
     import numba
 
     return max(1, numba.get_num_threads())
@@ -79,16 +79,12 @@ class Sparsity:
     lists: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # starts, columns, values
 
 
-def scan(x: Tensor, *, lists: bool) -> Sparsity:
-    """How sparse ``x`` is; ``lists=True`` (a linear layer's [N, K] input) also builds
-    the lists of non-zeros per row that :func:`linear` reads."""
+def scan(x: Tensor) -> Sparsity:
+    """How sparse a linear layer's input ``x [N, K]`` is, with the lists of non-zeros per
+    row that :func:`linear` reads."""
     arr = x.detach().contiguous().numpy()
-    size = max(arr.size, 1)
-    if lists:
-        starts, columns, values, spikes = _kernels().scan(arr.reshape(arr.shape[0], -1))
-        return Sparsity(columns.shape[0] / size, bool(spikes), (starts, columns, values))
-    count, spikes = _kernels().count_nonzero(arr.reshape(-1), _parts())
-    return Sparsity(int(count) / size, bool(spikes))
+    starts, columns, values, spikes = _kernels().scan(arr.reshape(arr.shape[0], -1))
+    return Sparsity(columns.shape[0] / max(arr.size, 1), bool(spikes), (starts, columns, values))
 
 
 def linear_weight(weight: Tensor) -> np.ndarray:
@@ -111,7 +107,7 @@ def linear(found: Sparsity, n: int, weight_t: np.ndarray, bias: Tensor | None, d
     out = torch.empty(n, o, dtype=dtype)
     kind = out.numpy().dtype
     blocks = -(-o // kernels.BLOCK)
-    parts = max(1, min(n, -(-_parts() // blocks)))
+    parts = max(1, min(n, -(-_threads() // blocks)))
     bounds = np.array([p * n // parts for p in range(parts + 1)], dtype=np.int64)
     starts, columns, values = found.lists
     cuts, rows, placed = kernels.by_column(starts, columns, values, k, bounds)
@@ -196,12 +192,20 @@ def conv(x: Tensor, weight_r: np.ndarray, bias: Tensor | None, geometry: ConvGeo
     return (result.squeeze(2) if one_d else result), int(done), found
 
 
-def best_of(run: Callable[[], object], repeats: int = 2) -> float:
-    """The shortest of ``repeats`` timed calls of ``run``, in seconds."""
+def best_of(
+    run: Callable[[], object], repeats: int = 2, device: torch.device | None = None
+) -> float:
+    """The shortest of ``repeats`` timed calls of ``run``, in seconds (on a CUDA
+    ``device``, each call waited for to its end)."""
+    sync = torch.cuda.synchronize if device is not None and device.type == "cuda" else None
     best = float("inf")
     for _ in range(repeats):
+        if sync:
+            sync(device)
         start = time.perf_counter()
         run()
+        if sync:
+            sync(device)
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -228,16 +232,16 @@ class Crossover:
         """Time ``dense(x)``, ``sparse(x)`` at ``x``'s own ``rate`` and ``sparse`` on a
         random spike input of the same shape at ``probe_rate``."""
         generator = torch.Generator().manual_seed(0)
-        probe = (torch.rand(x.shape, generator=generator) < probe_rate).to(x.dtype)
+        probe = (torch.rand(x.shape, generator=generator) < probe_rate).to(x.device, x.dtype)
         for _ in range(3):  # compile (cached after the first process) and warm up: the
             sparse(x)  # first calls of a new shape pay for fresh memory pages (allocator),
             dense(x)  # which would make whichever ran first look slow
             sparse(probe)
         dense_s = here = there = float("inf")
         for _ in range(3):  # interleaved, so that all three meet the same machine
-            dense_s = min(dense_s, best_of(lambda: dense(x), 1))
-            here = min(here, best_of(lambda: sparse(x), 1))
-            there = min(there, best_of(lambda: sparse(probe), 1))
+            dense_s = min(dense_s, best_of(lambda: dense(x), 1, x.device))
+            here = min(here, best_of(lambda: sparse(x), 1, x.device))
+            there = min(there, best_of(lambda: sparse(probe), 1, x.device))
         points = ((rate, here), (probe_rate, there))
         slope = (there - here) / (probe_rate - rate) if probe_rate != rate else 0.0
         if slope <= 0:  # flat or noisy: the measured points decide on their own

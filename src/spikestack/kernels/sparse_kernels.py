@@ -43,27 +43,6 @@ def _common(scales, same):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def count_nonzero(x, parts):  # pragma: no cover - compiled
-    """(non-zeros of the flat ``x``, True if they all equal one value c > 0), in ``parts``
-    parallel ranges."""
-    n = x.shape[0]
-    counts = np.zeros(parts, dtype=np.int64)
-    scales = np.zeros(parts, dtype=x.dtype)
-    same = np.ones(parts, dtype=np.bool_)
-    for p in prange(parts):
-        for i in range(p * n // parts, (p + 1) * n // parts):
-            v = x[i]
-            if v != 0:
-                if counts[p] == 0:
-                    scales[p] = v
-                elif v != scales[p]:
-                    same[p] = False
-                counts[p] += 1
-    scale, ok = _common(scales, same)
-    return counts.sum(), ok and scale >= 0
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def scan(x):  # pragma: no cover - compiled
     """Row lists of the non-zeros of ``x`` [N, K], rows in parallel: (starts [N + 1],
     columns [nnz] ascending within a row, their values, True if every non-zero equals one

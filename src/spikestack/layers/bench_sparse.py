@@ -19,9 +19,9 @@ from spikestack.layers.event_driven import EventDriven
 RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
 
-def _spikes(shape: tuple[int, ...], rate: float, seed: int) -> Tensor:
+def _spikes(shape: tuple[int, ...], rate: float, seed: int, device: torch.device) -> Tensor:
     generator = torch.Generator().manual_seed(seed)
-    return (torch.rand(shape, generator=generator) < rate).float()
+    return (torch.rand(shape, generator=generator) < rate).float().to(device)
 
 
 def _crossing(rates: list[float], ratios: list[float]) -> str:
@@ -36,8 +36,11 @@ def _crossing(rates: list[float], ratios: list[float]) -> str:
 
 
 def bench_layer(
-    name: str, layer: nn.Module, shape: tuple[int, ...], rates: tuple[float, ...], repeats: int
-) -> None:
+    name: str, layer: nn.Module, shape: tuple[int, ...], rates: tuple[float, ...], repeats: int,
+    device: torch.device | None = None,
+) -> None:  # fmt: skip
+    device = device or torch.device("cpu")
+    layer = layer.to(device)
     forced = EventDriven(layer, mode="sparse")
     auto = EventDriven(layer, mode="auto")
     csr = isinstance(layer, nn.Linear)
@@ -47,13 +50,13 @@ def bench_layer(
     ratios = []
     with torch.no_grad():
         for i, rate in enumerate(rates):
-            x = _spikes(shape, rate, seed=i)
+            x = _spikes(shape, rate, seed=i, device=device)
             forced(x)  # compile / warm
             auto(x)  # measures its crossover for this shape on the first call
-            dense_s = best_of(lambda x=x: layer(x), repeats)
-            event_s = best_of(lambda x=x: forced(x), repeats)
+            dense_s = best_of(lambda x=x: layer(x), repeats, device)
+            event_s = best_of(lambda x=x: forced(x), repeats, device)
             before = dict(auto.calls)
-            auto_s = best_of(lambda x=x: auto(x), repeats)
+            auto_s = best_of(lambda x=x: auto(x), repeats, device)
             took = (
                 "event-driven" if auto.calls["event-driven"] > before["event-driven"] else "dense"
             )
@@ -64,8 +67,9 @@ def bench_layer(
             )
             if csr:
                 csr_s = best_of(
-                    lambda x=x: torch.sparse.mm(x.to_sparse_csr(), layer.weight.t()), repeats
-                )
+                    lambda x=x: torch.sparse.mm(x.to_sparse_csr(), layer.weight.t()), repeats,
+                    device,
+                )  # fmt: skip
                 line += f" {1e3 * csr_s:7.2f} {dense_s / csr_s:6.2f}"
             print(f"{line}  {took}")
     crossover = next(iter(auto.crossovers.values())).rate
@@ -76,20 +80,27 @@ def bench_layer(
 
 
 def run_sparse(
-    *, rows: int = 256, rates: tuple[float, ...] = RATES, repeats: int = 5, quick: bool = False
-) -> None:
+    *, rows: int = 256, rates: tuple[float, ...] = RATES, repeats: int = 5, quick: bool = False,
+    device: str = "cpu",
+) -> None:  # fmt: skip
     import warnings
 
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     torch.manual_seed(0)
-    print(f"threads: {torch.get_num_threads()} (torch); B·T = {rows} rows")
+    where = torch.device(device)
+    if where.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("bench sparse --device cuda: no CUDA device here")
+    kernels = "Triton" if where.type == "cuda" else "numba"
+    print(
+        f"device: {where}, {kernels} kernels; threads: {torch.get_num_threads()} (torch); B·T = {rows} rows"
+    )
     features = 512 if quick else 2048
     bench_layer(
         f"linear {features} -> {features}", nn.Linear(features, features), (rows, features),
-        rates, repeats,
+        rates, repeats, where,
     )  # fmt: skip
     side = 8 if quick else 16
     bench_layer(
         "conv 3x3, 64 -> 64 channels", nn.Conv2d(64, 64, 3, padding=1), (rows, 64, side, side),
-        rates, repeats,
+        rates, repeats, where,
     )  # fmt: skip

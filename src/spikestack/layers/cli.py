@@ -24,6 +24,10 @@ def register_bench(sub: Any) -> None:
     sparse.add_argument("--rows", type=positive_int, default=256, help="B·T rows (default 256)")
     sparse.add_argument("--repeats", type=positive_int, default=5, help="timed repeats (best of)")
     sparse.add_argument("--quick", action="store_true", help="small layers, 2 repeats")
+    sparse.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu",
+        help="cpu: the numba kernels; cuda: the Triton ones (default cpu)",
+    )  # fmt: skip
     sparse.set_defaults(func=_bench_sparse)
 
 
@@ -32,6 +36,7 @@ def _bench_sparse(args: argparse.Namespace) -> int:
 
     rates = tuple(r / 100 for r in args.rates) if args.rates else RATES
     run_sparse(
-        rows=args.rows, rates=rates, repeats=2 if args.quick else args.repeats, quick=args.quick
-    )
+        rows=args.rows, rates=rates, repeats=2 if args.quick else args.repeats, quick=args.quick,
+        device=args.device,
+    )  # fmt: skip
     return 0

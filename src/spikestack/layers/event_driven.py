@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from spikestack.kernels import sparse
+from spikestack.kernels import sparse, sparse_triton
 
 __all__ = ["EventDriven", "event_driven", "sparse_summary"]
 
@@ -70,7 +70,7 @@ class EventDriven(nn.Module):
         )  # None for a conv: padding the kernel does not do, so always dense
         self.crossovers: dict[tuple[int, ...], sparse.Crossover] = {}
         self.reset_counts()
-        self._prepared: tuple[tuple[int, int], np.ndarray] | None = None
+        self._prepared: tuple[tuple[Any, ...], np.ndarray | Tensor] | None = None
 
     def reset_counts(self) -> None:
         """Zero the counters: synaptic operations done and calls per path."""
@@ -81,16 +81,23 @@ class EventDriven(nn.Module):
         self.scanned_calls = 0
         self.spike_calls = 0  # of those, calls whose input was spikes
 
-    def _weight(self) -> np.ndarray:
-        """The weight in the kernel's layout, rebuilt when the weight changes."""
+    def _weight(self, gpu: bool) -> Any:
+        """The weight in the kernels' layout (numba's or, with ``gpu``, Triton's), rebuilt
+        when the weight changes."""
         weight = self.layer.weight
-        key = (weight.data_ptr(), weight._version)
+        key = (weight.data_ptr(), weight._version, weight.dtype, gpu)
         if self._prepared is None or self._prepared[0] != key:
-            layout = (
-                sparse.linear_weight(weight)
-                if isinstance(self.layer, nn.Linear)
-                else sparse.conv_weight(weight, self.layer.groups)
-            )
+            linear = isinstance(self.layer, nn.Linear)
+            if gpu:
+                layout = (sparse_triton.linear_weight if linear else sparse_triton.conv_weight)(
+                    weight
+                )
+            else:
+                layout = (
+                    sparse.linear_weight(weight)
+                    if linear
+                    else sparse.conv_weight(weight, self.layer.groups)
+                )
             self._prepared = (key, layout)
         return self._prepared[1]
 
@@ -101,23 +108,36 @@ class EventDriven(nn.Module):
     def _event_driven(self, x: Tensor) -> tuple[Tensor, int, sparse.Sparsity]:
         """The layer on its non-zero inputs: (output, multiply-accumulates, sparsity)."""
         bias = self.layer.bias
+        if sparse_triton.supports(x):  # a CUDA tensor: the Triton kernels
+            if isinstance(self.layer, nn.Linear):
+                rows = x.reshape(-1, x.shape[-1])
+                out, done, rate, spikes = sparse_triton.linear(rows, self._weight(True), bias)
+                out = out.reshape(*x.shape[:-1], out.shape[-1])
+            else:
+                out, done, rate, spikes = sparse_triton.conv(
+                    x, self._weight(True), bias, self.geometry
+                )
+            return out, done, sparse.Sparsity(rate, spikes)
         if isinstance(self.layer, nn.Linear):
             rows = x.reshape(-1, x.shape[-1])
-            found = sparse.scan(rows, lists=True)
-            out, done = sparse.linear(found, rows.shape[0], self._weight(), bias, x.dtype)
+            found = sparse.scan(rows)
+            out, done = sparse.linear(found, rows.shape[0], self._weight(False), bias, x.dtype)
             return out.reshape(*x.shape[:-1], out.shape[-1]), done, found
-        return sparse.conv(x, self._weight(), bias, self.geometry)
+        return sparse.conv(x, self._weight(False), bias, self.geometry)
 
     def forward(self, x: Tensor) -> Tensor:
         grad = torch.is_grad_enabled() and (
             x.requires_grad or any(p.requires_grad for p in self.layer.parameters())
         )
-        if self.mode == "dense" or grad or not sparse.supports(x):
+        gpu = sparse_triton.supports(x)
+        if self.mode == "dense" or grad or not (gpu or sparse.supports(x)):
             return self._dense(x)
         if not isinstance(self.layer, nn.Linear) and (
-            self.geometry is None or x.dim() != self.layer.weight.dim()
+            self.geometry is None
+            or x.dim() != self.layer.weight.dim()
+            or (gpu and self.geometry.groups != 1)
         ):
-            return self._dense(x)  # unbatched conv input, or padding the kernel does not do
+            return self._dense(x)  # unbatched conv input, or what the kernels do not do
         if self.mode == "auto":
             crossover = self.crossovers.get(self.shape_key(x)) or self._crossover(x)
             if _sampled_rate(x) >= _MARGIN * crossover.rate:
@@ -144,7 +164,7 @@ class EventDriven(nn.Module):
         if self.fixed_crossover is not None:
             self.crossovers[shape] = sparse.Crossover(self.fixed_crossover, 0.0, ())
         else:
-            rate = sparse.scan(x, lists=False).rate
+            rate = int(torch.count_nonzero(x)) / max(x.numel(), 1)
             self.crossovers[shape] = sparse.Crossover.measure(
                 x, rate, self.layer, self._event_driven
             )
