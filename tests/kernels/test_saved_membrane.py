@@ -84,3 +84,42 @@ def test_discontinuous_surrogates_and_other_dtypes() -> None:
     with pytest.raises(ValueError, match="saved_membrane takes"):
         with saved_membrane("float16"):
             pass
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LIF(tau=2.0, backend="cpu"),
+        lambda: PLIF(backend="cpu", decay_input=False, v_reset=0.2, surrogate=Sigmoid(4.0)),
+        lambda: PLIF(backend="cpu", surrogate=ATan(3.0)),  # Form.A: dL/dk reads X and H[t-1]
+    ],
+    ids=["lif", "plif-form-b", "plif-form-a"],
+)
+def test_kernel_writes_and_reads_the_same_bfloat16_as_encode_and_decode(make) -> None:
+    """The fused kernel writes H's bfloat16 itself and decodes it in backward: the stored
+    bits equal encode() of the float32 H, and the gradients equal, bit for bit, those of
+    a float32 run whose saved H was replaced by decode(encode(H)) (the path a custom
+    surrogate still takes)."""
+    torch.manual_seed(3)
+    neuron = make()
+    threshold = neuron.v_threshold
+    x = torch.rand(10, 3, 2500) * 1.2
+    weights = torch.randn_like(x)
+
+    def rounded(t: torch.Tensor) -> torch.Tensor:
+        is_x = torch.equal(t, x.reshape(10, -1))  # Form.A's dL/dk keeps X too
+        if t.dtype == torch.float32 and t.shape == (10, 3 * 2500) and not is_x:  # H
+            return encode(t, threshold).float()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(rounded, lambda t: t):
+        s_ref, g_ref, _ = run(neuron, x, weights, "float32")
+    s16, g16, dtype = run(neuron, x, weights, "bfloat16")
+    assert dtype == torch.bfloat16 and torch.equal(s16, s_ref)
+    for a, b in zip(g_ref, g16, strict=True):
+        assert torch.equal(a, b)
+    xi = x.clone().requires_grad_()
+    with saved_membrane("bfloat16"):
+        kept = neuron(xi).grad_fn.saved_tensors[0]
+    full = neuron(x.clone().requires_grad_()).grad_fn.saved_tensors[0]
+    assert torch.equal(kept.view(torch.int16), encode(full, threshold).view(torch.int16))

@@ -18,6 +18,7 @@ rounded to 8 bits of mantissa).
 from __future__ import annotations
 
 import importlib.util
+import math
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -29,7 +30,7 @@ from torch.autograd.function import once_differentiable
 
 from spikestack.kernels._buffers import POOL
 from spikestack.kernels._plan import Form, FusedOps, NeuronLayout, NeuronPlan, param_values
-from spikestack.kernels.saved import decode, encode, membrane_dtype
+from spikestack.kernels.saved import decode, encode, membrane_dtype, threshold_key
 from spikestack.surrogates import SurrogateId
 
 __all__ = ["if_", "is_available", "lif", "plif", "supports"]
@@ -91,6 +92,20 @@ def per_neuron(v: Tensor | None, dtype: torch.dtype) -> Tensor:
     return v.to(dtype).reshape(-1).contiguous()
 
 
+_NO_H16 = torch.empty((0, 0), dtype=torch.int16)  # no bfloat16 H: the kernels' empty array
+
+
+def _bf16_buffer(steps: int, n: int) -> Tensor:
+    """An uninitialised int16 [steps, n] for bfloat16 bits, from recycled memory."""
+    count = steps * n
+    return POOL.empty(((count + 1) // 2,), torch.float32).view(torch.int16)[:count].view(steps, n)
+
+
+def _bits(t: Tensor) -> np.ndarray:
+    """An int16 tensor's memory as the uint16 array the kernels read and write."""
+    return t.numpy().view(np.uint16)
+
+
 def neuron_forward(
     ctx: Any, x: Tensor, v_init: Tensor, decay: Tensor | None, plan: NeuronPlan,
     needs: tuple[bool, bool, bool], affine: tuple[np.ndarray, np.ndarray] | None = None,
@@ -109,7 +124,10 @@ def neuron_forward(
     v_final = POOL.empty((n,), x.dtype)
     prm = _params(plan, decay, x.dtype)
     save_h = any(needs)
-    h = POOL.empty((steps, n), x.dtype) if save_h else spikes
+    bf16 = save_h and x.dtype == torch.float32 and membrane_dtype() == torch.bfloat16
+    in_kernel = bf16 and plan.surrogate_id != SurrogateId.CUSTOM  # else encoded after
+    h = POOL.empty((steps, n), x.dtype) if save_h and not in_kernel else spikes
+    h16 = _bf16_buffer(steps, n) if in_kernel else _NO_H16
     block = block_size(n)
     if affine is None:
         scale = shift = np.empty(0, dtype=prm.dtype)
@@ -119,16 +137,18 @@ def neuron_forward(
         repeats = -(-(block + channels) // channels)
         scale, shift = (np.tile(a.astype(prm.dtype), repeats) for a in affine)
     kern.forward(
-        xc.numpy(), v0.numpy(), spikes.numpy(), v_final.numpy(), h.numpy(), prm,
-        int(plan.form), int(plan.use_div), int(plan.hard), int(save_h), block,
-        scale, shift, channels,
+        xc.numpy(), v0.numpy(), spikes.numpy(), v_final.numpy(), h.numpy(), _bits(h16), prm,
+        int(plan.form), int(plan.use_div), int(plan.hard), 2 if in_kernel else int(save_h),
+        block, scale, shift, channels, threshold_key(plan.v_threshold),
     )  # fmt: skip
     # dL/dk of Form.A reads X; everything else needs only H (and V_init).
     need_x = decay is not None and needs[2] and plan.form == Form.A
     if need_x and affine is not None:
         raise ValueError("an input affine cannot be fused into PLIF's Form.A gradient")
-    if save_h and x.dtype == torch.float32 and membrane_dtype() == torch.bfloat16:
-        h = encode(h, plan.v_threshold)  # half the bytes; every spike kept (saved.py)
+    if in_kernel:
+        h = h16.view(torch.bfloat16)  # half the bytes; every spike kept (saved.py)
+    elif bf16:
+        h = encode(h, plan.v_threshold)
     ctx.plan, ctx.prm, ctx.layout, ctx.v_dtype = plan, prm, layout, v_init.dtype
     ctx.has_decay = decay is not None
     saved = (h if save_h else None, xc if need_x else None, v0)
@@ -143,34 +163,38 @@ def neuron_backward(
     tensors :func:`neuron_forward` gave to save."""
     kern = _kernels()
     h, xc, v0 = saved
-    if h.dtype == torch.bfloat16:
-        h = decode(h, v0.dtype)
     plan: NeuronPlan = ctx.plan
+    h16 = _NO_H16
+    if h.dtype == torch.bfloat16 and plan.surrogate_id == SurrogateId.CUSTOM:
+        h = decode(h, v0.dtype)
+    elif h.dtype == torch.bfloat16:  # decoded row by row inside the kernel
+        h16, h = h.view(torch.int16), torch.empty((0, 0), dtype=v0.dtype)
     layout: NeuronLayout = ctx.layout
-    steps, n = h.shape
+    steps, n = layout.steps, math.prod(layout.state_shape)
     # Unused outputs arrive as None (materialize_grads is off): no zero-filled tensors.
+    dtype = v0.dtype
     if grad_spikes is None:
-        gs = POOL.empty((steps, n), h.dtype).zero_()
+        gs = POOL.empty((steps, n), dtype).zero_()
     else:
-        gs = layout.seq(grad_spikes.detach().to(h.dtype))
-    gv = per_neuron(None if grad_v is None else layout.state(grad_v), h.dtype)
+        gs = layout.seq(grad_spikes.detach().to(dtype))
+    gv = per_neuron(None if grad_v is None else layout.state(grad_v), dtype)
     if plan.surrogate_id == SurrogateId.CUSTOM:
         sg = plan.surrogate.derivative(h - plan.v_threshold)
-        sg = sg.to(h.dtype).expand(steps, n).contiguous()
+        sg = sg.to(dtype).expand(steps, n).contiguous()
     else:
-        sg = h  # unused by the kernel
-    gx = POOL.empty((steps, n), h.dtype)
-    gv0 = POOL.empty((n if need_v0 else 0,), h.dtype)
+        sg = gs  # unused by the kernel
+    gx = POOL.empty((steps, n), dtype)
+    gv0 = POOL.empty((n if need_v0 else 0,), dtype)
     block = block_size(n)
     gk_part = np.zeros(max(1, -(-n // block)), dtype=np.float64)
     need_k = need_k and ctx.has_decay
     kern.backward(
-        h.numpy(), (h if xc is None else xc).numpy(), v0.numpy(), gs.numpy(), gv.numpy(),
-        sg.numpy(), gx.numpy(), gv0.numpy(), gk_part, ctx.prm, int(plan.form),
+        h.numpy(), _bits(h16), (gs if xc is None else xc).numpy(), v0.numpy(), gs.numpy(),
+        gv.numpy(), sg.numpy(), gx.numpy(), gv0.numpy(), gk_part, ctx.prm, int(plan.form),
         int(plan.use_div), int(plan.hard), int(plan.detach_reset), int(plan.surrogate_id),
         int(need_k), block,
     )  # fmt: skip
-    g_decay = torch.tensor(gk_part.sum(), dtype=h.dtype) if need_k else None
+    g_decay = torch.tensor(gk_part.sum(), dtype=dtype) if need_k else None
     g_v0 = layout.state_out(gv0).to(ctx.v_dtype) if need_v0 else None
     return gx, g_v0, g_decay
 

@@ -317,15 +317,73 @@ def _load(dst: Array, src: Array, lo: int, hi: int) -> None:
         dst[:] = src[lo:hi]
 
 
+_I32 = np.int32
+
+
+@njit(inline="always", **_OPTS)
+def order_key(b):  # type: ignore[no-untyped-def]
+    """float32 bits ``b`` (as int32) as a signed integer in the floats' order, -0 as +0
+    (no NaN): the bits of a positive float, minus those of a negative float's magnitude."""
+    return b if b >= _I32(0) else _I32(-2147483648) - b
+
+
+@njit(inline="always", **_OPTS)
+def bf16_bits(b, t_key):  # type: ignore[no-untyped-def]
+    """The bfloat16 (uint16 bits) of the float32 with bits ``b`` (uint32): rounded to
+    nearest even, unless that carries it across the threshold (whose :func:`order_key`
+    is ``t_key``; fired means >=): then the next bfloat16 on its own side (see
+    kernels/saved.py). int32 arithmetic and selects only, so a loop of it vectorises.
+    (Rounding cannot overflow: the largest non-NaN bits, -inf's, are 0xFF800000.)"""
+    r = _I32((b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+    # the bfloat16's own order key: -0 and +0 both 0, one step = 1
+    k16 = r if r < _I32(0x8000) else _I32(0x8000) - r
+    fires = order_key(_I32(b)) >= t_key
+    crossed = (k16 << _I32(16) >= t_key) != fires
+    # one step toward the spike's side: rounding moved it at most half a step
+    k16 = k16 + (_I32(1) if fires else _I32(-1)) if crossed else k16
+    return np.uint16(k16 if k16 >= _I32(0) else _I32(0x8000) - k16)
+
+
+@njit(**_OPTS)
+def _encode_row(bits: Array, t_key: int, out: Array) -> None:
+    """out[j] = the bfloat16 of H (bits[j]) kept on its spike's side (:func:`bf16_bits`)."""
+    for j in range(bits.shape[0]):
+        out[j] = bf16_bits(bits[j], t_key)
+
+
+@njit(**_OPTS)
+def _decode_row(src: Array, bits: Array) -> None:
+    """bits[j] = the float32 bits of the bfloat16 src[j] (exact: its top half)."""
+    for j in range(src.shape[0]):
+        bits[j] = np.uint32(src[j]) << np.uint32(16)
+
+
+@njit(inline="always", **_OPTS)
+def _step_saving(  # type: ignore[no-untyped-def]
+    form, use_div, save_h, xr, v, sr, h_out, scratch, h16_out, t, lo, hi, prm, hard, t_key
+):
+    """One step of neurons lo..hi-1 from the input row ``xr``, H saved as ``save_h`` says:
+    0 not at all, 1 into h_out (the input's dtype), 2 as bfloat16 bits into h16_out (H
+    goes through ``scratch``, a block-sized row in cache)."""
+    if save_h == 2:
+        _step(form, use_div, 1, xr, v, sr, scratch, prm, hard)
+        _encode_row(scratch.view(np.uint32), t_key, h16_out[t, lo:hi])
+    elif save_h == 1:
+        _step(form, use_div, 1, xr, v, sr, h_out[t, lo:hi], prm, hard)
+    else:
+        _step(form, use_div, 0, xr, v, sr, sr, prm, hard)  # hout not written
+
+
 @njit(**_OPTS)
 def _forward_block(
-    x: Array, v0: Array, s_out: Array, v_out: Array, h_out: Array, prm: Array,
-    form: int, use_div: int, hard: int, save_h: int, lo: int, hi: int,
-    scale: Array, shift: Array, channels: int,
+    x: Array, v0: Array, s_out: Array, v_out: Array, h_out: Array, h16_out: Array,
+    prm: Array, form: int, use_div: int, hard: int, save_h: int, lo: int, hi: int,
+    scale: Array, shift: Array, channels: int, t_key: int,
 ) -> None:  # fmt: skip
     """Forward of neurons lo..hi-1 (see :func:`forward`)."""
     v = v_out[lo:hi]
     _load(v, v0, lo, hi)
+    scratch = np.empty(hi - lo if save_h == 2 else 1, dtype=x.dtype)
     if channels:  # the input affine, per channel: a block-sized row that stays in cache
         first = lo % channels
         a = scale[first : first + hi - lo]
@@ -333,25 +391,34 @@ def _forward_block(
         y = np.empty(hi - lo, dtype=x.dtype)
     for t in range(x.shape[0]):
         sr = s_out[t, lo:hi]
-        hr = h_out[t, lo:hi] if save_h else sr  # not written unless save_h
         if channels:
             xr = x[t, lo:hi]
             for j in range(hi - lo):
                 y[j] = a[j] * xr[j] + b[j]
-            _step(form, use_div, save_h, y, v, sr, hr, prm, hard)
+            _step_saving(
+                form, use_div, save_h, y, v, sr, h_out, scratch, h16_out, t, lo, hi, prm,
+                hard, t_key,
+            )  # fmt: skip
         else:
-            _step(form, use_div, save_h, x[t, lo:hi], v, sr, hr, prm, hard)
+            _step_saving(
+                form, use_div, save_h, x[t, lo:hi], v, sr, h_out, scratch, h16_out, t, lo,
+                hi, prm, hard, t_key,
+            )  # fmt: skip
 
 
 @njit(parallel=True, **_OPTS)
 def forward(
-    x: Array, v0: Array, s_out: Array, v_out: Array, h_out: Array, prm: Array,
-    form: int, use_div: int, hard: int, save_h: int, block: int,
-    scale: Array, shift: Array, channels: int,
+    x: Array, v0: Array, s_out: Array, v_out: Array, h_out: Array, h16_out: Array,
+    prm: Array, form: int, use_div: int, hard: int, save_h: int, block: int,
+    scale: Array, shift: Array, channels: int, t_key: int,
 ) -> None:  # fmt: skip
     """S[t] = Θ(H[t] - v_threshold), V[t] = reset(H[t]) for t < T; v_out = V[T-1].
 
-    ``h_out`` ([T, N], or any array when ``save_h`` is 0) receives H. With ``channels``
+    ``save_h``: 0, H not kept; 1, H into ``h_out`` [T, N]; 2 (float32 only), H as
+    bfloat16 bits into ``h16_out`` [T, N] (uint16), each value kept on its spike's side of
+    the threshold, whose :func:`order_key` is ``t_key`` (kernels/saved.py): half the
+    bytes, and no float32 H written and read again to convert it. Unused arrays may be
+    any array. With ``channels``
     > 0 the neurons take ``scale[c] * X + shift[c]`` instead of X, c = n % channels
     (channels innermost: a batch norm's normalise-and-scale; ``scale`` and ``shift`` are
     the per-channel values repeated over ``block + channels`` entries, so a block reads
@@ -365,8 +432,8 @@ def forward(
         lo = b * block
         hi = min(lo + block, n)
         _forward_block(
-            x, v0, s_out, v_out, h_out, prm, form, use_div, hard, save_h, lo, hi,
-            scale, shift, channels,
+            x, v0, s_out, v_out, h_out, h16_out, prm, form, use_div, hard, save_h, lo, hi,
+            scale, shift, channels, t_key,
         )  # fmt: skip
 
 
@@ -390,19 +457,26 @@ def _dk_loop(form, from_h, acc, gxr, prev, xr, prm, hard):  # type: ignore[no-un
 
 @njit(**_OPTS)
 def _backward_block(
-    h: Array, x: Array, v0: Array, gs: Array, gv_final: Array, sg_in: Array, gx: Array,
-    gv0: Array, prm: Array, form: int, use_div: int, hard: int, detach: int, sid: int,
-    need_k: int, lo: int, hi: int,
+    h: Array, h16: Array, x: Array, v0: Array, gs: Array, gv_final: Array, sg_in: Array,
+    gx: Array, gv0: Array, prm: Array, form: int, use_div: int, hard: int, detach: int,
+    sid: int, need_k: int, lo: int, hi: int,
 ) -> float:  # fmt: skip
     """Backward of neurons lo..hi-1 (see :func:`backward`); returns their dL/dk."""
     m = hi - lo
+    bf16 = h16.shape[0] > 0
+    here = np.empty(m if bf16 else 1, dtype=gx.dtype)  # H[t] and H[t-1] decoded, in cache
+    before = np.empty(m if bf16 and need_k else 1, dtype=gx.dtype)
     # G = dL/dV[t]; ends as dL/dV_init (kept when gv0 has N entries)
     g = gv0[lo:hi] if gv0.shape[0] > 0 else np.empty(m, dtype=gx.dtype)
     _load(g, gv_final, lo, hi)
     acc = np.zeros(m if need_k else 1, dtype=np.float64)
     vp = np.empty(m if need_k else 1, dtype=gx.dtype)
-    for t in range(h.shape[0] - 1, -1, -1):
-        hr = h[t, lo:hi]
+    for t in range(gx.shape[0] - 1, -1, -1):
+        if bf16:
+            _decode_row(h16[t, lo:hi], here.view(np.uint32))
+            hr = here
+        else:
+            hr = h[t, lo:hi]
         gxr = gx[t, lo:hi]
         sgr = sg_in[t, lo:hi] if sid == SurrogateId.CUSTOM else hr
         _reverse_step(
@@ -410,7 +484,11 @@ def _backward_block(
         )
         if need_k:  # gxr holds dH[t]; dH[t]/dk needs V[t-1] (and X[t] for Form.A)
             if t > 0:  # V[t-1] = reset(H[t-1])
-                hp = h[t - 1, lo:hi]
+                if bf16:
+                    _decode_row(h16[t - 1, lo:hi], before.view(np.uint32))
+                    hp = before
+                else:
+                    hp = h[t - 1, lo:hi]
                 if form == Form.A:
                     _dk_loop(Form.A, 1, acc, gxr, hp, x[t, lo:hi], prm, hard)
                 elif form == Form.B:
@@ -430,21 +508,22 @@ def _backward_block(
 
 @njit(parallel=True, **_OPTS)
 def backward(
-    h: Array, x: Array, v0: Array, gs: Array, gv_final: Array, sg_in: Array, gx: Array,
-    gv0: Array, gk_part: Array, prm: Array,
+    h: Array, h16: Array, x: Array, v0: Array, gs: Array, gv_final: Array, sg_in: Array,
+    gx: Array, gv0: Array, gk_part: Array, prm: Array,
     form: int, use_div: int, hard: int, detach: int, sid: int, need_k: int, block: int,
 ) -> None:  # fmt: skip
     """dX, dV_init and (per block, float64) dL/dk of the fused neuron; see _plan for the math.
 
-    Reads the H that forward saved, dS (and, for PLIF's Form.A dL/dk only, X; any
-    [T, N] array otherwise) once each, time running backwards from G = ``gv_final``;
+    Reads the H that forward saved (``h``, or its bfloat16 bits ``h16`` [T, N] when that
+    is not empty, decoded row by row in cache), dS (and, for PLIF's Form.A dL/dk only, X;
+    any [T, N] array otherwise) once each, time running backwards from G = ``gv_final``;
     σ' comes from ``sid``, or from ``sg_in[t]`` for SurrogateId.CUSTOM (see :func:`_back`).
     dL/dk += dH * dH/dk (PLIF) is summed per block in float64 into ``gk_part``.
     """
-    n = h.shape[1]
+    n = gx.shape[1]
     for b in prange((n + block - 1) // block):
         lo = b * block
         gk_part[b] = _backward_block(
-            h, x, v0, gs, gv_final, sg_in, gx, gv0, prm,
+            h, h16, x, v0, gs, gv_final, sg_in, gx, gv0, prm,
             form, use_div, hard, detach, sid, need_k, lo, min(lo + block, n),
         )  # fmt: skip

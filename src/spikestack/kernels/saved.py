@@ -7,8 +7,11 @@ bfloat16 instead: half the bytes of that saved tensor. Rounding to bfloat16 (8 b
 precision, round to nearest even) moves H by at most 2^-8 of its size, which changes the
 surrogate's value a little, but it must not change a spike: where rounding would carry H
 across the threshold, the stored value is the next bfloat16 on the spike's side (at most
-2^-7 away), so the backward pass sees exactly the forward's spikes. Encoding is one numba pass over H
-(:func:`encode`), decoding one torch conversion.
+2^-7 away), so the backward pass sees exactly the forward's spikes. The fused CPU kernel
+writes these bfloat16 values itself and its backward decodes them row by row in cache
+(no float32 H is written at all); with a custom surrogate, whose derivative torch
+evaluates on the whole H, H is encoded by one numba pass (:func:`encode`) and decoded by
+one torch conversion.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from torch import Tensor
 
 from spikestack.kernels._buffers import POOL
 
-__all__ = ["SAVED_DTYPES", "decode", "encode", "membrane_dtype", "saved_dtype", "saved_membrane"]
+__all__ = [
+    "SAVED_DTYPES", "decode", "encode", "membrane_dtype", "saved_dtype", "saved_membrane",
+    "threshold_key",
+]  # fmt: skip
 
 SAVED_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 _current: list[torch.dtype] = [torch.float32]
@@ -54,47 +60,24 @@ def membrane_dtype() -> torch.dtype:
     return _current[-1]
 
 
+def threshold_key(v_threshold: float) -> np.int32:
+    """The float32 threshold as the signed integer that orders floats as their values,
+    -0 as +0 (:func:`spikestack.kernels.cpu_kernels.order_key`, which
+    :func:`~spikestack.kernels.cpu_kernels.bf16_bits` compares H's against)."""
+    b = int(np.array([v_threshold], dtype=np.float32).view(np.int32)[0])
+    return np.int32(b if b >= 0 else -(2**31) - b)
+
+
 @cache
 def _kernel() -> Any:
     from numba import njit, prange
 
-    def key(b: Any) -> Any:  # float order as unsigned integer order (no NaN here)
-        b = np.uint32(b)
-        return (
-            np.uint32(b ^ np.uint32(0x80000000))
-            if b < np.uint32(0x80000000)
-            else np.uint32(np.uint32(0xFFFFFFFF) - b)
-        )
-
-    key = njit(inline="always")(key)
+    from spikestack.kernels.cpu_kernels import bf16_bits
 
     @njit(parallel=True, cache=True, nogil=True)
-    def encode_kernel(bits: Any, threshold: Any, out: Any) -> None:  # pragma: no cover - numba
-        t_key = key(threshold)
+    def encode_kernel(bits: Any, t_key: Any, out: Any) -> None:  # pragma: no cover - numba
         for i in prange(bits.shape[0]):
-            b = bits[i]
-            if b == np.uint32(0x80000000):
-                b = np.uint32(0)  # -0 fires as +0 does
-            # round to nearest even in 64 bits (no overflow), then the top 16 bits
-            r = np.uint32((np.uint64(b) + np.uint64(0x7FFF) + np.uint64((b >> 16) & 1)) >> 16)
-            fires = key(b) >= t_key
-            if (key(np.uint32(r << 16)) >= t_key) != fires:
-                # one bfloat16 step back to the spike's side of the threshold (rounding
-                # moved H by at most half a step, so one step is enough)
-                if fires:  # up, toward +inf
-                    if r == np.uint32(0x8000):
-                        r = np.uint32(1)
-                    elif r > np.uint32(0x8000):
-                        r = r - np.uint32(1)
-                    else:
-                        r = r + np.uint32(1)
-                elif r == np.uint32(0):  # down, toward -inf
-                    r = np.uint32(0x8001)
-                elif r >= np.uint32(0x8000):
-                    r = r + np.uint32(1)
-                else:
-                    r = r - np.uint32(1)
-            out[i] = np.uint16(r)
+            out[i] = bf16_bits(bits[i], t_key)
 
     return encode_kernel
 
@@ -108,8 +91,7 @@ def encode(h: Tensor, v_threshold: float) -> Tensor:
     n = flat.numel()
     # recycled memory (a fresh tensor costs a page fault per page on first touch)
     out = POOL.empty(((n + 1) // 2,), torch.float32).view(torch.int16)[:n]
-    threshold = np.array([v_threshold], dtype=np.float32).view(np.uint32)[0]
-    _kernel()(flat.numpy().view(np.uint32), threshold, out.numpy().view(np.uint16))
+    _kernel()(flat.numpy().view(np.uint32), threshold_key(v_threshold), out.numpy().view(np.uint16))
     return out.view(torch.bfloat16).reshape(h.shape)
 
 
