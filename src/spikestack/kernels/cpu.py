@@ -112,8 +112,13 @@ def neuron_forward(
 ) -> tuple[Tensor, Tensor, tuple[Tensor | None, ...]]:  # fmt: skip
     """The forward of :class:`_FusedNeuron`: (spikes, V_final, the tensors for the caller
     to save for :func:`neuron_backward`); the rest it needs is set on ``ctx``. ``needs``:
-    whether gradients are wanted for (x, v_init, decay). ``affine``: per-channel ``(scale, shift)`` applied to
-    X inside the kernel (channels innermost in x's memory; see ``cpu_kernels.forward``)."""
+    whether gradients are wanted for (x, v_init, decay). ``affine``: per-channel
+    ``(scale, shift)`` applied to X inside the kernel (channels innermost in x's memory;
+    see ``cpu_kernels.forward``)."""
+    # dL/dk of Form.A reads X; everything else needs only H (and V_init).
+    need_x = decay is not None and needs[2] and plan.form == Form.A
+    if need_x and affine is not None:
+        raise ValueError("an input affine cannot be fused into PLIF's Form.A gradient")
     kern = _kernels()
     steps = x.shape[0]
     layout = NeuronLayout(x)
@@ -141,10 +146,6 @@ def neuron_forward(
         int(plan.form), int(plan.use_div), int(plan.hard), 2 if in_kernel else int(save_h),
         block, scale, shift, channels, threshold_key(plan.v_threshold),
     )  # fmt: skip
-    # dL/dk of Form.A reads X; everything else needs only H (and V_init).
-    need_x = decay is not None and needs[2] and plan.form == Form.A
-    if need_x and affine is not None:
-        raise ValueError("an input affine cannot be fused into PLIF's Form.A gradient")
     if in_kernel:
         h = h16.view(torch.bfloat16)  # half the bytes; every spike kept (saved.py)
     elif bf16:

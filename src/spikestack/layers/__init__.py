@@ -1,5 +1,6 @@
 """Layers for ``[T, B, ...]`` sequences."""
 
+from spikestack.layers.bn_neuron import fuse_batchnorm_neurons
 from spikestack.layers.dcls import DCLSConv1d, DCLSConv2d
 from spikestack.layers.decoding import LastStep, MaxOverTime, TemporalWeightingDecoder
 from spikestack.layers.delays import DelayedConv1d, DelayedLinear, DelaySigmaSchedule, sigma_at
@@ -74,6 +75,7 @@ __all__ = [
     "event_driven",
     "fast_batchnorm",
     "fast_maxpool",
+    "fuse_batchnorm_neurons",
     "fold_batchnorm",
     "fold_batchnorms",
     "optimize",

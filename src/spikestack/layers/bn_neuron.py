@@ -43,8 +43,6 @@ from spikestack.neurons.lif import IF, LIF, PLIF
 
 __all__ = ["BatchNormIF", "BatchNormLIF", "BatchNormPLIF", "fusable", "fuse_batchnorm_neurons"]
 
-_BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, FastBatchNorm1d, FastBatchNorm2d)
-
 
 class _Deferred:
     """A BatchNorm whose training-mode work is done by the neuron after it."""

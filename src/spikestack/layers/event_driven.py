@@ -7,15 +7,17 @@
 
 :class:`EventDriven` wraps one ``nn.Linear``, ``nn.Conv1d`` or ``nn.Conv2d``. When the
 fraction of non-zero inputs is below 0.9 of the layer's crossover, the numba kernels of
-:mod:`spikestack.kernels.sparse` add, for each non-zero input, its value times its weights
+:mod:`spikestack.kernels.sparse` (CPU) or the Triton kernels of
+:mod:`spikestack.kernels.sparse_triton` (CUDA) add, for each non-zero input, its value times its weights
 (for spikes, the weights of the inputs that fired; event-count frames into a first layer
 work the same way); otherwise the layer runs dense. ``mode="auto"`` measures the
 crossover once per input row shape (interleaving both paths on the machine as it is
 then: a one-time cost of a few forward passes per layer), or takes a fixed
 ``crossover=``; once it is known, a sample of every 17th input value is enough to decide
 for dense. ``mode="sparse"`` takes the event-driven path for every input it can,
-``mode="dense"`` never. Inputs the kernels cannot take (a gradient to keep, not on the
-CPU, not float32/float64, padding other than zeros) always run dense. The work done on
+``mode="dense"`` never. Inputs the kernels cannot take (a gradient to keep; on the CPU
+other than float32/float64, on CUDA other than float32/float16/bfloat16 or without
+triton; padding other than zeros; grouped convolutions on CUDA) always run dense. The work done on
 the event-driven path is counted: ``sops`` for spike input (every non-zero the same
 c > 0), equal to the synaptic operations :func:`spikestack.deploy.energy.estimate_energy`
 counts for the same inputs, and ``macs`` for other sparse input (one multiply-accumulate
