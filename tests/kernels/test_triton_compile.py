@@ -9,21 +9,15 @@ when it decorates, and tests/conftest.py sets it for this process.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from _triton import MARKS
 
-pytestmark = [
-    pytest.mark.triton,
-    pytest.mark.skipif(
-        importlib.util.find_spec("triton") is None,
-        reason="triton is not installed (pip install 'spikestack[gpu]')",
-    ),
-]
+pytestmark = MARKS
 
 SCRIPT = textwrap.dedent(
     """

@@ -7,33 +7,21 @@ tests run on the GPU. Shapes are small: the interpreter executes numpy per block
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 import torch
+from _triton import DEVICE, MARKS, require_device_or_interpreter
 
 from spikestack import surrogates as S
 from spikestack.functional import reference
 
-pytestmark = [
-    pytest.mark.triton,
-    pytest.mark.skipif(
-        importlib.util.find_spec("triton") is None,
-        reason="triton is not installed (pip install 'spikestack[gpu]')",
-    ),
-]
-
-# Without CUDA, tests/conftest.py has set TRITON_INTERPRET=1 before triton was imported.
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+pytestmark = MARKS
 F32 = {"rtol": 1e-5, "atol": 1e-6}
 
 
 def _backend():
     from spikestack.kernels import triton as triton_backend
 
-    if DEVICE == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        pytest.skip("no CUDA device and TRITON_INTERPRET is not 1")
+    require_device_or_interpreter()
     return triton_backend
 
 

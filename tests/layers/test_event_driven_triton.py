@@ -4,25 +4,15 @@ there is no GPU; on a CUDA machine the same tests run on the device."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 import torch
+from _triton import DEVICE, MARKS, require_device_or_interpreter
 from torch import nn
 
 from spikestack.kernels import sparse, sparse_triton
 from spikestack.layers.event_driven import EventDriven
 
-pytestmark = [
-    pytest.mark.triton,
-    pytest.mark.skipif(
-        importlib.util.find_spec("triton") is None,
-        reason="triton is not installed (pip install 'spikestack[gpu]')",
-    ),
-]
-
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+pytestmark = MARKS
 CONVS = {
     "3x3": lambda: nn.Conv2d(3, 70, 3, padding=1),  # 70 outputs: two blocks, the second partial
     "5x5 stride 2 dilated": lambda: nn.Conv2d(3, 5, 5, stride=2, padding=2, dilation=2),
@@ -33,8 +23,7 @@ CONVS = {
 
 @pytest.fixture(autouse=True)
 def _device_or_interpreter() -> None:
-    if DEVICE == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
-        pytest.skip("no CUDA device and TRITON_INTERPRET is not 1")
+    require_device_or_interpreter()
 
 
 def _sparse_input(shape: tuple[int, ...], rate: float, seed: int, scale: float = 1.0):

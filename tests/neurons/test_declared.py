@@ -5,10 +5,9 @@ rounding, in numba and in Triton's interpreter."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
+from _triton import require_device_or_interpreter
 
 from spikestack.neurons import ALIF, CUBALIF, EIF, LIAF, QIF, AdEx, Izhikevich
 from spikestack.surrogates import ATan, Sigmoid
@@ -181,12 +180,9 @@ def test_float64() -> None:
     check(both(lambda b: ALIF(backend=b), x64))
 
 
-@pytest.mark.skipif(
-    not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1",
-    reason="no CUDA device and TRITON_INTERPRET is not 1",
-)
 def test_the_triton_kernels_in_the_interpreter() -> None:
     pytest.importorskip("triton", reason="needs triton (the gpu extra)")
+    require_device_or_interpreter()
     torch.manual_seed(4)
     check(both(lambda b: ALIF(backend=b, tau=3.0), torch.rand(12, 2, 30) * 1.5, backend="triton"))
     check(both(lambda b: LIAF(backend=b), torch.randn(12, 2, 30), backend="triton"))

@@ -4,11 +4,11 @@ parameters) equal at float32 rtol 1e-5, over shapes, resets and surrogates."""
 
 from __future__ import annotations
 
-import os
 import pickle
 
 import pytest
 import torch
+from _triton import require_device_or_interpreter
 
 from spikestack.neurons import LIF
 from spikestack.neurons.define import define_neuron, exp, maximum, minimum, relu, tanh
@@ -131,8 +131,7 @@ def compare(cls, x, *, surrogate=None, detach_reset=False, state=None, backend="
 
 def _triton_or_skip() -> None:
     pytest.importorskip("triton", reason="needs triton (the gpu extra)")
-    if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
-        pytest.skip("no CUDA device and TRITON_INTERPRET is not 1")
+    require_device_or_interpreter()
 
 
 @pytest.mark.parametrize("shape", [(16, 7), (12, 3, 5), (8, 2, 2, 4, 4)])
