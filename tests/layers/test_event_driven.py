@@ -220,3 +220,19 @@ def test_bench_sparse_prints_both_layers_and_their_crossover(capsys) -> None:
     assert all(r[-1] in ("event-driven", "dense") and float(r[3]) > 0 for r in rows)
     if not torch.cuda.is_available():
         assert main(["bench", "sparse", "--device", "cuda"]) == 2  # one line: no CUDA device
+
+
+def test_the_sample_auto_decides_on() -> None:
+    """64 runs of 256 values of the input's memory, any dense layout; small or strided
+    inputs are counted whole."""
+    from spikestack.layers.event_driven import _sampled_rate
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(8, 64, 32, 32, generator=g) < 0.05).float()
+    for t in (x, x.contiguous(memory_format=torch.channels_last), x[2:]):
+        assert abs(_sampled_rate(t) - 0.05) < 0.01
+    small = torch.zeros(10, 10)
+    small[0, :3] = 1
+    assert _sampled_rate(small) == 0.03
+    strided = x[:, ::2]  # not dense: counted whole
+    assert _sampled_rate(strided) == float((strided != 0).float().mean())

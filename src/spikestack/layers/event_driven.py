@@ -13,8 +13,8 @@ fraction of non-zero inputs is below 0.9 of the layer's crossover, the numba ker
 work the same way); otherwise the layer runs dense. ``mode="auto"`` measures the
 crossover once per input row shape (interleaving both paths on the machine as it is
 then: a one-time cost of a few forward passes per layer), or takes a fixed
-``crossover=``; once it is known, a sample of every 17th input value is enough to decide
-for dense. ``mode="sparse"`` takes the event-driven path for every input it can,
+``crossover=``; once it is known, a sample of the input (64 evenly spaced runs of 256
+values) is enough to decide for dense. ``mode="sparse"`` takes the event-driven path for every input it can,
 ``mode="dense"`` never. Inputs the kernels cannot take (a gradient to keep; on the CPU
 other than float32/float64, on CUDA other than float32/float16/bfloat16 or without
 triton; padding other than zeros; grouped convolutions on CUDA) always run dense. The work done on
@@ -39,14 +39,24 @@ __all__ = ["EventDriven", "event_driven", "sparse_summary"]
 
 _MODES = ("auto", "sparse", "dense")
 _MARGIN = 0.9  # auto: event-driven only below this fraction of the measured crossover
-_SAMPLE_STRIDE = 17  # auto decides dense from every 17th input value
+_SAMPLE_RUNS, _SAMPLE_RUN = 64, 256  # auto decides dense from 64 runs of 256 input values
 
 
 def _sampled_rate(x: Tensor) -> float:
-    """The fraction of non-zeros among every 17th value of ``x`` (cheap; the full scan
-    follows only when it points to the event-driven path)."""
-    sample = x.detach().reshape(-1)[::_SAMPLE_STRIDE]
-    return int(torch.count_nonzero(sample)) / max(sample.numel(), 1)
+    """The fraction of non-zeros in 64 evenly spaced runs of 256 consecutive values of
+    ``x``'s memory (any dense layout; 64 KiB read in float32, the full scan follows only
+    when it points to the event-driven path). Small or non-dense inputs are counted whole.
+    (Every k-th value would touch every cache line, a read of the whole input.)"""
+    x = x.detach()
+    n = x.numel()
+    dense = x.is_contiguous() or (
+        x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    )
+    if n <= 4 * _SAMPLE_RUNS * _SAMPLE_RUN or not dense:
+        return int(torch.count_nonzero(x)) / max(n, 1)
+    step = (n - _SAMPLE_RUN) // (_SAMPLE_RUNS - 1)
+    runs = x.as_strided((_SAMPLE_RUNS, _SAMPLE_RUN), (step, 1), x.storage_offset())
+    return int(torch.count_nonzero(runs)) / runs.numel()
 
 
 class EventDriven(nn.Module):
