@@ -69,10 +69,15 @@ _DEFERRED = {
 }
 
 
-def _normalise(bn: nn.Module, x: Tensor) -> Tensor:
-    """The BatchNorm's own training-mode forward on ``x [T, B, C, ...]``, as TimeDistributed
-    would run it."""
-    return _FastBatchNorm.forward(bn, x.flatten(0, 1)).unflatten(0, x.shape[:2])
+def _normalise(bn: nn.Module, x: Tensor, momentum: float, track: bool) -> Tensor:
+    """The BatchNorm's training-mode result on ``x [T, B, C, ...]``, as TimeDistributed
+    would run it, for a batch already counted (:func:`batch_schedule`)."""
+    flat = x.flatten(0, 1)
+    y = batch_norm(
+        flat, bn.running_mean if track else None, bn.running_var if track else None,
+        bn.weight, bn.bias, True, momentum, bn.eps,
+    )  # fmt: skip
+    return y.unflatten(0, x.shape[:2])
 
 
 class _WithBatchNorm:
@@ -89,13 +94,13 @@ class _WithBatchNorm:
         base = super()._run  # type: ignore[misc]
         if not bn.training:
             return base(x, state)
-        if not cpu.supports(x) or neuron.backend not in ("auto", "cpu"):
-            return base(_normalise(bn, x), state)
         momentum, _, track = batch_schedule(bn)  # in training: the batch's statistics
+        if not cpu.supports(x) or neuron.backend not in ("auto", "cpu"):
+            return base(_normalise(bn, x, momentum, track), state)
 
         def run(x: Tensor, v0: Tensor, decay: Tensor | None, plan: NeuronPlan) -> Any:
             if not batchnorm_neuron.supports(x, bn.num_features, plan, decay):
-                return cpu.run_fused(_normalise_counted(bn, x, momentum, track), v0, decay, plan)
+                return cpu.run_fused(_normalise(bn, x, momentum, track), v0, decay, plan)
             spikes, v, mean, var = batchnorm_neuron.batchnorm_neuron(
                 x, bn.weight, bn.bias, bn.eps, v0, decay, plan
             )
@@ -111,16 +116,6 @@ class _WithBatchNorm:
             x, v0, *args, v_threshold=neuron.v_threshold, v_reset=neuron.v_reset,
             surrogate=neuron.surrogate, detach_reset=neuron.detach_reset, **options,
         )  # fmt: skip
-
-
-def _normalise_counted(bn: nn.Module, x: Tensor, momentum: float, track: bool) -> Tensor:
-    """The BatchNorm's training-mode result when the batch was already counted."""
-    flat = x.flatten(0, 1)
-    y = batch_norm(
-        flat, bn.running_mean if track else None, bn.running_var if track else None,
-        bn.weight, bn.bias, True, momentum, bn.eps,
-    )  # fmt: skip
-    return y.unflatten(0, x.shape[:2])
 
 
 class BatchNormIF(_WithBatchNorm, IF):
