@@ -60,8 +60,8 @@ def _lists(rows: Tensor) -> tuple[Tensor, Tensor, Tensor, float, bool]:
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         csr = rows.to_sparse_csr()
     values = csr.values()
-    spikes = values.numel() == 0 or bool(
-        (values.amin() == values.amax()).item() and values[0].item() > 0
+    spikes = values.numel() == 0 or bool(  # one read back from the device
+        ((values.amin() == values.amax()) & (values[0] > 0)).item()
     )
     rate = values.numel() / max(rows.numel(), 1)
     return csr.crow_indices(), csr.col_indices(), values, rate, spikes
@@ -132,8 +132,8 @@ def conv(
             out, h, w, ho, wo, o, sh, sw, ph, pw, dh, dw,
             KH=kh, KW=kw, HAS_BIAS=bias is not None, BLOCK_O=BLOCK_O,
         )  # fmt: skip
-    per_pixel = (starts[1:] - starts[:-1]).reshape(n, h, w).cpu()
+    per_pixel = (starts[1:] - starts[:-1]).reshape(n, h, w)
     reach = _taps_reaching(h, ho, kh, sh, ph, dh)[:, None] * _taps_reaching(w, wo, kw, sw, pw, dw)
-    macs = int((per_pixel * reach).sum()) * o
+    macs = int((per_pixel * reach.to(per_pixel.device)).sum()) * o  # summed on the device
     result = out.permute(0, 3, 1, 2)
     return (result.squeeze(2) if one_d else result), macs, rate, spikes
