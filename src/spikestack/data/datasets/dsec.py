@@ -26,6 +26,7 @@ import numpy as np
 
 from spikestack.data.datasets.base import EventDataset, extract, pick_split
 from spikestack.data.events import EventFormatError, make_events
+from spikestack.data.io._common import data_extra
 
 URL = "https://dsec.ifi.uzh.ch/dsec-datasets/download/ (train_events.zip, train_optical_flow.zip)"
 # per-recording files (the same facts Tonic uses; no checksums are published for them)
@@ -111,13 +112,7 @@ def read_flow_timestamps(path: Path) -> np.ndarray:
 
 def read_flow_png(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """A DSEC flow map: ``(flow [2, H, W] float32 in pixels, valid [H, W] bool)``."""
-    try:
-        import png
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "reading DSEC's 16-bit flow PNGs needs pypng: pip install pypng "
-            "(or pip install 'spikestack[data]')"
-        ) from err
+    png = data_extra("png", "reading DSEC's 16-bit flow PNGs", "pypng")
     try:
         width, height, rows, info = png.Reader(filename=str(path)).asDirect()
         image = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])

@@ -7,11 +7,13 @@ coordinates inside the declared sensor size (an :class:`EventFormatError` if not
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,18 @@ import numpy as np
 from spikestack.data.events import EventFormatError
 
 Meta = dict[str, Any]
+
+
+def data_extra(module: str, purpose: str, package: str | None = None) -> ModuleType:
+    """``import module`` (a package of the ``data`` extra, imported on first use), or an
+    ImportError saying that ``purpose`` needs it and how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        name = package or module
+        raise ImportError(
+            f"{purpose} needs {name}: pip install {name} (or pip install 'spikestack[data]')"
+        ) from err
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:

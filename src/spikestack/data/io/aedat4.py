@@ -38,6 +38,7 @@ from spikestack.data.io import _flatbuffers as fb
 from spikestack.data.io._common import (
     Meta,
     check_path,
+    data_extra,
     drop_negative_times,
     finish,
     mismatch,
@@ -58,21 +59,11 @@ def _decompressor(compression: int, path: Path) -> Callable[[memoryview], Any]:
         raise EventFormatError(f"{path}: unknown AEDAT4 compression {compression} (expected 0-4)")
     if codec == "none":
         return lambda data: data  # a view of the file's bytes: nothing to copy
-    package = "lz4" if codec == "lz4" else "zstandard"
-    try:
-        if codec == "lz4":
-            import lz4.frame
-
-            return lz4.frame.decompress
-        import zstandard
-
-        zstd = zstandard.ZstdDecompressor()
-        return lambda data: zstd.decompressobj().decompress(data)
-    except ImportError as err:
-        raise ImportError(
-            f"{path} is {codec}-compressed; reading it needs the '{package}' package: "
-            f"pip install {package} (or pip install 'spikestack[data]')"
-        ) from err
+    purpose = f"{path} is {codec}-compressed; reading it"
+    if codec == "lz4":
+        return data_extra("lz4.frame", purpose, "lz4").decompress
+    zstd = data_extra("zstandard", purpose).ZstdDecompressor()
+    return lambda data: zstd.decompressobj().decompress(data)
 
 
 def _streams(xml: str) -> dict[int, dict[str, Any]]:

@@ -31,20 +31,14 @@ from spikestack.data.io._common import (
     check_bounds,
     check_finite,
     check_path,
+    data_extra,
     from_columns,
 )
 from spikestack.data.io._writing import check_sensor, prepare
 
 
 def _h5py() -> Any:
-    try:
-        import h5py
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "reading/writing HDF5 event files needs h5py: pip install h5py "
-            "(or pip install 'spikestack[data]')"
-        ) from err
-    return h5py
+    return data_extra("h5py", "reading/writing HDF5 event files")
 
 
 def _open(h5py: Any, path: Path) -> Any:
