@@ -176,6 +176,10 @@ def test_what_is_left_unfused() -> None:
     assert fuse_batchnorm_neurons(pair(LIF(), TimeDistributed(nn.Conv2d(4, 4, 1)))) == 0
     assert fuse_batchnorm_neurons(nn.Sequential(LIF(), TimeDistributed(nn.BatchNorm2d(4)))) == 0
     assert fuse_batchnorm_neurons(pair(LIF())) == 1
+    wrong = pair(LIF())  # a BatchNorm2d given [T, B, C]: refused as the layer refuses it
+    fuse_batchnorm_neurons(wrong)
+    with pytest.raises(ValueError, match="expected 4D input"):
+        wrong(torch.rand(3, 2, 4))
 
 
 def test_kernel_refuses_what_it_cannot_take() -> None:

@@ -94,6 +94,7 @@ class _WithBatchNorm:
         base = super()._run  # type: ignore[misc]
         if not bn.training:
             return base(x, state)
+        bn._check_input_dim(x.flatten(0, 1))  # as the layer checks its input
         momentum, _, track = batch_schedule(bn)  # in training: the batch's statistics
         if not cpu.supports(x) or neuron.backend not in ("auto", "cpu"):
             return base(_normalise(bn, x, momentum, track), state)
