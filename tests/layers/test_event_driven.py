@@ -16,7 +16,7 @@ from spikestack.neurons.base import reset
 LAYERS = {
     "linear": lambda: nn.Linear(300, 77),
     "linear, no bias": lambda: nn.Linear(64, 5, bias=False),
-    "linear, full blocks and a rest": lambda: nn.Linear(40, 600),  # 256 + 256 + 88 columns
+    "linear, full blocks and a rest": lambda: nn.Linear(40, 600),  # 4 blocks of 128 + 88
     "conv 3x3": lambda: nn.Conv2d(8, 12, 3, padding=1),
     "conv stride 2": lambda: nn.Conv2d(8, 12, 3, stride=2),
     "conv 5x5 dilated": lambda: nn.Conv2d(8, 12, 5, stride=2, padding=2, dilation=2),
@@ -102,7 +102,8 @@ def test_linear_kernel_cut_into_row_parts(bounds) -> None:
     from spikestack.kernels import sparse, sparse_kernels
 
     layer = nn.Linear(50, 300)
-    weight_t = sparse.linear_weight(layer.weight)
+    weight_b = sparse.linear_weight(layer.weight)  # 300 outputs: 3 blocks, the last partial
+    assert weight_b.shape == (-(-300 // sparse_kernels.BLOCK), 50, sparse_kernels.BLOCK)
     bias = layer.bias.detach().numpy()
     cut = np.array(bounds, dtype=np.int64)
     g = torch.Generator().manual_seed(0)
@@ -116,8 +117,46 @@ def test_linear_kernel_cut_into_row_parts(bounds) -> None:
         assert cuts.shape == (len(bounds), 50) and (np.diff(cuts, axis=0) >= 0).all()
         out = np.empty((23, 300), dtype=np.float32)
         scale = np.float32(values[0] if found.spikes else 1)
-        sparse_kernels.linear(cuts, rows, placed, cut, weight_t, bias, out, found.spikes, scale)
+        sparse_kernels.linear(cuts, rows, placed, cut, weight_b, bias, out, found.spikes, scale)
         torch.testing.assert_close(torch.from_numpy(out), layer(x).detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_scan_lists_the_non_zeros_of_each_row() -> None:
+    """The row lists equal numpy's non-zeros, for empty rows, full rows, -0.0 (a zero),
+    negative and mixed values; spikes only when every non-zero is one value c > 0."""
+    import numpy as np
+
+    from spikestack.kernels import sparse
+
+    x = torch.zeros(6, 9)
+    x[1, [0, 4, 8]] = 0.5
+    x[2] = 0.5  # a full row
+    x[3, 2] = -0.0
+    x[4, [1, 3]] = 0.5
+    found = sparse.scan(x)
+    starts, columns, values = found.lists
+    rows, cols = np.nonzero(x.numpy())
+    assert (
+        starts.tolist() == np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=6))]).tolist()
+    )
+    assert columns.tolist() == cols.tolist() and (values == 0.5).all()
+    assert found.spikes and found.rate == len(cols) / x.numel()
+    for other in (-0.5, 0.25):
+        y = x.clone()
+        y[4, 3] = other
+        assert not sparse.scan(y).spikes
+    assert not sparse.scan(-x).spikes
+    empty = sparse.scan(torch.zeros(3, 4))
+    assert empty.rate == 0 and empty.lists[1].size == 0 and empty.lists[0].tolist() == [0] * 4
+
+
+def test_linear_refuses_weights_blocked_for_another_width() -> None:
+    from spikestack.kernels import sparse
+
+    found = sparse.scan(torch.ones(2, 3))
+    weight_b = sparse.linear_weight(torch.ones(300, 3))
+    with pytest.raises(ValueError, match="do not hold 700 output features"):
+        sparse.linear(found, 2, weight_b, None, torch.float32, 700)
 
 
 def test_what_it_cannot_take_runs_dense() -> None:

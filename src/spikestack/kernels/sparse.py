@@ -2,7 +2,7 @@
 non-zero inputs do work. And the measured choice between them and the dense operation.
 
     found = scan(x)                           # x: [N, K]: rate, spikes?, row lists
-    y, macs = linear(found, N, linear_weight(w), bias, x.dtype)
+    y, macs = linear(found, N, linear_weight(w), bias, x.dtype, O)
     y, macs, found = conv(x, conv_weight(w, groups), bias, ConvGeometry.of(layer))
 
 The result equals the dense layer's on the same input (up to float rounding: the sum runs
@@ -88,8 +88,15 @@ def scan(x: Tensor) -> Sparsity:
 
 
 def linear_weight(weight: Tensor) -> np.ndarray:
-    """The layout the linear kernel reads: ``W^T`` [K, O], contiguous."""
-    return np.ascontiguousarray(weight.detach().cpu().numpy().T)
+    """The layout the linear kernel reads: ``W^T`` [K, O] cut into blocks of
+    ``BLOCK`` output columns, ``[ceil(O / BLOCK), K, BLOCK]`` contiguous, zeros past O."""
+    weight_t = weight.detach().cpu().numpy().T
+    k, o = weight_t.shape
+    block = _kernels().BLOCK
+    blocks = -(-o // block)
+    padded = np.zeros((k, blocks * block), dtype=weight_t.dtype)
+    padded[:, :o] = weight_t
+    return np.ascontiguousarray(padded.reshape(k, blocks, block).transpose(1, 0, 2))
 
 
 def _bias(bias: Tensor | None, size: int, dtype: np.dtype) -> np.ndarray:
@@ -98,22 +105,29 @@ def _bias(bias: Tensor | None, size: int, dtype: np.dtype) -> np.ndarray:
     return bias.detach().cpu().numpy().astype(dtype, copy=False)
 
 
-def linear(found: Sparsity, n: int, weight_t: np.ndarray, bias: Tensor | None, dtype):
-    """The linear layer on the ``n`` rows :func:`scan` read -> (x @ W^T + b as [n, O],
+def linear(
+    found: Sparsity, n: int, weight_b: np.ndarray, bias: Tensor | None, dtype, out_features: int
+):
+    """The linear layer on the ``n`` rows :func:`scan` read, with ``out_features``
+    outputs and the weights of :func:`linear_weight` -> (x @ W^T + b as [n, O],
     multiply-accumulates done). The rows are cut into as many parts as it takes for the
     kernel's tasks (column blocks × row parts) to keep every thread busy."""
     kernels = _kernels()
-    k, o = weight_t.shape
+    blocks, k, _ = weight_b.shape
+    o = out_features
+    if not (blocks - 1) * kernels.BLOCK < o <= blocks * kernels.BLOCK:
+        raise ValueError(
+            f"the blocked weights {tuple(weight_b.shape)} do not hold {o} output features"
+        )
     out = torch.empty(n, o, dtype=dtype)
     kind = out.numpy().dtype
-    blocks = -(-o // kernels.BLOCK)
     parts = max(1, min(n, -(-_threads() // blocks)))
     bounds = np.array([p * n // parts for p in range(parts + 1)], dtype=np.int64)
     starts, columns, values = found.lists
     cuts, rows, placed = kernels.by_column(starts, columns, values, k, bounds)
     scale = values[0] if found.spikes and values.shape[0] else 1
     done = kernels.linear(
-        cuts, rows, placed, bounds, weight_t.astype(kind, copy=False),
+        cuts, rows, placed, bounds, weight_b.astype(kind, copy=False),
         _bias(bias, o, kind), out.numpy(), found.spikes, kind.type(scale),
     )  # fmt: skip
     return out, int(done)

@@ -133,7 +133,10 @@ class EventDriven(nn.Module):
         if isinstance(self.layer, nn.Linear):
             rows = x.reshape(-1, x.shape[-1])
             found = sparse.scan(rows)
-            out, done = sparse.linear(found, rows.shape[0], self._weight(False), bias, x.dtype)
+            out, done = sparse.linear(
+                found, rows.shape[0], self._weight(False), bias, x.dtype,
+                self.layer.out_features,
+            )  # fmt: skip
             return out.reshape(*x.shape[:-1], out.shape[-1]), done, found
         return sparse.conv(x, self._weight(False), bias, self.geometry)
 
