@@ -120,3 +120,27 @@ def test_any_registered_neuron_can_be_swapped_in(neuron: str) -> None:
         )
         y = model(torch.rand(2, 3, 32, 32))
         assert y.shape == (2, 3) and torch.isfinite(y).all()
+
+
+def test_event_csnn_dropout_drops_whole_sequences_in_training_only() -> None:
+    from spikestack.layers import SequenceDropout
+    from spikestack.neurons.base import reset
+
+    plain = create_model("event_csnn", channels=4, T=3, num_classes=5, backend="torch")
+    dropped = create_model(
+        "event_csnn", channels=4, T=3, num_classes=5, backend="torch", dropout=0.5
+    )
+    assert not any(isinstance(m, SequenceDropout) for m in plain.modules())
+    drops = [m for m in dropped.modules() if isinstance(m, SequenceDropout)]
+    assert len(drops) == 1 and drops[0].p == 0.5
+    assert count_parameters(plain) == count_parameters(dropped)
+    with torch.no_grad():  # the same parameters and buffers, in the same order
+        pairs = zip(dropped.state_dict().values(), plain.state_dict().values(), strict=True)
+        for mine, theirs in pairs:
+            mine.copy_(theirs)
+    x = (torch.rand(3, 2, 2, 16, 16) < 0.3).float()
+    plain.eval(), dropped.eval()
+    with torch.no_grad():
+        expected = plain(x)
+        reset(dropped)
+        torch.testing.assert_close(dropped(x), expected)

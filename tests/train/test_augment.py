@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikestack.train.augment import make_augment, nda, random_flip, random_shift
+from spikestack.train.augment import (
+    _shift,
+    affine,
+    event_drop,
+    make_augment,
+    nda,
+    random_affine,
+    random_flip,
+    random_shift,
+)
 from spikestack.train.recipes import DataBundle
 from spikestack.train.run import train_augment
 
@@ -50,9 +59,62 @@ def test_shift_pads_with_zeros_and_keeps_per_sample_steps_together() -> None:
     assert out.sum() <= x.sum()
 
 
+def test_affine_without_rotation_or_scale_is_the_shift() -> None:
+    """With no rotation and no scaling, the affine resampling moves every count by the
+    drawn whole-pixel shift, as ``_shift`` does (the same generator draws)."""
+    x = _frames(6)
+    out = random_affine(
+        x, torch.Generator().manual_seed(4), max_degrees=0, max_scale=0, max_shift=3
+    )
+    g = torch.Generator().manual_seed(4)
+    torch.rand(6, 2, generator=g)  # the rotation and scale draws
+    shifts = torch.randint(-3, 4, (6, 2), generator=g)
+    assert torch.equal(out, _shift(x, shifts.tolist()))
+
+
+def test_affine_keeps_counts_whole_steps_together_and_is_reproducible() -> None:
+    x = _frames(32)
+    before = x.clone()
+    out = random_affine(x, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(x, before)
+    assert out.shape == x.shape and torch.equal(out, out.round())
+    assert sum(not torch.equal(out[i], x[i]) for i in range(32)) >= 30
+    single = random_affine(
+        x[:1, :1].expand(1, 5, 2, 20, 20).clone(), torch.Generator().manual_seed(2)
+    )
+    assert all(torch.equal(single[0, 0], single[0, t]) for t in range(5))
+    torch.testing.assert_close(random_affine(x, torch.Generator().manual_seed(1)), out)
+
+
+def test_affine_turns_and_scales_about_the_centre() -> None:
+    square = torch.arange(16.0).reshape(1, 1, 1, 4, 4)
+    one, none = torch.ones(1), torch.zeros(1, 2, dtype=torch.long)
+    turned = affine(square, torch.tensor([90.0]), one, none)
+    assert torch.equal(turned, square.rot90(1, (-2, -1))) or torch.equal(
+        turned, square.rot90(-1, (-2, -1))
+    )
+    assert torch.equal(affine(turned, torch.tensor([-90.0]), one, none), square)
+    assert torch.equal(affine(square, torch.tensor([180.0]), one, none), square.flip(-1, -2))
+    grown = affine(square, torch.zeros(1), torch.tensor([2.0]), none)
+    centre = torch.tensor([1, 1, 2, 2])  # output pixels 0..3 sit over input 0.75 .. 2.25
+    assert torch.equal(grown, square[..., centre, :][..., centre])
+
+
+def test_event_drop_thins_counts_binomially() -> None:
+    x = _frames(64) * 3
+    out = event_drop(x, torch.Generator().manual_seed(0), keep=0.8)
+    assert torch.equal(out, out.round()) and (out <= x).all() and (out >= 0).all()
+    assert abs(float(out.sum() / x.sum()) - 0.8) < 0.01
+    assert torch.equal(event_drop(x, torch.Generator(), keep=1.0), x)
+    assert event_drop(x, torch.Generator(), keep=0.0).sum() == 0
+    for bad in (x + 0.5, -x):
+        with pytest.raises(ValueError, match="whole, non-negative"):
+            event_drop(bad, torch.Generator())
+
+
 def test_make_augment_names() -> None:
     assert make_augment("none") is None
-    for name in ("shift", "flip", "shift+flip", "nda"):
+    for name in ("shift", "flip", "shift+flip", "nda", "affine", "drop"):
         assert make_augment(name)(_frames(4), torch.Generator()).shape == (4, 5, 2, 20, 20)
     with pytest.raises(ValueError, match="augment must be one of"):
         make_augment("mixup")

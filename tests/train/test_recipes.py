@@ -42,6 +42,20 @@ def test_digits_bundle_follows_its_recipe() -> None:
     assert sizes["train"] + sizes["val"] + sizes["test"] == 1797
 
 
+def test_auto_loss_and_batch_size_resolve_to_the_recipes() -> None:
+    """``--loss auto`` (the default) and an unset batch size become the recipe's, written
+    back into the config (the run's config.json records them resolved); given ones stay."""
+    digits = config()
+    assert digits.optim.loss == "auto" and digits.data.batch_size is None
+    build_data(digits)
+    assert (digits.optim.loss, digits.data.batch_size) == ("ce", 64)
+    assert RECIPES.get("folder").loss == RECIPES.get("nmnist").loss == "tet"
+    assert RECIPES.get("dvsgesture").batch_size == 32 and RECIPES.get("shd").loss == "ce"
+    given = TrainConfig.from_dict({"data": {"batch_size": 16}, "optim": {"loss": "mse"}})
+    build_data(given)
+    assert (given.optim.loss, given.data.batch_size) == ("mse", 16)
+
+
 def test_max_samples_means_at_most_n_in_all_per_class() -> None:
     bundle = build_data(config(max_samples=200))
     info = bundle.info
@@ -83,6 +97,9 @@ def test_folder_recipe_finds_classes_sensor_and_model_in_the_files(tmp_path, mon
     assert bundle.num_classes == 2 and bundle.input_shape == (2, 16, 16)
     assert bundle.layout == "sequence" and bundle.input_transform is time_major
     assert bundle.default_model == "event_csnn"
+    resolved = config(name="folder", root=str(tmp_path / "ev"), T=5)
+    build_data(resolved)
+    assert (resolved.optim.loss, resolved.data.batch_size) == ("tet", 32)
     frames, _ = bundle.train[0]
     assert tuple(frames.shape) == (5, 2, 16, 16)
     with pytest.raises(ValueError, match="needs --root"):

@@ -19,7 +19,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from spikestack.layers import Flatten, TimeDistributed
+from spikestack.layers import Flatten, SequenceDropout, TimeDistributed
 from spikestack.models._blocks import neuron_spec
 from spikestack.models.base import SpikingModel
 from spikestack.models.registry import register_model
@@ -110,9 +110,11 @@ def event_csnn(
     backend: str = "auto",
     mean_output: bool = True,
     pool: str = "max",
+    dropout: float = 0.0,
 ) -> SequentialSNN:
     """Three-stage spiking CNN for event frames ``[T, B, P, H, W]`` of any size
-    (``pool="avg"``: average pooling in the stages)."""
+    (``pool="avg"``: average pooling in the stages; ``dropout`` > 0: a
+    :class:`SequenceDropout` before the classifier)."""
     spec = neuron_spec(neuron, neuron_kwargs, surrogate, backend, T=T)
     c = channels
     layers: list[nn.Module] = []
@@ -125,11 +127,10 @@ def event_csnn(
             TimeDistributed(_pool(pool)),
         ]
         cin = cout
-    layers += [
-        TimeDistributed(nn.AdaptiveAvgPool2d(pool_size)),
-        Flatten(),
-        TimeDistributed(nn.Linear(cin * pool_size * pool_size, num_classes)),
-    ]
+    layers += [TimeDistributed(nn.AdaptiveAvgPool2d(pool_size)), Flatten()]
+    if dropout:
+        layers.append(SequenceDropout(dropout))
+    layers.append(TimeDistributed(nn.Linear(cin * pool_size * pool_size, num_classes)))
     return SequentialSNN(
         nn.Sequential(*layers), T=T, input_layout=input_layout, mean_output=mean_output
     )

@@ -27,7 +27,8 @@ _HELP = {
     ("data", "encoding"): "encoder for static inputs: direct, poisson or latency",
     ("data", "max_samples"): "use at most this many samples in all (a per-class, seeded subset)",
     ("data", "augment"): "augment training batches: none, shift (up to 2 px), flip, "
-    "shift+flip, or nda (Li et al. 2022: roll, rotate, cutout, shear, flip); auto: shift for "
+    "shift+flip, nda (Li et al. 2022: roll, rotate, cutout, shear, flip), affine (rotate, "
+    "scale, shift) or drop (event drop, counts kept with p = 0.9); auto: shift for "
     "event frames of at least 8x8 pixels, none otherwise",
     ("data", "eval_all"): "use every sample as test data",
     ("data", "audio_encoding"): "--data audio: mel (standardised log mel energies), delta "
@@ -38,7 +39,7 @@ _HELP = {
     ("model", "decoder"): "mean (average over time), max (maximum over time), last (last step) "
     "or temporal_weighting (learned weights per step, TTFS paper)",
     ("optim", "loss"): "ce, mse, l1, huber, count_mse, first_spike, van_rossum, tet, tcl, stcl "
-    "(see docs/training.md)",
+    "(see docs/training.md); auto: the data set's (tet for event frames, ce otherwise)",
     ("optim", "rate_penalty"): "add this weight times the summed mean firing rates of the "
     "spiking layers to the loss (rate sparsity)",
     ("model", "quantize"): "train in fixed point: wBITSvBITS[.FRAC], e.g. w8v16 or w4v8.4 "

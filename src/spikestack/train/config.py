@@ -85,7 +85,7 @@ class ModelConfig:
 class OptimConfig:
     """Loss, optimiser and learning-rate schedule."""
 
-    loss: str = "ce"
+    loss: str = "auto"  # auto: the data set's (tet for event frames, else ce)
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
     optimizer: str = "adamw"
     lr: float = 5e-3

@@ -103,6 +103,7 @@ class Recipe:
     needs_root: bool
     build: Builder = field(repr=False)
     batch_size: int = 64  # the default --batch-size for this data
+    loss: str = "ce"  # the loss --loss auto (the default) picks for this data
 
     def __post_init__(self) -> None:
         if self.layout not in ("static", "sequence"):
@@ -151,6 +152,8 @@ def build_data(config: TrainConfig) -> DataBundle:
             raise FileNotFoundError(f"--root {config.data.root} is not a folder")
     if config.data.batch_size is None:  # recorded resolved, in the run's config.json
         config.data.batch_size = recipe.batch_size
+    if config.optim.loss == "auto":  # the same
+        config.optim.loss = recipe.loss
     T = recipe.T if config.data.T is None else config.data.T
     if not isinstance(T, int) or isinstance(T, bool) or T < 1:
         raise ValueError(f"--T (the number of steps) must be an int >= 1; got {T!r}")

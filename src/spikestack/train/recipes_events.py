@@ -134,6 +134,7 @@ register_recipe(
         needs_root=True,
         build=_folder,
         batch_size=32,  # N-MNIST samples, 4 seeds: 0.969 mean test accuracy, 64 gave 0.951
+        loss="tet",  # the same: 0.974 (cross-entropy on the mean output: 0.969)
     )
 )
 
@@ -205,6 +206,7 @@ for _name, _class, _classes, _shape, _model, _summary in _NAMED:
             needs_root=True,
             build=_named(_class),
             batch_size=64 if _shape is not None and _shape[:2] == (1, 1) else 32,
+            loss="ce" if _shape is not None and _shape[:2] == (1, 1) else "tet",
         )
     )
 
