@@ -61,3 +61,34 @@ def test_a_writer_names_the_target_when_its_folder_is_missing(tmp_path) -> None:
         atomic_write(target, lambda f: f.write(b"x"))
     with pytest.raises(IsADirectoryError, match="it is a folder"):
         atomic_write(tmp_path, lambda f: f.write(b"x"))
+
+
+def test_python_dash_m_runs_the_same_command(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "spikestack", "eval", str(tmp_path / "nowhere")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "spikestack eval: error:" in done.stderr and "not a run folder" in done.stderr
+
+
+def test_an_option_of_another_command_is_named_as_such(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["eval", str(tmp_path), "--no-progress"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "spikestack eval: error: unrecognized arguments: --no-progress" in err
+    assert "(an option of spikestack train" in err and "did you mean" not in err
+    with pytest.raises(SystemExit):
+        main(["bench", "sparse", "--rate", "0.1", "--epochs", "3"])
+    err = capsys.readouterr().err
+    assert (
+        "spikestack bench sparse: error:" in err
+        and "--epochs (an option of spikestack train" in err
+    )
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path), "--sparce"])
+    assert "--sparce (did you mean --sparse?)" in capsys.readouterr().err

@@ -45,29 +45,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
-    """Every option string of ``parser`` and its subcommands (for close-match hints)."""
-    found = []
+def _long_options(parser: argparse.ArgumentParser) -> list[str]:
+    """The ``--`` option strings of ``parser`` itself (not of its subcommands)."""
+    return [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
-        found += [s for s in action.option_strings if s.startswith("--")]
         if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                found += _option_strings(sub)
-    return sorted(set(found))
+            return {**action.choices, "": action.dest}  # type: ignore[dict-item]
+    return {}
+
+
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list:
+    """The parsers of the command line's (sub)commands, outermost first."""
+    chain = [parser]
+    while subs := _subcommands(chain[-1]):
+        name = getattr(args, subs.pop(""), None)
+        if name not in subs:
+            break
+        chain.append(subs[name])
+    return chain
+
+
+def _owners(parser: argparse.ArgumentParser, option: str) -> list[str]:
+    """The commands (``prog`` names) that take ``option``, searching every subcommand."""
+    found = [parser.prog] if option in _long_options(parser) else []
+    subs = _subcommands(parser)
+    subs.pop("", None)
+    for sub in dict.fromkeys(subs.values()):  # aliases share one parser
+        found += _owners(sub, option)
+    return found
+
+
+def _unknown_hint(arg: str, chain: list, root: argparse.ArgumentParser) -> str:
+    """``arg`` with a hint: the close option this command takes, or the commands that take it."""
+    if not arg.startswith("--"):
+        return arg
+    name = arg.split("=")[0]
+    known = [o for p in chain for o in _long_options(p)]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    if close:
+        return f"{arg} (did you mean {close[0]}?)"
+    owners = _owners(root, name)
+    if owners:
+        return f"{arg} (an option of {', '.join(owners)})"
+    return arg
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        known = [option[2:] for option in _option_strings(parser)]
-        hints = []
-        for arg in unknown:
-            close = []
-            if arg.startswith("--"):
-                close = difflib.get_close_matches(arg[2:].split("=")[0], known, n=1, cutoff=0.7)
-            hints.append(arg + (f" (did you mean --{close[0]}?)" if close else ""))
-        parser.error(f"unrecognized arguments: {', '.join(hints)}")
+        chain = _chosen(parser, args)
+        hints = [_unknown_hint(arg, chain, parser) for arg in unknown]
+        chain[-1].error(f"unrecognized arguments: {', '.join(hints)}")
     debug = args.debug or os.environ.get("SPIKESTACK_DEBUG", "") not in ("", "0")
     try:
         return int(args.func(args) or 0)
