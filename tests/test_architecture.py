@@ -31,6 +31,7 @@ TIERS: list[tuple[frozenset[str], bool]] = [
     (frozenset({"analysis", "convert", "prune", "learning", "deploy", "interop"}), True),
     (frozenset({"train"}), False),
     (frozenset({"cli"}), False),
+    (frozenset({"__main__"}), False),  # python -m spikestack: runs cli
 ]
 TIER = {unit: i for i, (units, _) in enumerate(TIERS) for unit in units}
 

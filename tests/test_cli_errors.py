@@ -92,3 +92,17 @@ def test_an_option_of_another_command_is_named_as_such(tmp_path, capsys) -> None
     with pytest.raises(SystemExit):
         main(["eval", str(tmp_path), "--sparce"])
     assert "--sparce (did you mean --sparse?)" in capsys.readouterr().err
+
+
+def test_the_training_command_imports_no_heavy_optional_package() -> None:
+    """scipy (analysis), matplotlib (plots), h5py (HDF5 files) and numba (kernels) load
+    where they are used, not with the package or the command line."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, spikestack, spikestack.analysis, spikestack.train.run, spikestack.cli;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'matplotlib', 'h5py', 'numba'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -221,3 +221,50 @@ def test_inference_can_go_event_driven() -> None:
     assert not any(isinstance(m, EventDriven) for m in trained.modules())
     plain = ss.optimize(net, x, event_driven=False, channels_last=False)
     assert plain.optimize_report.chosen == "as given"
+
+
+class _Slow(nn.Module):
+    """A step that takes 30 ms longer, counting its calls (shared between deep copies)."""
+
+    def __init__(self, calls: list) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import time
+
+        self.calls.append(1)
+        time.sleep(0.03)
+        return x
+
+
+def test_a_much_slower_candidate_is_dropped_after_two_rounds(monkeypatch) -> None:
+    import importlib
+
+    module = importlib.import_module("spikestack.layers.optimize")
+
+    calls: list = []
+
+    def slow(model: nn.Module) -> nn.Module:
+        model.insert(0, _Slow(calls))
+        return model
+
+    monkeypatch.setattr(module, "_options", lambda *a: {"as given": [], "slow": [slow]})
+    opt = ss.optimize(_net(), _input(), repeats=5)
+    report = opt.optimize_report
+    assert report.chosen == "as given" and set(report.timings_ms) == {"as given", "slow"}
+    assert report.timings_ms["slow"] > 30
+    assert len(calls) == 3  # its warm-up and two timed rounds, not five
+
+
+def test_the_float64_check_runs_on_check_input() -> None:
+    x = _input()
+    seen: list = []
+    net = _net()
+    net[0].register_forward_pre_hook(lambda m, args: seen.append((args[0].dtype, args[0].shape)))
+    ss.optimize(net, x, check_input=x[:, :2], channels_last=False)
+    checked = {shape for dtype, shape in seen if dtype == torch.float64}
+    timed = {shape for dtype, shape in seen if dtype == torch.float32}
+    assert checked == {x[:, :2].shape} and timed == {x.shape}
+    with pytest.raises(TypeError, match="check_input must be a tensor"):
+        ss.optimize(_net(), x, check_input=[x])

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
 
 from spikestack.validation import check_int
 
@@ -65,6 +64,8 @@ class PowerLawFit:
 
 
 def _fit_alpha(x: np.ndarray, s_min: int) -> float:
+    from scipy import optimize, special  # scipy loads in the functions that use it
+
     logs = np.log(x).sum()
     n = len(x)
 
@@ -75,6 +76,8 @@ def _fit_alpha(x: np.ndarray, s_min: int) -> float:
 
 
 def _ks(x: np.ndarray, alpha: float, s_min: int) -> float:
+    from scipy import special
+
     values, counts = np.unique(x, return_counts=True)
     empirical = np.cumsum(counts) / len(x)
     model = 1.0 - special.zeta(alpha, values + 1) / special.zeta(alpha, s_min)
@@ -106,6 +109,8 @@ def _sample_power_law(alpha: float, s_min: int, n: int, rng: np.random.Generator
     """``n`` draws of the discrete power law p(s) = s^-alpha / zeta(alpha, s_min), s >= s_min:
     exactly (inverse of the tabulated distribution) up to 1000 s_min, and beyond it from
     the continuous law, rounded, which is accurate that far out (Clauset et al., App. D)."""
+    from scipy import special
+
     cut = 1000 * s_min
     values = np.arange(s_min, cut + 1)
     cdf = np.cumsum(values.astype(np.float64) ** -alpha) / special.zeta(alpha, s_min)
@@ -157,6 +162,8 @@ def power_law_p_value(
 def branching_ratio(counts: Any, *, max_lag: int = 20) -> float:
     """The branching ratio m of population activity ``counts`` (``[T]`` or ``[T, ...]``)
     by multistep regression: fit r_k = b m^k to the slopes r_k of A[t+k] on A[t]."""
+    from scipy import optimize
+
     a = _counts(counts)
     max_lag = check_int("max_lag", max_lag)
     if len(a) < 10 * max_lag:

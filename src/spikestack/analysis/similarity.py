@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 __all__ = [
     "linear_cka",
@@ -60,6 +59,8 @@ def _with_p(value: float, null: list[float]) -> dict[str, float]:
 def rsa(x: Any, y: Any, *, permutations: int = 0, seed: int = 0) -> float | dict[str, float]:
     """Spearman correlation between the RDMs of X and Y (1 for identical geometry).
     With ``permutations`` > 0: ``{"value", "p"}``, p from shuffling Y's stimuli."""
+    from scipy import stats  # here, not at import: scipy.stats takes ~0.6 s to load
+
     x, y = _pair(x, y)
     a, b = rdm(x), rdm(y)
     value = float(stats.spearmanr(_upper(a), _upper(b))[0])

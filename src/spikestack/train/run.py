@@ -240,6 +240,9 @@ def train_augment(name: str, data: DataBundle) -> Any:
     return make_augment(name)
 
 
+_CHECK_SAMPLES = 8  # --optimize checks its choice in float64 on this many samples
+
+
 def _optimize(
     model: nn.Module, data: DataBundle, loader: DataLoader | None, config: TrainConfig
 ) -> tuple[nn.Module, Any]:
@@ -249,19 +252,24 @@ def _optimize(
     device = resolve_device(config.run.device)
     model = model.to(device)
     x = next(iter(loader))[0].to(device)
-    return optimize_everywhere(model, data.input_transform(x, None))
+    # timed on the whole batch, checked in float64 on a few of its samples
+    check = data.input_transform(x[:_CHECK_SAMPLES], None)
+    return optimize_everywhere(model, data.input_transform(x, None), check)
 
 
-def optimize_everywhere(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, Any]:
-    """``optimize`` in place for training; under torch.distributed rank 0 times and checks,
-    and every other rank applies rank 0's choice (DDP needs the same parameter layout on
-    every rank, and separate timings could choose differently)."""
+def optimize_everywhere(
+    model: nn.Module, example: torch.Tensor, check: torch.Tensor | None = None
+) -> tuple[nn.Module, Any]:
+    """``optimize`` in place for training (``check``: the float64 check's input, default
+    ``example``); under torch.distributed rank 0 times and checks, and every other rank
+    applies rank 0's choice (DDP needs the same parameter layout on every rank, and
+    separate timings could choose differently)."""
     if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        optimized = optimize(model, example, training=True, inplace=True)
+        optimized = optimize(model, example, training=True, inplace=True, check_input=check)
         return optimized, optimized.optimize_report
     choice: list[Any] = [None]
     if dist.get_rank() == 0:
-        optimized = optimize(model, example, training=True, inplace=True)
+        optimized = optimize(model, example, training=True, inplace=True, check_input=check)
         choice = [optimized.optimize_report.chosen]
     dist.broadcast_object_list(choice, src=0)
     if dist.get_rank() != 0:
