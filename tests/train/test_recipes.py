@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -42,18 +44,24 @@ def test_digits_bundle_follows_its_recipe() -> None:
     assert sizes["train"] + sizes["val"] + sizes["test"] == 1797
 
 
-def test_auto_loss_and_batch_size_resolve_to_the_recipes() -> None:
-    """``--loss auto`` (the default) and an unset batch size become the recipe's, written
+def test_auto_loss_batch_size_and_epochs_resolve_to_the_recipes() -> None:
+    """``--loss auto`` (the default), an unset batch size and epochs become the recipe's, written
     back into the config (the run's config.json records them resolved); given ones stay."""
     digits = config()
     assert digits.optim.loss == "auto" and digits.data.batch_size is None
+    assert digits.run.epochs is None
     build_data(digits)
-    assert (digits.optim.loss, digits.data.batch_size) == ("ce", 64)
+    assert (digits.optim.loss, digits.data.batch_size, digits.run.epochs) == ("ce", 64, 12)
     assert RECIPES.get("folder").loss == RECIPES.get("nmnist").loss == "tet"
     assert RECIPES.get("dvsgesture").batch_size == 32 and RECIPES.get("shd").loss == "ce"
-    given = TrainConfig.from_dict({"data": {"batch_size": 16}, "optim": {"loss": "mse"}})
+    folder = RECIPES.get("folder")
+    assert (folder.epochs, folder.optimize) == (20, True)
+    assert not RECIPES.get("digits").optimize
+    given = TrainConfig.from_dict(
+        {"data": {"batch_size": 16}, "optim": {"loss": "mse"}, "run": {"epochs": 3}}
+    )
     build_data(given)
-    assert (given.optim.loss, given.data.batch_size) == ("mse", 16)
+    assert (given.optim.loss, given.data.batch_size, given.run.epochs) == ("mse", 16, 3)
 
 
 def test_max_samples_means_at_most_n_in_all_per_class() -> None:
@@ -117,8 +125,12 @@ def test_training_on_written_event_files(tmp_path, capsys, monkeypatch) -> None:
     args += ["--model-kwargs", '{"channels": 4}', "--val-fraction", "0", "--batch-size", "4"]
     assert main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert "'sensor_size': [16, 16, 2]" in lines[0] and "T=4" in lines[0]
+    assert lines[0].startswith("optimize (training, cpu)")  # on by default for event folders
+    training = next(line for line in lines if line.startswith("training "))
+    assert "'sensor_size': [16, 16, 2]" in training and "T=4" in training
     assert float(lines[-1].split(": ")[1]) >= 0.75
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["run"]
+    assert recorded["optimize"] is True and recorded["epochs"] == 8
 
 
 def test_a_recipe_that_misdeclares_its_data_is_caught() -> None:
@@ -175,7 +187,7 @@ def test_one_dimensional_event_files_train_the_mlp(tmp_path, capsys, monkeypatch
     ]
     assert main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("training mlp_snn (lif) on folder")
+    assert any(line.startswith("training mlp_snn (lif) on folder") for line in lines)
     assert float(lines[-1].split(": ")[1]) >= 0.75
 
 

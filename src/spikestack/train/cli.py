@@ -54,7 +54,10 @@ _HELP = {
     "(default half of --epochs)",
     ("run", "optimize"): "before training, time and keep what makes this model faster here "
     "(spikestack.optimize on the first batch: fused backends, channels-last, fast BatchNorm; "
-    "checked against the unchanged model; see docs/training.md)",
+    "checked against the unchanged model; see docs/training.md; default: on for a folder of "
+    "events on the CPU, off otherwise)",
+    ("run", "epochs"): "epochs to train (default: the data set's: 20 for a folder of events, "
+    "12 otherwise)",
     ("model", "init_from"): "start from the weights of this run folder or checkpoint, e.g. "
     "the ANN twin trained with --neuron relu (names and shapes that agree are copied)",
     ("model", "pretrain_ann"): "first train the model's ANN twin (ReLU for the neurons) this "

@@ -113,14 +113,15 @@ class OptimConfig:
 class RunConfig:
     """How long, where, on what device, and what to record."""
 
-    epochs: int = 12
+    epochs: int | None = None  # None: the data set's (20 for a folder of events, else 12)
     stop_after: int | None = None
     seed: int = 0
     device: str = "auto"
     out: str | None = None
     amp: bool = False
     amp_dtype: str = "bfloat16"
-    optimize: bool = False  # spikestack.optimize on the first training batch before training
+    optimize: bool | None = None  # spikestack.optimize on the first training batch before
+    # training; None: the data set's choice on the CPU (on for a folder of events), else off
     saved_membrane: str = "float32"  # the fused neurons' membrane kept for backward (bfloat16)
     sync_bn: bool = False
     deterministic: bool = False

@@ -104,6 +104,8 @@ class Recipe:
     build: Builder = field(repr=False)
     batch_size: int = 64  # the default --batch-size for this data
     loss: str = "ce"  # the loss --loss auto (the default) picks for this data
+    epochs: int = 12  # the default --epochs for this data
+    optimize: bool = False  # the default of --optimize for this data on the CPU
 
     def __post_init__(self) -> None:
         if self.layout not in ("static", "sequence"):
@@ -154,6 +156,8 @@ def build_data(config: TrainConfig) -> DataBundle:
         config.data.batch_size = recipe.batch_size
     if config.optim.loss == "auto":  # the same
         config.optim.loss = recipe.loss
+    if config.run.epochs is None:  # the same
+        config.run.epochs = recipe.epochs
     T = recipe.T if config.data.T is None else config.data.T
     if not isinstance(T, int) or isinstance(T, bool) or T < 1:
         raise ValueError(f"--T (the number of steps) must be an int >= 1; got {T!r}")

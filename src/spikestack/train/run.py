@@ -37,7 +37,7 @@ from spikestack.train.config import TrainConfig
 from spikestack.train.engine import Engine, is_main_process
 from spikestack.train.losses import create_loss
 from spikestack.train.optim import build_optimizer, build_scheduler, wrap_pruner
-from spikestack.train.recipes import DataBundle, build_data
+from spikestack.train.recipes import RECIPES, DataBundle, build_data
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -182,6 +182,9 @@ def build_engine(
         else _loader(part, config, shuffle=name == "train", distributed=distributed)
         for name, part in parts.items()
     }
+    if run.optimize is None:  # recorded resolved, in the run's config.json
+        on_cpu = resolve_device(run.device).type == "cpu"
+        run.optimize = RECIPES.get(config.data.name).optimize and on_cpu
     report = None
     if run.optimize:  # before the optimiser and DDP take the parameters
         model, report = _optimize(model, data, loaders["train"] or loaders["test"], config)
