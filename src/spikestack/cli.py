@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 _COMMAND_MODULES = (
     "spikestack.train.cli",
@@ -50,35 +51,33 @@ def _long_options(parser: argparse.ArgumentParser) -> list[str]:
     return [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+def _subcommands(parser: argparse.ArgumentParser) -> tuple[str, dict[str, Any]]:
+    """The destination of ``parser``'s subcommand choice and its subcommands' parsers."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return {**action.choices, "": action.dest}  # type: ignore[dict-item]
-    return {}
+            return action.dest, dict(action.choices)
+    return "", {}
 
 
-def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list:
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Any]:
     """The parsers of the command line's (sub)commands, outermost first."""
     chain = [parser]
-    while subs := _subcommands(chain[-1]):
-        name = getattr(args, subs.pop(""), None)
-        if name not in subs:
-            break
-        chain.append(subs[name])
+    dest, subs = _subcommands(parser)
+    while subs and getattr(args, dest, None) in subs:
+        chain.append(subs[getattr(args, dest)])
+        dest, subs = _subcommands(chain[-1])
     return chain
 
 
 def _owners(parser: argparse.ArgumentParser, option: str) -> list[str]:
     """The commands (``prog`` names) that take ``option``, searching every subcommand."""
     found = [parser.prog] if option in _long_options(parser) else []
-    subs = _subcommands(parser)
-    subs.pop("", None)
-    for sub in dict.fromkeys(subs.values()):  # aliases share one parser
+    for sub in dict.fromkeys(_subcommands(parser)[1].values()):  # aliases share one parser
         found += _owners(sub, option)
     return found
 
 
-def _unknown_hint(arg: str, chain: list, root: argparse.ArgumentParser) -> str:
+def _unknown_hint(arg: str, chain: list[Any], root: argparse.ArgumentParser) -> str:
     """``arg`` with a hint: the close option this command takes, or the commands that take it."""
     if not arg.startswith("--"):
         return arg
