@@ -7,10 +7,10 @@ Each setting is the default command (``spikestack train --data folder --root ROO
 TET, 20 epochs, ``--optimize`` on the CPU) plus its own options, run once per seed in a
 process of its own, so the wall time is what a user waits for, start-up and JIT
 compilation included. Each seed draws its own train/validation/test split, and the split
-moves the test accuracy by several points, so settings are compared on the same seeds. It prints one row per
-setting (test accuracy per seed, their mean, mean wall time) and plots the validation
-accuracy against training time, averaged over the seeds (the per-epoch times the runs
-log in ``metrics.jsonl``).
+moves the test accuracy by several points, so settings are compared on the same seeds.
+It prints one row per setting (test accuracy per seed, their mean, mean wall time) and
+plots the validation accuracy against training time, averaged over the seeds (the
+per-epoch times the runs log in ``metrics.jsonl``).
 """
 
 from __future__ import annotations

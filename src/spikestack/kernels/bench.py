@@ -45,27 +45,38 @@ class Row:
     fused: bool = False  # the row the speed-ups are relative to
 
 
+def timed_rounds(
+    fns: dict[str, Callable[[], object]],
+    rounds: int,
+    times: dict[str, list[float]],
+    sync: Callable[[], None] = lambda: None,
+) -> None:
+    """Run each function once per round, round-robin so that load drifts hit all alike,
+    appending its ms to ``times[name]``; ``sync`` waits for queued device work (CUDA)
+    before each clock reading."""
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(1e3 * (time.perf_counter() - start))
+
+
 def median_ms(
     fns: dict[str, Callable[[], object]],
     repeats: int,
     sync: Callable[[], None] = lambda: None,
     warmup: int = 1,
 ) -> dict[str, float]:
-    """Median ms of each function, timed round-robin so that load drifts hit all alike,
-    after ``warmup`` untimed calls each; ``sync`` waits for queued device work (CUDA)
-    before each clock reading."""
+    """Median ms of each function over ``repeats`` rounds (:func:`timed_rounds`), after
+    ``warmup`` untimed calls each."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            sync()
-            start = time.perf_counter()
-            fn()
-            sync()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    timed_rounds(fns, repeats, times, sync)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _saved_bytes(step: Step, x: Tensor) -> float:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import copy
 import itertools
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +42,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from spikestack.kernels.bench import timed_rounds
 from spikestack.layers.bn_neuron import fusable, fuse_batchnorm_neurons
 from spikestack.layers.event_driven import wrap_event_driven
 from spikestack.layers.fold import fold_batchnorms
@@ -355,22 +355,12 @@ def _fastest(
             del fns[name]
     sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
     times: dict[str, list[float]] = {name: [] for name in fns}
-
-    def rounds(names: list[str], count: int) -> None:  # round-robin: load drifts hit all alike
-        for _ in range(count):
-            for name in names:
-                sync()
-                start = time.perf_counter()
-                fns[name]()
-                sync()
-                times[name].append(1e3 * (time.perf_counter() - start))
-
     # each candidate has just run once (its warm-up); after two rounds, those more than
     # _DROP times slower than the fastest so far are out and the rest run the other rounds
-    rounds(list(fns), min(2, repeats))
+    timed_rounds(fns, min(2, repeats), times, sync)
     best = min(min(t) for t in times.values())
-    left = [name for name, t in times.items() if min(t) <= _DROP * best]
-    rounds(left, repeats - min(2, repeats))
+    left = {name: fn for name, fn in fns.items() if min(times[name]) <= _DROP * best}
+    timed_rounds(left, repeats - min(2, repeats), times, sync)
     report.timings_ms = {name: statistics.median(t) for name, t in times.items()}
     return min(left, key=report.timings_ms.__getitem__)
 
